@@ -1,0 +1,179 @@
+"""One typed settings object.
+
+Values come from, in rising priority: the defaults below, a TOML file (``--config``, ``DIKTE_CONFIG``
+or ``<data_dir>/dikte.toml``) and ``DIKTE_<FIELD>`` environment variables. Every field has help text;
+``docs/configuration.md`` lists them all (a test keeps it complete). An invalid value stops start-up
+with the key, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(value: object) -> int:
+    """``"4GiB"``, ``"500 MB"``, ``1024`` -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 4GiB or 500MB")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+        if m and m.group(2).upper() in _UNITS:
+            return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    raise ValueError("expected a size such as 4GiB, 500MB or a number of bytes")
+
+
+def format_size(n: float) -> str:
+    """Bytes -> ``"4 GiB"`` / ``"1.5 MiB"`` for messages people read."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            v = n / scale
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/dikte")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dikte"
+
+
+class ImageConfig(BaseModel):
+    """A runtime image: a Python environment that has ipykernel (Colab's "runtime version")."""
+
+    model_config = ConfigDict(extra="forbid")
+    python: str = Field(description="Path of the environment's python executable.")
+    description: str = Field("", description="What the image offers, shown to people.")
+
+
+class Settings(BaseModel):
+    """Everything an administrator can set."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where Dikte keeps its database, drives and runtime instance spaces "
+        "(/var/lib/dikte as root, ~/.local/share/dikte otherwise).",
+    )
+    host: str = Field("127.0.0.1", description="Address `dikte serve` listens on.")
+    port: int = Field(
+        8750, ge=0, le=65535, description="Port `dikte serve` listens on; 0 picks a free one."
+    )
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the database; empty means SQLite at <data_dir>/dikte.db. "
+        "For PostgreSQL: postgresql+psycopg://user:password@host/dbname",
+    )
+    unsafe_no_sandbox: bool = Field(
+        False,
+        description="Run kernels without the bubblewrap sandbox and without resource limits. "
+        "Only for one person developing on their own machine.",
+    )
+    sandbox_uid_base: int = Field(
+        600000,
+        ge=1000,
+        description="When Dikte runs as root, each person's runtimes run as the unprivileged "
+        "user id sandbox_uid_base + person id.",
+    )
+    runtime_memory: Size = Field(
+        12 * 2**30, description="RAM limit of one runtime (cgroup memory limit), e.g. 12GiB."
+    )
+    runtime_cpu_weight: int = Field(
+        100, ge=1, le=10000, description="CPU share of one runtime relative to others (cgroup weight)."
+    )
+    runtime_disk: Size = Field(
+        50 * 2**30,
+        description="Disk limit of one runtime's instance space (/content, /tmp, installed "
+        "packages). Past it the runtime is stopped with the reason.",
+    )
+    disk_check_seconds: float = Field(
+        5.0, gt=0, description="How often a runtime's instance space is measured."
+    )
+    output_max_lines: int = Field(
+        10000, ge=10, description="Most lines of text output kept per cell; the rest is cut with a note."
+    )
+    output_max_bytes: Size = Field(
+        5 * 10**6, description="Most bytes of output kept per cell; the rest is cut with a note."
+    )
+    save_interval_seconds: float = Field(
+        2.0, gt=0, description="While a cell runs, its notebook is saved at most this often."
+    )
+    upload_max_bytes: Size = Field(
+        10 * 2**30, description="Largest file one upload may carry."
+    )
+    images: dict[str, ImageConfig] = Field(
+        default_factory=lambda: {
+            "default": ImageConfig(
+                python=sys.executable,
+                description="Dikte's own environment: Python with numpy, pandas, matplotlib, "
+                "tqdm and ipywidgets.",
+            )
+        },
+        description="Runtime images by name, as TOML tables: [images.NAME] python = \"/path/bin/python\".",
+    )
+    default_image: str = Field("default", description="Image a new runtime uses.")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'dikte.db'}"
+
+
+class ConfigError(Exception):
+    """Raised with a message naming the key, the value and what was expected."""
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        key = f"DIKTE_{name.upper()}"
+        if key in environ and name != "images":
+            out[name] = environ[key]
+    return out
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: dict[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from file, environment and explicit overrides (highest)."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["DIKTE_CONFIG"]) if env.get("DIKTE_CONFIG") else None)
+    if path is None:
+        data_dir = overrides.get("data_dir") or env.get("DIKTE_DATA_DIR") or _default_data_dir()
+        candidate = Path(data_dir) / "dikte.toml"
+        path = candidate if candidate.is_file() else None
+    if path is not None:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    values.update(_env_overrides(env))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {key} = {err.get('input')!r}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
