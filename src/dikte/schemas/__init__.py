@@ -1,1 +1,1 @@
-
+"""Wire types: REST bodies and WebSocket messages. Data only, no behaviour."""

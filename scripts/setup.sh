@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Dikte needs on this machine: Debian packages (as root, when missing), a virtualenv
+# in .venv with Dikte and its runtime image, and with --test the test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=()
+command -v bwrap >/dev/null || want+=(bubblewrap)
+command -v git >/dev/null || want+=(git)
+command -v setpriv >/dev/null || want+=(util-linux)
+if [ "${1:-}" = "--test" ]; then
+  command -v pg_ctlcluster >/dev/null || [ -x /usr/lib/postgresql/15/bin/initdb ] || want+=(postgresql)
+fi
+if [ ${#want[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${want[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null >/dev/null
+    apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >/dev/null
+  else
+    echo "setup: missing ${want[*]}; install them with: sudo apt-get install ${want[*]}" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.dikte-installed
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+want_stamp="$(cat pyproject.toml | sha256sum | cut -c1-16)$extras"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_stamp" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" </dev/null
+  echo "$want_stamp" > "$stamp"
+fi

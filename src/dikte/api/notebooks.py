@@ -1,0 +1,111 @@
+"""Notebook endpoints: create, view, edit, connect, run, interrupt, cancel, restart, input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+
+from dikte.api.deps import PersonDep, ServicesDep
+from dikte.errors import RuntimeUnavailable
+from dikte.schemas.rest import (
+    CancelBody,
+    ConnectBody,
+    DriveEntry,
+    EditBody,
+    EditResult,
+    InputBody,
+    NotebookView,
+    PathBody,
+    RunBody,
+    RunResult,
+    RuntimeInfo,
+)
+from dikte.sessions.document import code_cells
+
+router = APIRouter(prefix="/api/notebooks", tags=["notebooks"])
+
+
+@router.post("", response_model=DriveEntry, status_code=201)
+async def create(body: PathBody, person: PersonDep, svc: ServicesDep) -> DriveEntry:
+    entry = await asyncio.to_thread(svc.drive(person.id).new_notebook, body.path)
+    return DriveEntry(**entry.to_dict())
+
+
+@router.get("/view", response_model=NotebookView)
+async def view(path: str, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
+    """The server's copy: document with live outputs, queue state and runtime."""
+    nb = await svc.sessions.open(person.id, path)
+    await svc.sessions.refresh_usage(nb)
+    result = nb.view()
+    await svc.sessions.release(nb)
+    return result
+
+
+@router.post("/edit", response_model=EditResult)
+async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResult:
+    nb = await svc.sessions.open(person.id, body.path)
+    inserted = nb.edit(body.ops)
+    await nb.save()
+    await svc.sessions.release(nb)
+    return EditResult(inserted=inserted)
+
+
+@router.post("/connect", response_model=RuntimeInfo)
+async def connect(body: ConnectBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
+    """Connect the notebook to a runtime; returns once its kernel answers."""
+    nb = await svc.sessions.open(person.id, body.path)
+    link = await svc.sessions.connect(nb, body.image)
+    return link.info()
+
+
+@router.post("/disconnect", status_code=204)
+async def disconnect(body: PathBody, person: PersonDep, svc: ServicesDep) -> None:
+    """Disconnect and delete the runtime: its processes end and /content is deleted."""
+    nb = await svc.sessions.open(person.id, body.path)
+    await svc.sessions.disconnect(nb)
+    await svc.sessions.release(nb)
+
+
+@router.post("/run", response_model=RunResult)
+async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
+    """Queue cells (connecting a runtime first when there is none, as Colab does)."""
+    nb = await svc.sessions.open(person.id, body.path)
+    ids = body.cell_ids if body.mode == "cells" else code_cells(nb.doc, body.mode, body.anchor)
+    queued = nb.enqueue(ids, body.source_hashes)
+    if queued:
+        svc.sessions.connect_soon(nb)
+    return RunResult(queued=queued)
+
+
+@router.post("/interrupt", status_code=204)
+async def interrupt(body: PathBody, person: PersonDep, svc: ServicesDep) -> None:
+    nb = await svc.sessions.open(person.id, body.path)
+    if nb.runtime is None or not nb.runtime.ready:
+        raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
+    await nb.runtime.channel.interrupt()
+
+
+@router.post("/cancel", response_model=RunResult)
+async def cancel(body: CancelBody, person: PersonDep, svc: ServicesDep) -> RunResult:
+    nb = await svc.sessions.open(person.id, body.path)
+    return RunResult(queued=nb.cancel(body.cell_ids))
+
+
+@router.post("/restart", response_model=RuntimeInfo)
+async def restart(body: PathBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
+    """Restart the kernel; files in /content and installed packages stay."""
+    nb = await svc.sessions.open(person.id, body.path)
+    if nb.runtime is None or nb.runtime.handle is None:
+        raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
+    link = nb.runtime
+    await link.restart("The kernel was restarted.")
+    return link.info()
+
+
+@router.post("/input", status_code=204)
+async def answer_input(body: InputBody, person: PersonDep, svc: ServicesDep) -> None:
+    """Answer the input() or getpass() prompt of the running cell."""
+    nb = await svc.sessions.open(person.id, body.path)
+    nb.input_reply(body.value)

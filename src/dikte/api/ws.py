@@ -1,0 +1,111 @@
+"""The WebSocket of one open notebook: a snapshot, then every delta; commands the other way."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import TypeAdapter, ValidationError
+
+from dikte.api.deps import TOKEN_PROTOCOL_PREFIX, authenticate, check_origin, services
+from dikte.errors import DikteError
+from dikte.schemas.ws import (
+    CancelMsg,
+    ClientMessage,
+    EditMsg,
+    ExecuteMsg,
+    InputReplyMsg,
+    InterruptMsg,
+    RestartMsg,
+)
+from dikte.sessions.manager import SessionManager
+from dikte.sessions.notebook import OpenNotebook
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+_client_message: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+@router.websocket("/api/notebooks/ws")
+async def notebook_socket(ws: WebSocket, path: str) -> None:
+    try:
+        check_origin(ws)
+        person = authenticate(ws)
+    except DikteError as exc:
+        await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
+        return
+    svc = services(ws)
+    offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",")]
+    subprotocol = "dikte" if "dikte" in offered else None
+    try:
+        nb = await svc.sessions.open(person.id, path)
+    except DikteError as exc:
+        await ws.close(code=4404 if exc.status == 404 else 4400, reason=exc.message[:120])
+        return
+    await ws.accept(subprotocol=subprotocol)
+    viewer = nb.join()
+    sender = asyncio.create_task(_send_loop(ws, viewer.queue))
+    try:
+        while True:
+            raw = await ws.receive_text()
+            try:
+                await _dispatch(nb, svc.sessions, raw)
+            except DikteError as exc:
+                viewer.send({"type": "error", "code": exc.code, "message": exc.message})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        nb.audience.leave(viewer)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        await svc.sessions.release(nb)
+
+
+async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    while True:
+        msg = await queue.get()
+        if msg is None:
+            await ws.close()
+            return
+        batch = [msg]
+        while not queue.empty() and len(batch) < 256:
+            nxt = queue.get_nowait()
+            if nxt is None:
+                break
+            batch.append(nxt)
+        for item in batch:
+            await ws.send_text(json.dumps(item))
+
+
+async def _dispatch(nb: OpenNotebook, sessions: SessionManager, raw: str) -> None:
+    try:
+        msg = _client_message.validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise DikteError(f"Unreadable message ({where}: {first.get('msg')}).",
+                         code="bad_message", status=400) from None
+    if isinstance(msg, ExecuteMsg):
+        hashes = {msg.cell_id: msg.source_hash} if msg.source_hash else None
+        if nb.enqueue([msg.cell_id], hashes):
+            sessions.connect_soon(nb)
+    elif isinstance(msg, EditMsg):
+        nb.edit(msg.ops)
+    elif isinstance(msg, InterruptMsg):
+        if nb.runtime is not None and nb.runtime.ready:
+            await nb.runtime.channel.interrupt()
+    elif isinstance(msg, CancelMsg):
+        nb.cancel(msg.cell_ids)
+    elif isinstance(msg, RestartMsg):
+        if nb.runtime is not None and nb.runtime.handle is not None:
+            asyncio.create_task(nb.runtime.restart("The kernel was restarted."))
+    elif isinstance(msg, InputReplyMsg):
+        nb.input_reply(msg.value)
+
+
+__all__ = ["TOKEN_PROTOCOL_PREFIX", "router"]

@@ -1,0 +1,97 @@
+"""The composition root: ``create_app(settings)`` wires everything, visibly, in one place."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from dikte import __version__
+from dikte.api import drive as drive_api
+from dikte.api import errors as api_errors
+from dikte.api import meta, notebooks, sessions, ws
+from dikte.api.deps import Services
+from dikte.config import Settings
+from dikte.db import Database
+from dikte.drive import Drive
+from dikte.errors import SandboxUnavailable
+from dikte.runtimes.base import RuntimeBackend
+from dikte.sessions.manager import SessionManager, sandbox_uid
+
+log = logging.getLogger(__name__)
+
+
+def make_backend(settings: Settings) -> RuntimeBackend:
+    """The local sandboxed backend, or the unsandboxed one when explicitly asked for."""
+    if settings.unsafe_no_sandbox:
+        from dikte.runtimes.unsandboxed import UnsandboxedBackend
+
+        return UnsandboxedBackend(settings.data_dir)
+    from dikte.runtimes.doctor import host_report
+    from dikte.runtimes.local import LocalBackend
+
+    report = host_report()
+    if not report.sandbox_ok:
+        raise SandboxUnavailable(
+            "This host cannot build the runtime sandbox:\n" + report.render()
+            + "\nFix the above, or run with --unsafe-no-sandbox for single-person development.")
+    return LocalBackend(settings.data_dir, sandbox_uid_base=settings.sandbox_uid_base)
+
+
+def drive_factory(settings: Settings) -> Callable[[int], Drive]:
+    drives: dict[int, Drive] = {}
+
+    def drive_for(person_id: int) -> Drive:
+        if person_id not in drives:
+            drives[person_id] = Drive(settings.data_dir / "drives" / str(person_id),
+                                      owner_uid=sandbox_uid(settings, person_id))
+        return drives[person_id]
+
+    return drive_for
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+
+
+def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> FastAPI:
+    """Build the ASGI app. ``announce`` receives the first admin token, printed once."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_data_dir(settings)
+        db = Database(settings.db_url)
+        db.migrate()
+        token = db.ensure_admin()
+        if token is not None:
+            (announce or _print_token)(token)
+        backend = make_backend(settings)
+        manager = SessionManager(settings, db, backend, drive_factory(settings))
+        app.state.services = Services(settings=settings, db=db, backend=backend,
+                                      sessions=manager)
+        await manager.reattach_all()
+        try:
+            yield
+        finally:
+            await manager.close()
+            db.close()
+
+    app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    api_errors.install(app)
+    for router in (meta.router, drive_api.router, notebooks.router, sessions.router, ws.router):
+        app.include_router(router)
+    return app
+
+
+def _print_token(token: str) -> None:
+    print(
+        "\nDikte created the admin account. Its token is shown only this once:\n\n"
+        f"    {token}\n\n"
+        "Use it as 'Authorization: Bearer <token>', or for the CLI: export DIKTE_TOKEN=<token>\n",
+        file=sys.stderr, flush=True)

@@ -1,0 +1,128 @@
+"""``dikte run NOTEBOOK``: run every cell headless, through the same engine and sandbox.
+
+The runtime gets a fresh, empty drive holding a copy of the notebook (``--drive`` is not offered:
+a headless run touches nothing of yours but the ``-o`` file). Outputs print as each cell finishes;
+the exit code is 1 when a cell fails, and the failing cell, its output and traceback are printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from dikte.app import make_backend, prepare_data_dir
+from dikte.config import Settings
+from dikte.drive import Drive
+from dikte.errors import DikteError
+from dikte.execution.outputs import OutputLimits
+from dikte.sessions.document import code_cells
+from dikte.sessions.manager import build_spec, new_runtime_id, sandbox_uid
+from dikte.sessions.notebook import OpenNotebook
+from dikte.sessions.runtime_link import RuntimeLink
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def output_text(output: dict[str, Any]) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return str(output.get("text", ""))
+    if kind == "error":
+        return ANSI.sub("", "\n".join(output.get("traceback", []))) + "\n"
+    data = output.get("data", {})
+    if "text/plain" in data:
+        return str(data["text/plain"]) + "\n"
+    return f"[{', '.join(sorted(data))}]\n"
+
+
+def run_notebook(settings: Settings, path: Path, output: Path | None, *, image: str | None,
+                 timeout: float | None) -> int:
+    try:
+        return asyncio.run(_run(settings, path, output, image or settings.default_image,
+                                timeout))
+    except DikteError as exc:
+        print(f"dikte run: {exc.message}", file=sys.stderr)
+        return 2
+
+
+async def _run(settings: Settings, path: Path, output: Path | None, image: str,
+               timeout: float | None) -> int:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"dikte run: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    prepare_data_dir(settings)
+    with tempfile.TemporaryDirectory(prefix="dikte-run-") as tmp:
+        drive = Drive(Path(tmp) / "drive", owner_uid=sandbox_uid(settings, 0))
+        name = path.name if path.name.endswith(".ipynb") else path.name + ".ipynb"
+        drive.write_bytes(name, data)
+        doc = drive.read_notebook(name)
+        nb = OpenNotebook(person_id=0, path=name, drive=drive, doc=doc,
+                          limits=OutputLimits(settings.output_max_lines, settings.output_max_bytes),
+                          save_interval=settings.save_interval_seconds, autosave=False)
+        viewer = nb.join()
+        backend = make_backend(settings)
+        rid = new_runtime_id()
+        link = nb.runtime = RuntimeLink(nb, backend=backend, db=None, runtime_id=rid,
+                                        image=image, disk_limit=settings.runtime_disk,
+                                        disk_check_seconds=settings.disk_check_seconds)
+        await link.launch(build_spec(settings, nb, rid, image))
+        printer = asyncio.create_task(_print_progress(nb, viewer.queue))
+        failed = False
+        try:
+            nb.enqueue(code_cells(doc, "all", None))
+            try:
+                await asyncio.wait_for(nb.idle.wait(), timeout)
+            except TimeoutError:
+                print(f"dikte run: the notebook did not finish within {timeout:.0f} s; "
+                      "stopping it.", file=sys.stderr)
+                failed = True
+        finally:
+            printer.cancel()
+            await link.shutdown("The headless run ended.")
+        for i, cell in enumerate(nb.doc.cells):
+            if nb.last_status.get(cell["id"]) == "error":
+                failed = True
+                print(f"\n--- Cell {i + 1} failed ---\n{cell.source}\n--- its output ---",
+                      file=sys.stderr)
+                for out in cell.get("outputs", []):
+                    print(output_text(out), end="", file=sys.stderr)
+        if output is not None:
+            text = nbformat.writes(nb.doc)
+            tmp_out = output.with_name(f".{output.name}.tmp")
+            tmp_out.write_text(text)
+            tmp_out.replace(output)
+        return 1 if failed else 0
+
+
+async def _print_progress(nb: OpenNotebook, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    numbers = {c["id"]: i + 1 for i, c in enumerate(nb.doc.cells)}
+    while True:
+        msg = await queue.get()
+        if msg is None:
+            return
+        if msg["type"] == "input_request":
+            prompt = msg.get("prompt", "")
+            print(prompt, end="", flush=True)
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if line:
+                nb.input_reply(line.rstrip("\n"))
+            elif nb.runtime is not None:
+                print("\n[no input available: interrupting the cell]", file=sys.stderr)
+                await nb.runtime.channel.interrupt()
+        elif msg["type"] == "cell_state" and msg["state"] == "idle" and msg.get("last_status"):
+            cid = msg["cell_id"]
+            cell = next((c for c in nb.doc.cells if c["id"] == cid), None)
+            if cell is None or msg["last_status"] == "cancelled":
+                continue
+            print(f"[cell {numbers.get(cid, '?')}: {msg['last_status']}]", flush=True)
+            if msg["last_status"] != "error":
+                for out in cell.get("outputs", []):
+                    print(output_text(out), end="", flush=True)

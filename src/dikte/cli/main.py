@@ -1,0 +1,81 @@
+"""The ``dikte`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dikte.config import ConfigError, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for name in ("data_dir", "host", "port"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    if getattr(args, "unsafe_no_sandbox", False):
+        overrides["unsafe_no_sandbox"] = True
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dikte", description="Dikte: notebooks with runtimes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def local_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, help="TOML config file")
+        p.add_argument("--data-dir", type=Path, help="data directory")
+        p.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="run kernels without a sandbox (single-person development only)")
+
+    p = sub.add_parser("serve", help="run the server")
+    local_options(p)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8750; 0 picks a free one)")
+
+    p = sub.add_parser("doctor", help="report what this host offers for the runtime sandbox")
+
+    p = sub.add_parser("run", help="run a whole notebook headless, in a sandboxed runtime")
+    local_options(p)
+    p.add_argument("notebook", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="write the executed notebook here")
+    p.add_argument("--image", help="runtime image")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds the whole run may take (default: no limit)")
+
+    from dikte.cli import remote
+
+    remote.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            from dikte.cli.serve import serve
+
+            return serve(_settings(args))
+        if args.command == "doctor":
+            from dikte.runtimes.doctor import host_report
+
+            report = host_report()
+            print(report.render())
+            return 0 if report.sandbox_ok else 1
+        if args.command == "run":
+            from dikte.cli.headless import run_notebook
+
+            return run_notebook(_settings(args), args.notebook, args.output, image=args.image,
+                                timeout=args.timeout)
+        from dikte.cli import remote
+
+        return remote.dispatch(args)
+    except ConfigError as exc:
+        print(f"dikte: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""``dikte serve``: run the control plane."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from dikte.app import create_app
+from dikte.config import Settings
+from dikte.errors import SandboxUnavailable
+
+
+def serve(settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.unsafe_no_sandbox:
+        print("WARNING: --unsafe-no-sandbox: notebooks run as YOU, with no sandbox and no limits. "
+              "Any code in any notebook can read and change all your files. Use this only "
+              "alone, on your own machine.", file=sys.stderr, flush=True)
+    else:
+        from dikte.runtimes.doctor import host_report
+
+        report = host_report()
+        if not report.sandbox_ok:
+            print(report.render(), file=sys.stderr)
+            print("\nDikte will not start without a working sandbox. Fix the above, or for "
+                  "single-person development run: dikte serve --unsafe-no-sandbox",
+                  file=sys.stderr)
+            return 2
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        print(f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}. "
+              "Choose another with --port (0 picks a free one).", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level="info", ws_ping_interval=20, ws_ping_timeout=30,
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            print(f"Dikte is serving at http://{host}:{port}/ (data in {settings.data_dir})",
+                  flush=True)
+        await task
+
+    try:
+        asyncio.run(main())
+    except SandboxUnavailable as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    return 0 if server.started else 1

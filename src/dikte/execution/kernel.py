@@ -1,0 +1,180 @@
+"""A thin async client for one kernel over the Jupyter messaging protocol.
+
+It speaks ZeroMQ directly (``zmq.asyncio``) and uses jupyter_client's ``Session`` only to sign and
+parse messages, so each message costs one ``send_multipart`` and nothing polls. The shell and stdin
+sockets use a fixed identity (the runtime's id): after a control-plane restart a new client with the
+same identity receives the replies to requests the previous one sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from jupyter_client.session import Session
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Handler = Callable[[Message], None]
+
+
+class KernelGone(Exception):
+    """The kernel did not answer in time."""
+
+
+def _url(connection: dict[str, Any], channel: str) -> str:
+    transport = connection.get("transport", "tcp")
+    port = connection[f"{channel}_port"]
+    if transport == "ipc":
+        return f"ipc://{connection['ip']}-{port}"
+    return f"tcp://{connection['ip']}:{port}"
+
+
+class KernelChannel:
+    """Connects to a running kernel and delivers every message it sends to the handlers."""
+
+    def __init__(
+        self,
+        connection: dict[str, Any],
+        *,
+        session_id: str,
+        on_iopub: Handler,
+        on_shell: Handler,
+        on_stdin: Handler,
+    ) -> None:
+        self.connection = connection
+        self.session = Session(
+            key=connection["key"].encode() if isinstance(connection["key"], str)
+            else connection["key"],
+            signature_scheme=connection.get("signature_scheme", "hmac-sha256"),
+            session=session_id,
+            username="dikte",
+            check_pid=False,
+        )
+        self._handlers = {"iopub": on_iopub, "shell": on_shell, "stdin": on_stdin}
+        self._ctx = zmq.asyncio.Context()
+        self._sockets: dict[str, zmq.asyncio.Socket] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._waiters: dict[str, asyncio.Future[Message]] = {}
+        self._iopub_seen: dict[str, asyncio.Event] = {}
+
+    async def start(self) -> None:
+        identity = self.session.bsession
+        for name, kind in (("shell", zmq.DEALER), ("control", zmq.DEALER),
+                           ("stdin", zmq.DEALER), ("iopub", zmq.SUB)):
+            sock = self._ctx.socket(kind)
+            sock.linger = 0
+            if kind == zmq.DEALER:
+                sock.setsockopt(zmq.IDENTITY, identity)
+            else:
+                sock.setsockopt(zmq.SUBSCRIBE, b"")
+            sock.connect(_url(self.connection, name))
+            self._sockets[name] = sock
+        for name in ("iopub", "shell", "control", "stdin"):
+            self._tasks.append(asyncio.create_task(self._read(name), name=f"kernel-{name}"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for sock in self._sockets.values():
+            sock.close(linger=0)
+        self._sockets.clear()
+        self._ctx.term()
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.cancel()
+
+    async def _read(self, name: str) -> None:
+        sock = self._sockets[name]
+        while True:
+            frames = await sock.recv_multipart(copy=True)
+            try:
+                _idents, parts = self.session.feed_identities(frames, copy=True)
+                msg = self.session.deserialize(parts, content=True, copy=True)
+            except Exception:  # a bad signature or frame; never stop reading
+                log.warning("dropped an unreadable %s message", name, exc_info=True)
+                continue
+            parent_id = msg["parent_header"].get("msg_id", "")
+            if name == "iopub" and parent_id in self._iopub_seen:
+                self._iopub_seen[parent_id].set()
+            waiter = self._waiters.pop(parent_id, None) if name in ("shell", "control") else None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg)
+                continue
+            handler = self._handlers.get(name)
+            if handler is not None:
+                try:
+                    handler(msg)
+                except Exception:
+                    log.exception("error while handling a %s message", name)
+
+    def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
+        """Send a message; returns its msg_id."""
+        msg = self.session.msg(msg_type, content)
+        self.session.send(self._sockets[channel], msg)
+        return str(msg["header"]["msg_id"])
+
+    async def request(self, channel: str, msg_type: str, content: dict[str, Any],
+                      timeout: float) -> Message:
+        """Send a request and wait for its reply (which the handlers then never see)."""
+        msg = self.session.msg(msg_type, content)
+        msg_id = msg["header"]["msg_id"]
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._waiters[msg_id] = fut
+        self.session.send(self._sockets[channel], msg)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError as exc:
+            raise KernelGone(f"no {msg_type} reply within {timeout:.0f} s") from exc
+        finally:
+            self._waiters.pop(msg_id, None)
+
+    def execute(self, code: str, *, allow_stdin: bool = True) -> str:
+        return self.send("shell", "execute_request", {
+            "code": code, "silent": False, "store_history": True, "user_expressions": {},
+            "allow_stdin": allow_stdin, "stop_on_error": True,
+        })
+
+    def input_reply(self, value: str) -> None:
+        self.send("stdin", "input_reply", {"value": value})
+
+    async def interrupt(self, timeout: float = 10.0) -> None:
+        await self.request("control", "interrupt_request", {}, timeout)
+
+    async def wait_ready(self, timeout: float = 60.0) -> Message:
+        """Wait until the kernel answers on shell and its iopub messages reach us.
+
+        A SUB socket misses what is published before its subscription lands, so keep asking for
+        kernel_info until the busy/idle status of one of those requests arrives on iopub.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise KernelGone(f"the kernel did not become ready within {timeout:.0f} s")
+            msg = self.session.msg("kernel_info_request", {})
+            msg_id = msg["header"]["msg_id"]
+            seen = self._iopub_seen[msg_id] = asyncio.Event()
+            fut: asyncio.Future[Message] = loop.create_future()
+            self._waiters[msg_id] = fut
+            self.session.send(self._sockets["shell"], msg)
+            try:
+                reply = await asyncio.wait_for(fut, min(remaining, 1.0))
+                await asyncio.wait_for(seen.wait(), min(max(deadline - loop.time(), 0.01), 0.5))
+                return reply
+            except TimeoutError:
+                continue
+            finally:
+                self._waiters.pop(msg_id, None)
+                self._iopub_seen.pop(msg_id, None)

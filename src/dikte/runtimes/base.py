@@ -1,0 +1,147 @@
+"""The runtime backend contract.
+
+A *runtime* is one IPython kernel plus its instance space (a private ``/content``, ``/tmp``, home
+and package layer), its sandbox and its resource limits. A backend starts, watches, restarts and
+stops runtimes; ``sessions/`` is its only caller. The contract is modelled on JupyterHub's
+``Spawner`` (start, poll, stop, get_state/load_state) and jupyter_client's kernel provisioners
+(connection info, persistence so another server can re-attach).
+
+Life of a runtime::
+
+    start(spec) ──> handle ──> poll() == Alive ... ──> poll() == Exited(reason)  (the kernel died)
+                       │                                       │
+                       ├── restart_kernel(handle) -> handle'   │  (same instance space)
+                       ├── state(handle) -> dict ── reattach(dict) -> handle | None
+                       └── stop(handle) ───────────────────────┴──> everything gone
+
+A backend never talks the Jupyter protocol itself: ``handle.connection`` is what a kernel client
+needs, and the caller waits for ``kernel_info`` on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+RUNTIME_ID = re.compile(r"[a-z0-9]{12}")
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """What one runtime asks for."""
+
+    runtime_id: str
+    """Short id, ``[a-z0-9]{12}``; names the instance space and the cgroup."""
+    owner_id: int
+    """The person's id; sandboxes run as ``sandbox_uid_base + owner_id`` when Dikte runs as root."""
+    drive_root: Path
+    """Host directory bound read-write at ``/content/drive/MyDrive``."""
+    python: str
+    """The image's python executable; it must have ipykernel."""
+    memory_bytes: int
+    """RAM limit (cgroup)."""
+    cpu_weight: int
+    """1..10000 on the cgroup v2 ``cpu.weight`` scale (100 is the default share)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra environment variables for the kernel."""
+
+    def validate(self) -> None:
+        """Raise ValueError for a spec no backend may accept (a programming error)."""
+        if not RUNTIME_ID.fullmatch(self.runtime_id):
+            raise ValueError(f"runtime_id must match [a-z0-9]{{12}}, got {self.runtime_id!r}")
+        if self.owner_id < 0:
+            raise ValueError(f"owner_id must be >= 0, got {self.owner_id}")
+        if not 1 <= self.cpu_weight <= 10000:
+            raise ValueError(f"cpu_weight must be in 1..10000, got {self.cpu_weight}")
+        if self.memory_bytes <= 0:
+            raise ValueError(f"memory_bytes must be positive, got {self.memory_bytes}")
+
+
+@dataclass
+class RuntimeHandle:
+    """A started runtime, as the control plane holds it."""
+
+    runtime_id: str
+    pid: int
+    """Host pid of the runtime's top process (the sandbox launcher, or the kernel)."""
+    connection: dict[str, Any]
+    """Jupyter connection info for the control-plane side; pass it to
+    ``AsyncKernelClient().load_connection_info``."""
+    instance_dir: Path
+    started_at: float
+    memory_limit: int
+    private: dict[str, Any] = field(default_factory=dict)
+    """Backend-specific, JSON-able details (cgroup paths, socket dir, uid...)."""
+
+
+@dataclass(frozen=True)
+class Alive:
+    """The kernel process is running."""
+
+
+@dataclass(frozen=True)
+class Exited:
+    """The kernel process has ended."""
+
+    reason: str
+    """``"oom"`` | ``"exited"`` | ``"killed"`` | ``"missing"``."""
+    exit_code: int | None
+    detail: str
+    """A sentence for people."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    memory_bytes: int
+    memory_limit: int
+    disk_bytes: int
+
+
+@runtime_checkable
+class RuntimeBackend(Protocol):
+    """How the control plane runs runtimes. Every method may be called from one event loop."""
+
+    name: str
+
+    async def start(self, spec: RuntimeSpec) -> RuntimeHandle:
+        """Create the instance space, sandbox and limits, and launch the kernel.
+
+        Returns once the kernel process is up (it may not answer ``kernel_info`` yet; the caller
+        waits for that). On failure nothing is left behind and :class:`RuntimeUnavailable` is raised
+        with a sentence for people and, in its log message, the tail of the kernel log. A host that
+        cannot sandbox at all raises :class:`SandboxUnavailable`.
+        """
+        ...
+
+    async def poll(self, handle: RuntimeHandle) -> Alive | Exited:
+        """``Alive()`` while the kernel runs, else ``Exited`` with the reason (``"oom"`` when the
+        runtime was killed for using all its RAM). Cheap; safe to call every second."""
+        ...
+
+    async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
+        """End the kernel's process tree and start a new kernel in the same instance space (files
+        in ``/content`` and ``/tmp`` and installed packages survive). Same ``runtime_id``; a new
+        pid, connection key and baseline for OOM detection. Works on an exited runtime too."""
+        ...
+
+    async def stop(self, handle: RuntimeHandle, grace: float = 3.0) -> None:
+        """End every process of the runtime (SIGTERM, then SIGKILL after ``grace`` seconds),
+        remove its limits and delete its instance space. Idempotent."""
+        ...
+
+    def state(self, handle: RuntimeHandle) -> dict[str, Any]:
+        """JSON-able state from which :meth:`reattach` rebuilds the handle after the control
+        plane restarts."""
+        ...
+
+    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+        """The handle for a runtime that is still running, or ``None`` when it is gone (its
+        leftovers are then cleaned up)."""
+        ...
+
+    async def usage(self, handle: RuntimeHandle) -> Usage:
+        """Current RAM use and limit, and bytes stored under the instance space."""
+        ...

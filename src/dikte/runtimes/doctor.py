@@ -1,0 +1,145 @@
+"""What this host offers the local backend, for ``dikte doctor``.
+
+Each check really tries what it reports on (runs bwrap with namespaces, creates and removes a
+cgroup) rather than guessing from versions, and failed checks carry the command that fixes them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dikte.errors import SandboxUnavailable
+from dikte.runtimes.cgroups import CgroupDriver
+from dikte.runtimes.instance import InstanceSpace, short_socket_base
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+    """False for checks that only inform (a failed one does not stop sandboxes)."""
+
+
+@dataclass
+class HostReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def sandbox_ok(self) -> bool:
+        return all(c.ok for c in self.checks if c.required)
+
+    def render(self) -> str:
+        width = max((len(c.name) for c in self.checks), default=0)
+        lines = ["Dikte host report", ""]
+        for c in self.checks:
+            mark = "ok" if c.ok else ("FAIL" if c.required else "warn")
+            lines.append(f"  [{mark:>4}]  {c.name:<{width}}  {c.detail}")
+            if not c.ok and c.fix:
+                lines.append(f"          {'':<{width}}  fix: {c.fix}")
+        lines += ["", "Sandboxed runtimes: " + (
+            "ready." if self.sandbox_ok
+            else "NOT available. Fix the failed checks, or run with --unsafe-no-sandbox on a "
+            "machine only you use.")]
+        return "\n".join(lines)
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def _version(text: str) -> tuple[int, ...]:
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g or 0) for g in m.groups()) if m else (0,)
+
+
+def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None) -> HostReport:
+    checks: list[Check] = []
+    root = os.geteuid() == 0
+    bwrap = shutil.which("bwrap")
+    version: tuple[int, ...] = (0,)
+    if bwrap is None:
+        checks.append(Check("bubblewrap", False, "bwrap is not installed",
+                            "apt-get install bubblewrap"))
+    else:
+        _, out = _run([bwrap, "--version"])
+        version = _version(out)
+        checks.append(Check("bubblewrap", True, f"{out} at {bwrap}"))
+        ns = ["--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+        if not root:
+            ns.insert(0, "--unshare-user")
+        code, out = _run([bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+                          *ns, "--", "true"])
+        fix = ("allow CLONE_NEWPID/CLONE_NEWNS for Dikte (e.g. a container's seccomp and "
+               "AppArmor profile)" if root else
+               "sysctl -w kernel.unprivileged_userns_clone=1 (and, on Ubuntu 24.04+, "
+               "kernel.apparmor_restrict_unprivileged_userns=0), or run Dikte as root")
+        checks.append(Check("namespaces", code == 0,
+                            "pid, ipc, uts and mount namespaces work" + ("" if root else
+                            " in a user namespace") if code == 0 else f"bwrap failed: {out}",
+                            fix))
+        overlay = version >= (0, 9)
+        checks.append(Check(
+            "overlay", True,
+            ("bwrap --tmp-overlay is available; " if overlay else
+             f"bwrap {'.'.join(map(str, version))} has no --tmp-overlay; ")
+            + "runtimes install packages into a writable layer at /opt/dikte/site instead",
+            required=False))
+    if root:
+        checks.append(Check("user", True, "running as root: runtimes run as uid "
+                            f"{sandbox_uid_base} + person id, without capabilities"))
+        setpriv = shutil.which("setpriv")
+        checks.append(Check("setpriv", setpriv is not None,
+                            f"found at {setpriv}" if setpriv else "setpriv is not installed",
+                            "apt-get install util-linux"))
+    else:
+        checks.append(Check("user", True, f"running as uid {os.geteuid()}: runtimes run as "
+                            "this uid inside a user namespace, without capabilities"))
+    checks.append(_cgroup_check(root))
+    checks.append(_ipc_check(data_dir))
+    return HostReport(checks)
+
+
+def _cgroup_check(root: bool) -> Check:
+    fix = ("mount the cgroup filesystem read-write (a container needs --cgroupns=host or a "
+           "writable /sys/fs/cgroup)" if root else
+           "run Dikte as root, or give it a delegated cgroup v2 subtree (systemd: Delegate=yes)")
+    try:
+        driver = CgroupDriver.detect()
+    except SandboxUnavailable as exc:
+        return Check("cgroups", False, exc.log_message, fix)
+    try:
+        probe = driver.create("doctorprobe0", 64 << 20, 100)
+        probe.remove()
+    except SandboxUnavailable as exc:
+        return Check("cgroups", False, exc.log_message, fix)
+    writable = ", ".join(sorted(driver.bases)) if driver.version == 1 else "memory, cpu"
+    where = ", ".join(str(b) for b in dict.fromkeys(driver.bases.values()))
+    return Check("cgroups", True, f"cgroup v{driver.version}; writable: {writable} ({where})",
+                 fix)
+
+
+def _ipc_check(data_dir: Path | None) -> Check:
+    space = InstanceSpace.plan(data_dir or Path("/var/lib/dikte"), "x" * 12)
+    base = space.sock.parent
+    if base == space.root:
+        return Check("ipc sockets", True, f"kernel sockets live in each instance space "
+                     f"({space.sock}/kernel-N)")
+    usable = os.access("/tmp", os.W_OK) and (not base.exists() or (
+        base.is_dir() and not base.is_symlink() and base.stat().st_uid == os.geteuid()))
+    return Check("ipc sockets", usable,
+                 f"the data dir is too deep for unix socket paths; kernel sockets go to "
+                 f"{short_socket_base()}/<runtime id>",
+                 f"remove {base} (it is not a directory owned by uid {os.geteuid()}) or use "
+                 "a shorter data_dir")

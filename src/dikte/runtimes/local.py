@@ -1,0 +1,242 @@
+"""The local backend: each runtime is a bubblewrap sandbox on this machine, limited by cgroups.
+
+See :mod:`dikte.runtimes.sandbox` for what a kernel sees, :mod:`dikte.runtimes.instance` for the
+instance space and :mod:`dikte.runtimes.cgroups` for the limits. The sandbox is started in its own
+session with its output going to ``kernel.log`` and is not tied to the control plane's life, so a
+restarted control plane finds it again through :meth:`LocalBackend.reattach`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from dikte.errors import DikteError, RuntimeUnavailable
+from dikte.runtimes import procs
+from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
+from dikte.runtimes.cgroups import Cgroup, CgroupDriver
+from dikte.runtimes.exits import exit_for
+from dikte.runtimes.instance import InstanceSpace, new_connection, write_connection_file
+from dikte.runtimes.persist import (
+    handle_from_state,
+    handle_to_state,
+    spec_from_handle,
+    spec_to_state,
+)
+from dikte.runtimes.sandbox import (
+    KERNEL_SOCKET_DIR,
+    PythonLayout,
+    SandboxPaths,
+    bwrap_options,
+    find_bwrap,
+    kernel_command,
+    kernel_env,
+    launcher_argv,
+    probe_python,
+)
+
+
+class LocalBackend:
+    """Runtimes in bubblewrap sandboxes on this machine (see the module docstring)."""
+
+    name = "local"
+
+    def __init__(self, data_dir: Path, *, sandbox_uid_base: int, start_timeout: float = 60.0):
+        self.data_dir = Path(os.path.abspath(data_dir))
+        self.sandbox_uid_base = sandbox_uid_base
+        self.start_timeout = start_timeout
+        self.as_root = os.geteuid() == 0
+        self._bwrap: str | None = None
+        self._cgroups: CgroupDriver | None = None
+        self._layouts: dict[str, PythonLayout] = {}
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _host_ready(self) -> tuple[str, CgroupDriver]:
+        if self._bwrap is None or self._cgroups is None:
+            self._bwrap = find_bwrap()
+            self._cgroups = CgroupDriver.detect()
+        return self._bwrap, self._cgroups
+
+    async def _layout(self, python: str) -> PythonLayout:
+        if python not in self._layouts:
+            self._layouts[python] = await probe_python(python)
+        return self._layouts[python]
+
+    def _space(self, handle: RuntimeHandle) -> InstanceSpace:
+        return InstanceSpace(handle.instance_dir, Path(handle.private["sock_dir"]))
+
+    def _pids(self, handle: RuntimeHandle) -> set[int]:
+        pids = Cgroup.from_state(handle.private["cgroup"]).pids()
+        if procs.is_running(handle.pid, handle.private.get("pid_start")):
+            pids.add(handle.pid)
+        return pids
+
+    async def _launch(
+        self, spec: RuntimeSpec, space: InstanceSpace, cgroup: Cgroup, uid: int | None
+    ) -> RuntimeHandle:
+        """Start a kernel in an existing instance space; wait until its sockets are bound."""
+        bwrap, _ = self._host_ready()
+        layout = await self._layout(spec.python)
+        space.clear_sockets()
+        host_conn, kernel_conn = new_connection(str(space.sock / "kernel"),
+                                                f"{KERNEL_SOCKET_DIR}/kernel")
+        write_connection_file(space.connection_file, kernel_conn, uid)
+        passwd, group = space.write_identity(uid if uid is not None else os.geteuid())
+        paths = SandboxPaths(space.content, spec.drive_root, space.tmp, space.home, space.site,
+                             space.sock, passwd, group)
+        opts = bwrap_options(spec.runtime_id, paths, layout, kernel_env(layout, spec.env),
+                             forbidden=self.data_dir, as_root=self.as_root)
+        data = b"".join(o.encode() + b"\0" for o in opts)
+        if len(data) > 60000:
+            raise RuntimeUnavailable("The runtime's settings are too large.",
+                                     log_message=f"bwrap options are {len(data)} bytes")
+        rfd, wfd = os.pipe()
+        try:
+            os.write(wfd, data)
+            os.close(wfd)
+            argv = launcher_argv(cgroup.procs_files(), bwrap, rfd, kernel_command(layout, uid))
+            child = procs.spawn(argv, space.log, cwd="/", pass_fds=(rfd,),
+                                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+        finally:
+            os.close(rfd)
+        self._children[spec.runtime_id] = child
+        handle = RuntimeHandle(
+            runtime_id=spec.runtime_id, pid=child.pid, connection=host_conn,
+            instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
+            private={
+                "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
+                "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": cgroup.oom_kills(),
+                "spec": spec_to_state(spec),
+            },
+        )
+        ready = await procs.wait_until(lambda: space.sockets_ready() or child.poll() is not None,
+                                       self.start_timeout, step=0.05)
+        if not ready or child.poll() is not None:
+            self._children.pop(spec.runtime_id, None)
+            await procs.end_processes(cgroup.pids, 0.5, child)
+            child.wait()
+            tail = space.log_tail()
+            what = "did not start in time" if not ready else f"exited with code {child.returncode}"
+            raise RuntimeUnavailable(
+                f"The runtime's kernel {what}. Try again; if it keeps failing, tell your "
+                "administrator.",
+                log_message=f"kernel of runtime {spec.runtime_id} {what}; log tail:\n{tail}",
+            )
+        return handle
+
+    # -- the contract ----------------------------------------------------------------------
+
+    async def start(self, spec: RuntimeSpec) -> RuntimeHandle:
+        spec.validate()
+        _, driver = self._host_ready()
+        if not spec.drive_root.is_dir():
+            raise RuntimeUnavailable("Your drive is not available right now.",
+                                     log_message=f"drive root {spec.drive_root} is missing")
+        await self._layout(spec.python)
+        uid = self.sandbox_uid_base + spec.owner_id if self.as_root else None
+        space = InstanceSpace.plan(self.data_dir, spec.runtime_id)
+        try:
+            space.create(uid)
+        except FileExistsError:
+            raise RuntimeUnavailable(
+                "A runtime with this id already exists.",
+                log_message=f"instance space {space.root} already exists",
+            ) from None
+        cgroup: Cgroup | None = None
+        try:
+            if uid is not None:
+                os.chown(spec.drive_root, uid, uid)
+            cgroup = driver.create(spec.runtime_id, spec.memory_bytes, spec.cpu_weight)
+            return await self._launch(spec, space, cgroup, uid)
+        except BaseException:
+            await self._teardown(spec.runtime_id, space, cgroup, None, grace=0.5)
+            raise
+
+    async def poll(self, handle: RuntimeHandle) -> Alive | Exited:
+        child = self._children.get(handle.runtime_id)
+        code: int | None
+        if child is not None and child.pid == handle.pid:
+            code = child.poll()
+            if code is None:
+                return Alive()
+        else:
+            info = procs.proc_info(handle.pid)
+            if info is not None and info.start_time == handle.private.get("pid_start"):
+                if info.state not in ("Z", "X"):
+                    return Alive()
+                code = info.exit_code
+            else:
+                return exit_for(None, missing=True, oom=False, limit=handle.memory_limit)
+        cgroup = Cgroup.from_state(handle.private["cgroup"])
+        oom = cgroup.oom_kills() > int(handle.private.get("oom_baseline", 0))
+        return exit_for(code, missing=False, oom=oom, limit=handle.memory_limit)
+
+    async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
+        space = self._space(handle)
+        cgroup = Cgroup.from_state(handle.private["cgroup"])
+        child = self._children.pop(handle.runtime_id, None)
+        await procs.end_processes(lambda: self._pids(handle), 3.0, child)
+        spec = spec_from_handle(handle)
+        new = await self._launch(spec, space, cgroup, handle.private.get("uid"))
+        new.started_at = handle.started_at
+        return new
+
+    async def stop(self, handle: RuntimeHandle, grace: float = 3.0) -> None:
+        cgroup = Cgroup.from_state(handle.private["cgroup"])
+        await self._teardown(handle.runtime_id, self._space(handle), cgroup, handle, grace)
+
+    async def _teardown(
+        self,
+        runtime_id: str,
+        space: InstanceSpace,
+        cgroup: Cgroup | None,
+        handle: RuntimeHandle | None,
+        grace: float,
+    ) -> None:
+        child = self._children.pop(runtime_id, None)
+
+        def pids() -> set[int]:
+            out = cgroup.pids() if cgroup is not None else set()
+            if handle is not None and procs.is_running(handle.pid, handle.private.get("pid_start")):
+                out.add(handle.pid)
+            if child is not None and child.poll() is None:
+                out.add(child.pid)
+            return out
+
+        ended = await procs.end_processes(pids, grace, child)
+        if child is not None:
+            try:
+                child.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        if cgroup is not None and ended:
+            await asyncio.to_thread(cgroup.remove)
+        await asyncio.to_thread(space.remove)
+        if not ended:
+            raise DikteError(
+                "The runtime could not be stopped completely.",
+                log_message=f"runtime {runtime_id} still has processes {sorted(pids())}",
+            )
+
+    def state(self, handle: RuntimeHandle) -> dict[str, Any]:
+        return handle_to_state(self.name, handle)
+
+    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+        handle = handle_from_state(self.name, state)
+        if handle is None:
+            return None
+        if procs.is_running(handle.pid, handle.private.get("pid_start")):
+            return handle
+        await self.stop(handle, grace=0.5)
+        return None
+
+    async def usage(self, handle: RuntimeHandle) -> Usage:
+        cgroup = Cgroup.from_state(handle.private["cgroup"])
+        disk = await asyncio.to_thread(self._space(handle).disk_bytes)
+        return Usage(cgroup.memory_current(), handle.memory_limit, disk)

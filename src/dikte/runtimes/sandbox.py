@@ -1,0 +1,244 @@
+"""The bubblewrap command line for one runtime.
+
+Inside the sandbox a kernel sees: a read-only system (/usr, /etc and the image's Python prefixes at
+their host paths), a fresh /proc for its own pid namespace, a minimal /dev, and its own writable
+/content, /content/drive/MyDrive (its owner's drive), /tmp, /root, /opt/dikte/site and /run/dikte
+(kernel sockets). Nothing else of the host: not Dikte's data dir, not other drives or runtimes.
+
+The network namespace is deliberately shared with the host: notebooks need ``pip install`` and
+``git clone``. That also means the host's abstract unix sockets and loopback services are
+reachable; keep control-plane services on authenticated endpoints.
+
+When Dikte runs as root, bwrap runs as root without a user namespace (so it can bind image paths
+under /root, for example a pyenv Python) and the kernel drops to ``sandbox_uid_base + owner_id``
+with no capabilities through ``setpriv``; bwrap sets no_new_privs. Otherwise bwrap makes its own
+user namespace and drops capabilities itself.
+
+bwrap's options travel through a pipe (``--args FD``), so the sandbox's /proc/1/cmdline shows no
+host paths or environment values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dikte.errors import RuntimeUnavailable, SandboxUnavailable
+
+KERNEL_SOCKET_DIR = "/run/dikte"
+SITE_DIR = "/opt/dikte/site"
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+_PROBE = (
+    "import importlib.util, json, os, sys; print(json.dumps({"
+    "'prefixes': [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],"
+    "'executable': os.path.realpath(sys.executable),"
+    "'ipykernel': importlib.util.find_spec('ipykernel') is not None}))"
+)
+
+
+@dataclass(frozen=True)
+class PythonLayout:
+    """What of the host an image's python needs to run."""
+
+    python: str
+    bin_dir: str
+    """Directory of the python as configured (first on PATH in the runtime)."""
+    roots: tuple[str, ...]
+    """Directories to bind read-only, outside /usr."""
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _executable(python: str) -> str:
+    path = os.path.abspath(python)
+    if not os.access(path, os.X_OK):
+        raise RuntimeUnavailable(
+            "The runtime image is broken: its Python was not found.",
+            log_message=f"image python {path} is missing or not executable",
+        )
+    return path
+
+
+async def probe_python(python: str, within: float = 30.0) -> PythonLayout:
+    """Ask ``python`` where it lives. Raises RuntimeUnavailable when it cannot run or lacks
+    ipykernel."""
+    path = _executable(python)
+    proc = await asyncio.create_subprocess_exec(
+        path, "-I", "-c", _PROBE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise RuntimeUnavailable(
+            "The runtime image did not answer in time.",
+            log_message=f"probing {path} timed out",
+        ) from None
+    if proc.returncode != 0:
+        raise RuntimeUnavailable(
+            "The runtime image is broken: its Python does not run.",
+            log_message=f"probing {path} failed: {err.decode(errors='replace')[-2000:]}",
+        )
+    info = json.loads(out)
+    if not info["ipykernel"]:
+        raise RuntimeUnavailable(
+            "The runtime image has no ipykernel, so it cannot run notebooks.",
+            log_message=f"image python {path} cannot import ipykernel",
+        )
+    return _layout(path, info)
+
+
+def _layout(path: str, info: dict[str, Any]) -> PythonLayout:
+    candidates = [*info["prefixes"], os.path.dirname(info["executable"]), os.path.dirname(path)]
+    roots: list[str] = []
+    for c in sorted({os.path.normpath(c) for c in candidates}, key=len):
+        if _inside(c, "/usr") or any(_inside(c, r) for r in roots):
+            continue
+        roots.append(c)
+    return PythonLayout(python=path, bin_dir=os.path.dirname(path), roots=tuple(roots))
+
+
+def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {
+        "HOME": "/root",
+        "USER": "dikte",
+        "LOGNAME": "dikte",
+        "SHELL": "/bin/bash",
+        "PATH": f"{layout.bin_dir}:{SITE_DIR}/bin:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TERM": "xterm-256color",
+        "PYTHONPATH": SITE_DIR,
+        "PIP_TARGET": SITE_DIR,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class SandboxPaths:
+    """Host paths bound into one sandbox."""
+
+    content: Path
+    drive: Path
+    tmp: Path
+    home: Path
+    site: Path
+    sock: Path
+    passwd: Path
+    group: Path
+
+
+def bwrap_options(
+    runtime_id: str,
+    paths: SandboxPaths,
+    layout: PythonLayout,
+    env: Mapping[str, str],
+    *,
+    forbidden: Path,
+    as_root: bool,
+) -> list[str]:
+    """bwrap's options (everything before the command). ``forbidden`` (the data dir) must not
+    be reachable through any image path."""
+    for root in layout.roots:
+        if _inside(str(forbidden), root):
+            raise SandboxUnavailable(
+                "The runtime image lives in a directory that also holds Dikte's data; "
+                "it cannot be sandboxed.",
+                log_message=f"image path {root} contains the data dir {forbidden}",
+            )
+    opts = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", f"dikte-{runtime_id}", "--new-session", "--clearenv"]
+    if not as_root:
+        opts += ["--unshare-user", "--cap-drop", "ALL"]
+    for key, value in env.items():
+        opts += ["--setenv", key, value]
+    opts += ["--ro-bind", "/usr", "/usr"]
+    for link in SYSTEM_LINKS:
+        if os.path.islink(link):
+            opts += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            opts += ["--ro-bind", link, link]
+    opts += ["--ro-bind", "/etc", "/etc",
+             "--ro-bind", str(paths.passwd), "/etc/passwd",
+             "--ro-bind", str(paths.group), "/etc/group"]
+    resolv = os.path.realpath("/etc/resolv.conf")
+    if os.path.isfile(resolv) and not _inside(resolv, "/etc"):
+        opts += ["--ro-bind", resolv, "/etc/resolv.conf"]  # e.g. systemd-resolved's stub
+    opts += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--tmpfs", "/dev/shm"]
+    made = {"/", "/usr", "/etc", "/proc", "/dev", *SYSTEM_LINKS}
+    binds: list[tuple[list[str], str]] = [
+        (["--perms", "1777", "--tmpfs"], "/var/tmp"),
+        (["--bind", str(paths.content)], "/content"),
+        (["--bind", str(paths.drive)], "/content/drive/MyDrive"),
+        (["--bind", str(paths.tmp)], "/tmp"),
+        (["--bind", str(paths.home)], "/root"),
+        (["--bind", str(paths.site)], SITE_DIR),
+        (["--bind", str(paths.sock)], KERNEL_SOCKET_DIR),
+        # after /tmp and /root: an image may live under either
+        *((["--ro-bind", root], root) for root in layout.roots),
+    ]
+    for prefix, target in binds:
+        opts += _parents(target, made)
+        opts += [*prefix, target]
+        made.add(target)
+    opts += ["--chdir", "/content"]
+    return opts
+
+
+def _parents(target: str, made: set[str]) -> list[str]:
+    """``--dir`` for each missing ancestor of ``target``, world-traversable (bwrap would make
+    them 0700 as root, which the unprivileged kernel could not cross)."""
+    out: list[str] = []
+    parts = target.strip("/").split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        d = "/" + "/".join(parts[:i])
+        if d not in made:
+            out += ["--perms", "0755", "--dir", d]
+            made.add(d)
+    return out
+
+
+def kernel_command(layout: PythonLayout, uid: int | None) -> list[str]:
+    """The command bwrap runs: ipykernel, dropped to ``uid`` without capabilities when given."""
+    kernel = [layout.python, "-m", "ipykernel_launcher", "-f", f"{KERNEL_SOCKET_DIR}/kernel.json"]
+    if uid is None:
+        return kernel
+    setpriv = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin") or "/usr/bin/setpriv"
+    return [setpriv, "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--", *kernel]
+
+
+def launcher_argv(
+    procs_files: list[Path], bwrap: str, args_fd: int, command: list[str]
+) -> list[str]:
+    """``sh`` puts itself into the runtime's cgroup(s), then becomes bwrap: every process of the
+    sandbox is in the cgroup from its first instruction."""
+    joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in procs_files)
+    script = f'{joins} && exec "$@"' if joins else 'exec "$@"'
+    return ["/bin/sh", "-c", script, "dikte-sandbox", bwrap, "--args", str(args_fd), "--", *command]
+
+
+def find_bwrap() -> str:
+    found = shutil.which("bwrap")
+    if found is None:
+        raise SandboxUnavailable(
+            "This server cannot start sandboxed runtimes: bubblewrap is not installed.",
+            log_message="bwrap not found on PATH (apt-get install bubblewrap)",
+        )
+    return found

@@ -1,0 +1,164 @@
+"""Runtimes without a sandbox, for ``--unsafe-no-sandbox`` development on one's own machine.
+
+The kernel runs directly as the current user, with ``content/`` of the instance space as its cwd
+and ``content/drive/MyDrive`` a symlink to the drive. Nothing is isolated and nothing is limited:
+the kernel can read every file the control plane can. RAM use is measured with psutil over the
+kernel's session; the memory limit is only reported, never enforced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from dikte.errors import DikteError, RuntimeUnavailable
+from dikte.runtimes import procs
+from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
+from dikte.runtimes.exits import exit_for
+from dikte.runtimes.instance import InstanceSpace, new_connection, write_connection_file
+from dikte.runtimes.persist import (
+    handle_from_state,
+    handle_to_state,
+    spec_from_handle,
+    spec_to_state,
+)
+from dikte.runtimes.sandbox import probe_python
+
+
+class UnsandboxedBackend:
+    """Kernels as plain child processes (see the module docstring)."""
+
+    name = "unsandboxed"
+
+    def __init__(self, data_dir: Path, *, start_timeout: float = 60.0):
+        self.data_dir = Path(os.path.abspath(data_dir))
+        self.start_timeout = start_timeout
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._checked: set[str] = set()
+
+    def _space(self, handle: RuntimeHandle) -> InstanceSpace:
+        return InstanceSpace(handle.instance_dir, Path(handle.private["sock_dir"]))
+
+    def _pids(self, handle: RuntimeHandle) -> set[int]:
+        if not procs.is_running(handle.pid, handle.private.get("pid_start")):
+            return set()
+        return procs.session_pids(handle.pid) | {handle.pid}
+
+    async def _launch(self, spec: RuntimeSpec, space: InstanceSpace) -> RuntimeHandle:
+        if spec.python not in self._checked:
+            await probe_python(spec.python)
+            self._checked.add(spec.python)
+        space.clear_sockets()
+        host_conn, _ = new_connection(str(space.sock / "kernel"), "")
+        write_connection_file(space.connection_file, host_conn, None)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
+        env.update(HOME=str(space.home), PYTHONPATH=str(space.site), PIP_TARGET=str(space.site),
+                   TMPDIR=str(space.tmp), MPLBACKEND="module://matplotlib_inline.backend_inline",
+                   PIP_DISABLE_PIP_VERSION_CHECK="1")
+        env.update(spec.env)
+        argv = [spec.python, "-m", "ipykernel_launcher", "-f", str(space.connection_file)]
+        child = procs.spawn(argv, space.log, cwd=space.content, env=env)
+        self._children[spec.runtime_id] = child
+        handle = RuntimeHandle(
+            runtime_id=spec.runtime_id, pid=child.pid, connection=host_conn,
+            instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
+            private={"pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
+                     "spec": spec_to_state(spec)},
+        )
+        ready = await procs.wait_until(lambda: space.sockets_ready() or child.poll() is not None,
+                                       self.start_timeout, step=0.05)
+        if not ready or child.poll() is not None:
+            self._children.pop(spec.runtime_id, None)
+            await procs.end_processes(lambda: self._pids(handle), 0.5, child)
+            child.wait()
+            what = "did not start in time" if not ready else f"exited with code {child.returncode}"
+            raise RuntimeUnavailable(
+                f"The runtime's kernel {what}.",
+                log_message=f"kernel of runtime {spec.runtime_id} {what}; log tail:\n"
+                f"{space.log_tail()}",
+            )
+        return handle
+
+    async def start(self, spec: RuntimeSpec) -> RuntimeHandle:
+        spec.validate()
+        if not spec.drive_root.is_dir():
+            raise RuntimeUnavailable("Your drive is not available right now.",
+                                     log_message=f"drive root {spec.drive_root} is missing")
+        space = InstanceSpace.plan(self.data_dir, spec.runtime_id)
+        try:
+            space.create(None)
+        except FileExistsError:
+            raise RuntimeUnavailable("A runtime with this id already exists.",
+                                     log_message=f"{space.root} already exists") from None
+        try:
+            _link_drive(space, spec.drive_root)
+            return await self._launch(spec, space)
+        except BaseException:
+            await asyncio.to_thread(space.remove)
+            raise
+
+    async def poll(self, handle: RuntimeHandle) -> Alive | Exited:
+        child = self._children.get(handle.runtime_id)
+        if child is not None and child.pid == handle.pid:
+            code = child.poll()
+            return Alive() if code is None else exit_for(code, missing=False, oom=False,
+                                                          limit=handle.memory_limit)
+        info = procs.proc_info(handle.pid)
+        if info is None or info.start_time != handle.private.get("pid_start"):
+            return exit_for(None, missing=True, oom=False, limit=handle.memory_limit)
+        if info.state in ("Z", "X"):
+            return exit_for(info.exit_code, missing=False, oom=False, limit=handle.memory_limit)
+        return Alive()
+
+    async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
+        child = self._children.pop(handle.runtime_id, None)
+        await procs.end_processes(lambda: self._pids(handle), 3.0, child)
+        new = await self._launch(spec_from_handle(handle), self._space(handle))
+        new.started_at = handle.started_at
+        return new
+
+    async def stop(self, handle: RuntimeHandle, grace: float = 3.0) -> None:
+        child = self._children.pop(handle.runtime_id, None)
+        ended = await procs.end_processes(lambda: self._pids(handle), grace, child)
+        if child is not None:
+            child.wait(timeout=1)
+        await asyncio.to_thread(self._space(handle).remove)
+        if not ended:
+            raise DikteError("The runtime could not be stopped completely.",
+                             log_message=f"runtime {handle.runtime_id} still has processes")
+
+    def state(self, handle: RuntimeHandle) -> dict[str, Any]:
+        return handle_to_state(self.name, handle)
+
+    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+        handle = handle_from_state(self.name, state)
+        if handle is None:
+            return None
+        if procs.is_running(handle.pid, handle.private.get("pid_start")):
+            return handle
+        await self.stop(handle, grace=0.5)
+        return None
+
+    async def usage(self, handle: RuntimeHandle) -> Usage:
+        def measure() -> tuple[int, int]:
+            rss = 0
+            for pid in self._pids(handle):
+                try:
+                    rss += psutil.Process(pid).memory_info().rss
+                except psutil.Error:
+                    pass
+            return rss, self._space(handle).disk_bytes()
+
+        rss, disk = await asyncio.to_thread(measure)
+        return Usage(rss, handle.memory_limit, disk)
+
+
+def _link_drive(space: InstanceSpace, drive_root: Path) -> None:
+    (space.content / "drive").mkdir()
+    (space.content / "drive" / "MyDrive").symlink_to(os.path.abspath(drive_root))

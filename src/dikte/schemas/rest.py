@@ -1,0 +1,147 @@
+"""REST request and response bodies."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. not_found, bad_path.")
+    message: str = Field(description="A sentence for the person: what happened and what to do.")
+    status: int
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of the whole API."""
+
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Me(BaseModel):
+    id: int
+    name: str
+    is_admin: bool
+
+
+class DriveEntry(BaseModel):
+    name: str
+    path: str
+    kind: Literal["dir", "notebook", "file"]
+    size: int
+    modified: float
+
+
+class DriveListing(BaseModel):
+    path: str
+    entries: list[DriveEntry]
+
+
+class PathBody(BaseModel):
+    path: str = Field(description="Drive-relative path, e.g. Notebooks/intro.ipynb")
+
+
+class RenameBody(BaseModel):
+    src: str
+    dst: str
+
+
+class Image(BaseModel):
+    name: str
+    description: str
+    default: bool
+
+
+class CellState(BaseModel):
+    state: Literal["idle", "queued", "running"]
+    position: int | None = Field(None, description="Place in the queue (1 = next) while queued.")
+    last_status: Literal["ok", "error", "cancelled", "interrupted"] | None = None
+
+
+class RuntimeInfo(BaseModel):
+    runtime_id: str
+    image: str
+    status: Literal["starting", "connected", "restarting"]
+    started_at: float
+    memory_bytes: int | None = None
+    memory_limit: int | None = None
+    disk_bytes: int | None = None
+    disk_limit: int | None = None
+
+
+class NotebookView(BaseModel):
+    """An open notebook as the server holds it."""
+
+    path: str
+    notebook: dict[str, Any] = Field(description="The nbformat 4 document.")
+    cells: dict[str, CellState] = Field(description="Queue state of each cell by cell id.")
+    runtime: RuntimeInfo | None
+    pending_input: dict[str, Any] | None = None
+
+
+class EditOp(BaseModel):
+    """One edit: insert, delete, move, set_source, set_type, clear_outputs."""
+
+    op: Literal["insert", "delete", "move", "set_source", "set_type", "clear_outputs"]
+    cell_id: str | None = Field(None, description="The cell edited (all ops but insert).")
+    index: int | None = Field(None, description="Target index for insert and move.")
+    cell_type: Literal["code", "markdown", "raw"] | None = None
+    source: str | None = None
+
+
+class EditBody(BaseModel):
+    path: str
+    ops: list[EditOp]
+
+
+class EditResult(BaseModel):
+    inserted: list[str] = Field(description="Ids of inserted cells, in op order.")
+
+
+class RunBody(BaseModel):
+    path: str
+    cell_ids: list[str] = Field(default_factory=list, description="Cells to run, in this order.")
+    mode: Literal["cells", "all", "before", "after"] = "cells"
+    anchor: str | None = Field(None, description="For before/after: the cell they are relative to.")
+    source_hashes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Optional sha256 of the source the client saw, by cell id; a mismatch is refused.",
+    )
+
+
+class RunResult(BaseModel):
+    queued: list[str]
+
+
+class CancelBody(BaseModel):
+    path: str
+    cell_ids: list[str] | None = Field(None, description="Queued cells to cancel; none means all.")
+
+
+class InputBody(BaseModel):
+    path: str
+    value: str
+
+
+class ConnectBody(BaseModel):
+    path: str
+    image: str | None = None
+
+
+class SessionInfo(BaseModel):
+    runtime_id: str
+    notebook_path: str
+    image: str
+    backend: str
+    started_at: float
+    busy: bool
+    memory_bytes: int | None
+    memory_limit: int | None
+    disk_bytes: int | None
+    disk_limit: int | None

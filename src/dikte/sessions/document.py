@@ -1,0 +1,96 @@
+"""Edits to an nbformat document, as pure functions on the in-memory notebook."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from dikte.errors import BadRequest, NotFound
+from dikte.schemas.rest import EditOp
+
+
+def source_hash(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def cell_index(nb: NotebookNode, cell_id: str) -> int:
+    for i, cell in enumerate(nb.cells):
+        if cell.get("id") == cell_id:
+            return i
+    raise NotFound(f"This notebook has no cell {cell_id!r}; reload it to see its current cells.",
+                   code="no_such_cell")
+
+
+def new_cell(cell_type: str, source: str) -> NotebookNode:
+    if cell_type == "code":
+        return nbformat.v4.new_code_cell(source)
+    if cell_type == "markdown":
+        return nbformat.v4.new_markdown_cell(source)
+    return nbformat.v4.new_raw_cell(source)
+
+
+def _convert(cell: NotebookNode, cell_type: str) -> NotebookNode:
+    fresh = new_cell(cell_type, cell.source)
+    fresh["id"] = cell["id"]
+    fresh["metadata"] = cell.get("metadata", {})
+    return fresh
+
+
+def apply_op(nb: NotebookNode, op: EditOp) -> dict[str, Any]:
+    """Apply one edit; return the op as broadcast to viewers (with ids and new cells filled in)."""
+    if op.op == "insert":
+        index = len(nb.cells) if op.index is None else op.index
+        if not 0 <= index <= len(nb.cells):
+            raise BadRequest(f"Insert position {index} is outside 0..{len(nb.cells)}.",
+                             code="bad_index")
+        cell = new_cell(op.cell_type or "code", op.source or "")
+        nb.cells.insert(index, cell)
+        return {"op": "insert", "index": index, "cell": dict(cell), "cell_id": cell["id"]}
+    if op.cell_id is None:
+        raise BadRequest(f"The {op.op} edit needs a cell_id.", code="missing_cell_id")
+    i = cell_index(nb, op.cell_id)
+    if op.op == "delete":
+        del nb.cells[i]
+        return {"op": "delete", "cell_id": op.cell_id}
+    if op.op == "move":
+        if op.index is None or not 0 <= op.index < len(nb.cells):
+            raise BadRequest(f"Move target {op.index} is outside 0..{len(nb.cells) - 1}.",
+                             code="bad_index")
+        nb.cells.insert(op.index, nb.cells.pop(i))
+        return {"op": "move", "cell_id": op.cell_id, "index": op.index}
+    if op.op == "set_source":
+        if op.source is None:
+            raise BadRequest("The set_source edit needs a source.", code="missing_source")
+        nb.cells[i]["source"] = op.source
+        return {"op": "set_source", "cell_id": op.cell_id, "source": op.source}
+    if op.op == "set_type":
+        if op.cell_type is None:
+            raise BadRequest("The set_type edit needs a cell_type.", code="missing_cell_type")
+        if nb.cells[i].cell_type != op.cell_type:
+            nb.cells[i] = _convert(nb.cells[i], op.cell_type)
+        return {"op": "set_type", "cell_id": op.cell_id, "cell": dict(nb.cells[i])}
+    # clear_outputs
+    cell = nb.cells[i]
+    if cell.cell_type == "code":
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    return {"op": "clear_outputs", "cell_id": op.cell_id}
+
+
+def code_cells(nb: NotebookNode, mode: str, anchor: str | None) -> list[str]:
+    """Cell ids to run for run all / run before / run after (code cells only)."""
+    ids = [c["id"] for c in nb.cells if c.cell_type == "code"]
+    if mode == "all":
+        return ids
+    if anchor is None:
+        raise BadRequest(f"Run {mode} needs an anchor cell.", code="missing_anchor")
+    pos = cell_index(nb, anchor)
+    order = [c["id"] for c in nb.cells]
+    if mode == "before":
+        keep = set(order[:pos])
+    else:
+        keep = set(order[pos:])
+    return [i for i in ids if i in keep]

@@ -1,0 +1,215 @@
+"""Sessions: every open notebook and its runtime, for every person.
+
+This is the only layer that composes drive, runtimes, execution and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import string
+from collections.abc import Callable
+from typing import Any
+
+from dikte.config import Settings
+from dikte.db import Database
+from dikte.drive import Drive
+from dikte.errors import BadRequest, NotFound, RuntimeUnavailable
+from dikte.execution.outputs import OutputLimits
+from dikte.runtimes.base import RuntimeBackend, RuntimeSpec
+from dikte.sessions.notebook import OpenNotebook
+from dikte.sessions.runtime_link import RuntimeLink
+
+log = logging.getLogger(__name__)
+
+_ID_CHARS = string.ascii_lowercase + string.digits
+
+
+def new_runtime_id() -> str:
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(12))
+
+
+class SessionManager:
+    def __init__(self, settings: Settings, db: Database, backend: RuntimeBackend,
+                 drive_for: Callable[[int], Drive]) -> None:
+        self.settings = settings
+        self.db = db
+        self.backend = backend
+        self.drive_for = drive_for
+        self.notebooks: dict[tuple[int, str], OpenNotebook] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self.limits = OutputLimits(max_lines=settings.output_max_lines,
+                                   max_bytes=settings.output_max_bytes)
+
+    # opening
+
+    async def open(self, person_id: int, path: str) -> OpenNotebook:
+        key = (person_id, path)
+        if key in self.notebooks:
+            return self.notebooks[key]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self.notebooks:
+                drive = self.drive_for(person_id)
+                if not path.endswith(".ipynb"):
+                    raise BadRequest(f"{path} is not a notebook (.ipynb).", code="not_a_notebook")
+                doc = await asyncio.to_thread(drive.read_notebook, path)
+                self.notebooks[key] = OpenNotebook(
+                    person_id=person_id, path=path, drive=drive, doc=doc, limits=self.limits,
+                    save_interval=self.settings.save_interval_seconds)
+            return self.notebooks[key]
+
+    def loaded(self, person_id: int, path: str) -> OpenNotebook | None:
+        return self.notebooks.get((person_id, path))
+
+    async def release(self, nb: OpenNotebook) -> None:
+        """Forget a notebook nobody watches, runs or connects; it is saved first."""
+        if len(nb.audience) or nb.runtime is not None or not nb.idle.is_set():
+            return
+        await nb.save()
+        self.notebooks.pop((nb.person_id, nb.path), None)
+
+    # runtimes
+
+    def _link(self, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeLink:
+        return RuntimeLink(nb, backend=self.backend, db=self.db, runtime_id=runtime_id,
+                           image=image, disk_limit=self.settings.runtime_disk,
+                           disk_check_seconds=self.settings.disk_check_seconds)
+
+    def spec(self, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeSpec:
+        return build_spec(self.settings, nb, runtime_id, image)
+
+    async def connect(self, nb: OpenNotebook, image: str | None = None) -> RuntimeLink:
+        """Give the notebook a runtime (if it has none) and wait until its kernel answers."""
+        if nb.runtime is None:
+            image = image or self.settings.default_image
+            rid = new_runtime_id()
+            spec = self.spec(nb, rid, image)
+            link = nb.runtime = self._link(nb, rid, image)
+            await link.launch(spec)
+            return link
+        link = nb.runtime
+        while link.status != "connected":
+            if nb.runtime is not link:
+                raise RuntimeUnavailable("The runtime failed to start.", code="start_failed")
+            await asyncio.sleep(0.05)
+        return link
+
+    def connect_soon(self, nb: OpenNotebook) -> None:
+        """Run requested without a runtime: connect one in the background, as Colab does."""
+        if nb.runtime is None:
+            task = asyncio.create_task(self.connect(nb))
+            task.add_done_callback(_log_failure)
+
+    async def disconnect(self, nb: OpenNotebook, reason: str = "You disconnected it.") -> None:
+        if nb.runtime is not None:
+            await nb.runtime.shutdown(reason)
+            await nb.save()
+
+    def find_runtime(self, person_id: int | None, runtime_id: str) -> OpenNotebook:
+        for nb in self.notebooks.values():
+            if nb.runtime is not None and nb.runtime.runtime_id == runtime_id and (
+                    person_id is None or nb.person_id == person_id):
+                return nb
+        raise NotFound(f"There is no session {runtime_id!r}.", code="no_such_session")
+
+    def sessions(self, person_id: int | None) -> list[dict[str, Any]]:
+        out = []
+        for nb in self.notebooks.values():
+            link = nb.runtime
+            if link is None or (person_id is not None and nb.person_id != person_id):
+                continue
+            info = link.info()
+            out.append({**info, "notebook_path": nb.path, "backend": self.backend.name,
+                        "busy": nb.running is not None, "person_id": nb.person_id})
+        return sorted(out, key=lambda s: s["started_at"])
+
+    async def refresh_usage(self, nb: OpenNotebook) -> None:
+        link = nb.runtime
+        if link is not None and link.handle is not None and link.status == "connected":
+            link.last_usage = await self.backend.usage(link.handle)
+
+    # renames and deletes in the drive
+
+    def renamed(self, person_id: int, src: str, dst: str) -> None:
+        for (pid, path), nb in list(self.notebooks.items()):
+            if pid != person_id:
+                continue
+            if path == src or path.startswith(src.rstrip("/") + "/"):
+                new = dst + path[len(src):]
+                del self.notebooks[(pid, path)]
+                nb.path = new
+                self.notebooks[(pid, new)] = nb
+                nb.broadcast({"type": "renamed", "path": new})
+                if nb.runtime is not None:
+                    self.db.update_runtime(nb.runtime.runtime_id, notebook_path=new)
+
+    async def deleted(self, person_id: int, path: str) -> None:
+        for (pid, p), nb in list(self.notebooks.items()):
+            if pid == person_id and (p == path or p.startswith(path.rstrip("/") + "/")):
+                nb.autosave = False
+                if nb.runtime is not None:
+                    await nb.runtime.shutdown("Its notebook was deleted.")
+                nb.broadcast({"type": "deleted", "path": p})
+                nb.audience.close_all()
+                del self.notebooks[(pid, p)]
+
+    # control-plane start and stop
+
+    async def reattach_all(self) -> None:
+        """Find the runtimes that outlived the previous control plane; reap the rest."""
+        for rec in self.db.live_runtimes():
+            try:
+                handle = await self.backend.reattach(rec.backend_state)
+            except Exception:
+                log.exception("reattaching runtime %s failed", rec.id)
+                handle = None
+            if handle is None:
+                self.db.end_runtime(rec.id, "It ended while the server was down.")
+                continue
+            try:
+                nb = await self.open(rec.person_id, rec.notebook_path)
+            except Exception:
+                log.exception("notebook of runtime %s is gone; stopping it", rec.id)
+                await self.backend.stop(handle)
+                self.db.end_runtime(rec.id, "Its notebook could not be opened.")
+                continue
+            link = nb.runtime = self._link(nb, rec.id, rec.image)
+            link.started_at = rec.started_at
+            await link.reattach(handle, rec.exec_state)
+            log.info("reattached runtime %s of %s", rec.id, rec.notebook_path)
+
+    async def close(self) -> None:
+        """Save everything and let go of the runtimes, which keep running."""
+        for nb in list(self.notebooks.values()):
+            nb.audience.close_all()
+            if nb.runtime is not None:
+                await nb.runtime.detach()
+            await nb.save()
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background connect failed: %s", task.exception())
+
+
+def sandbox_uid(settings: Settings, person_id: int) -> int | None:
+    """The uid a person's files and runtimes belong to when Dikte runs as root."""
+    if os.geteuid() != 0 or settings.unsafe_no_sandbox:
+        return None
+    return settings.sandbox_uid_base + person_id
+
+
+def build_spec(settings: Settings, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeSpec:
+    """What a runtime for this notebook asks of the backend."""
+    if image not in settings.images:
+        offered = ", ".join(sorted(settings.images))
+        raise BadRequest(f"There is no runtime image {image!r}; offered: {offered}.",
+                         code="no_such_image")
+    return RuntimeSpec(
+        runtime_id=runtime_id, owner_id=nb.person_id, drive_root=nb.drive.root,
+        python=settings.images[image].python, memory_bytes=settings.runtime_memory,
+        cpu_weight=settings.runtime_cpu_weight,
+        env={"DIKTE_RUNTIME_ID": runtime_id, "DIKTE_NOTEBOOK": nb.path})

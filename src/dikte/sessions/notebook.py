@@ -1,0 +1,308 @@
+"""One open notebook: the server's copy of the document, its viewers, and its execution queue.
+
+The server owns the document. Cells run in click order, one at a time, whether or not anyone is
+watching; every change is broadcast to the viewers as a small delta and the notebook is saved to the
+drive after each cell and at most every ``save_interval_seconds`` while one runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from nbformat import NotebookNode
+
+from dikte.drive import Drive
+from dikte.errors import Conflict, DikteError
+from dikte.execution.outputs import DisplayRegistry, OutputLimits, OutputRecorder
+from dikte.schemas.rest import EditOp
+from dikte.sessions.document import apply_op, cell_index, source_hash
+from dikte.sessions.runtime_link import RuntimeLink
+from dikte.sessions.viewers import Audience, Viewer
+
+log = logging.getLogger(__name__)
+
+OUTPUT_TYPES = {"stream", "display_data", "update_display_data", "execute_result", "error",
+                "clear_output"}
+
+
+class OpenNotebook:
+    def __init__(self, *, person_id: int, path: str, drive: Drive, doc: NotebookNode,
+                 limits: OutputLimits, save_interval: float, autosave: bool = True) -> None:
+        self.person_id = person_id
+        self.path = path
+        self.drive = drive
+        self.doc = doc
+        self.limits = limits
+        self.save_interval = save_interval
+        self.autosave = autosave
+        self.audience = Audience()
+        self.displays = DisplayRegistry()
+        self.runtime: RuntimeLink | None = None
+        self.queue: deque[str] = deque()
+        self.running: str | None = None
+        self.running_msg: str | None = None
+        self.recorder: OutputRecorder | None = None
+        self.last_status: dict[str, str] = {}
+        self.pending_input: dict[str, Any] | None = None
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self._run_error = False
+        self._dirty = False
+        self._last_save = 0.0
+        self._save_handle: asyncio.TimerHandle | None = None
+        self._save_lock = asyncio.Lock()
+
+    # viewers and snapshots
+
+    def join(self) -> Viewer:
+        viewer = self.audience.join()
+        viewer.send({"type": "snapshot", **self.view()})
+        return viewer
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "notebook": copy.deepcopy(dict(self.doc)),
+            "cells": {c["id"]: self.cell_state(c["id"]) for c in self.doc.cells},
+            "runtime": self.runtime.info() if self.runtime else None,
+            "pending_input": self.pending_input,
+        }
+
+    def cell_state(self, cell_id: str) -> dict[str, Any]:
+        if cell_id == self.running:
+            state, position = "running", None
+        elif cell_id in self.queue:
+            state, position = "queued", list(self.queue).index(cell_id) + 1
+        else:
+            state, position = "idle", None
+        return {"state": state, "position": position, "last_status": self.last_status.get(cell_id)}
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        self.audience.broadcast(message)
+
+    def notice(self, message: str, level: str = "warning") -> None:
+        self.broadcast({"type": "notice", "level": level, "message": message})
+
+    def _announce_states(self, cell_ids: list[str]) -> None:
+        for cid in cell_ids:
+            self.broadcast({"type": "cell_state", "cell_id": cid, **self.cell_state(cid)})
+
+    # edits
+
+    def edit(self, ops: list[EditOp]) -> list[str]:
+        applied = []
+        for op in ops:
+            if op.op == "delete" and op.cell_id in (self.running, *self.queue):
+                raise Conflict("That cell is queued or running; cancel or interrupt it first.",
+                               code="cell_busy")
+            result = apply_op(self.doc, op)
+            if op.op in ("delete", "clear_outputs") and op.cell_id:
+                self.displays.forget_cell(op.cell_id)
+            applied.append(result)
+        self.broadcast({"type": "edited", "ops": applied})
+        self.mark_dirty(soon=True)
+        return [a["cell_id"] for a in applied if a["op"] == "insert"]
+
+    # the queue
+
+    def enqueue(self, cell_ids: list[str], hashes: dict[str, str] | None = None) -> list[str]:
+        hashes = hashes or {}
+        queued = []
+        for cid in cell_ids:
+            cell = self.doc.cells[cell_index(self.doc, cid)]
+            if cid in hashes and hashes[cid] != source_hash(cell.source):
+                raise Conflict(
+                    "This cell changed on the server since you last saw it (another viewer "
+                    "edited it); reload the notebook and run it again.", code="stale_source")
+        for cid in cell_ids:
+            cell = self.doc.cells[cell_index(self.doc, cid)]
+            if cell.cell_type != "code" or cid == self.running or cid in self.queue:
+                continue
+            self.queue.append(cid)
+            queued.append(cid)
+        if queued:
+            self.idle.clear()
+            self._announce_states(queued)
+            self.persist_exec_state()
+            self.pump()
+        return queued
+
+    def cancel(self, cell_ids: list[str] | None = None) -> list[str]:
+        targets = list(self.queue) if cell_ids is None else [c for c in cell_ids if c in self.queue]
+        for cid in targets:
+            self.queue.remove(cid)
+            self.last_status[cid] = "cancelled"
+        if targets:
+            self._announce_states(targets + list(self.queue))
+            self.persist_exec_state()
+            self._check_idle()
+        return targets
+
+    def pump(self) -> None:
+        """Start the head of the queue when the runtime is ready and nothing runs."""
+        rt = self.runtime
+        if self.running is not None or not self.queue or rt is None or not rt.ready:
+            return
+        cid = self.queue.popleft()
+        cell = self.doc.cells[cell_index(self.doc, cid)]
+        self.displays.forget_cell(cid)
+        cell["outputs"] = []
+        cell["execution_count"] = None
+        self.recorder = OutputRecorder(cid, cell["outputs"], self.limits, self.displays)
+        self.running = cid
+        self._run_error = False
+        cell.setdefault("metadata", {})["execution"] = {"started": _iso(time.time())}
+        self.broadcast({"type": "output", "cell_id": cid, "change": {"kind": "clear"}})
+        self.running_msg = rt.channel.execute(cell.source)
+        self._announce_states([cid, *self.queue])
+        self.persist_exec_state()
+        self.mark_dirty()
+
+    def resume_running(self, cell_id: str, msg_id: str) -> None:
+        """After a control-plane restart: this cell was running when the old server stopped."""
+        cell = self.doc.cells[cell_index(self.doc, cell_id)]
+        self.running, self.running_msg = cell_id, msg_id
+        self.idle.clear()
+        self.recorder = OutputRecorder(cell_id, cell["outputs"], self.limits, self.displays)
+        self._emit_changes(self.recorder.note(
+            "[The server restarted while this cell was running; output it printed in the "
+            "meantime may be missing.]\n"))
+        self.mark_dirty()
+
+    def finish_running(self, status: str | None = None, note: str | None = None) -> None:
+        cid = self.running
+        if cid is None:
+            return
+        if note and self.recorder is not None:
+            self._emit_changes(self.recorder.note(note))
+        final = status or ("error" if self._run_error else "ok")
+        self.last_status[cid] = final
+        try:
+            cell = self.doc.cells[cell_index(self.doc, cid)]
+            cell.setdefault("metadata", {}).setdefault("execution", {})["finished"] = _iso(
+                time.time())
+        except DikteError:
+            pass  # the cell was deleted meanwhile
+        self.running = None
+        self.running_msg = None
+        self.recorder = None
+        self.pending_input = None
+        cancelled = []
+        if final == "error" and self.queue:
+            # like Jupyter's stop_on_error and Colab: an error cancels the cells queued after it
+            cancelled = list(self.queue)
+            self.queue.clear()
+            for c in cancelled:
+                self.last_status[c] = "cancelled"
+        self._announce_states([cid, *cancelled])
+        self.persist_exec_state()
+        self.save_soon(now=True)
+        self.pump()
+        self._check_idle()
+
+    def abandon_all(self, note: str, status: str = "interrupted") -> None:
+        """The kernel went away: end the running cell with a note and cancel the queue."""
+        self.cancel()
+        self.finish_running(status, note)
+
+    def _check_idle(self) -> None:
+        if self.running is None and not self.queue:
+            self.idle.set()
+
+    def persist_exec_state(self) -> None:
+        if self.runtime is not None:
+            self.runtime.persist_exec_state(self.exec_state())
+
+    def exec_state(self) -> dict[str, Any]:
+        running = {"cell_id": self.running, "msg_id": self.running_msg} if self.running else None
+        return {"running": running, "queued": list(self.queue)}
+
+    # kernel messages
+
+    def on_iopub(self, msg: dict[str, Any]) -> None:
+        if msg["parent_header"].get("msg_id") != self.running_msg or self.running is None:
+            return
+        mtype, content = msg["msg_type"], msg["content"]
+        if mtype in OUTPUT_TYPES and self.recorder is not None:
+            if mtype == "error":
+                self._run_error = True
+            self._emit_changes(self.recorder.apply(mtype, content))
+            self.mark_dirty()
+        elif mtype == "execute_input":
+            cell = self.doc.cells[cell_index(self.doc, self.running)]
+            cell["execution_count"] = content.get("execution_count")
+            self.broadcast({"type": "execution_count", "cell_id": self.running,
+                            "count": cell["execution_count"]})
+        elif mtype == "status" and content.get("execution_state") == "idle":
+            self.finish_running()
+
+    def on_shell(self, msg: dict[str, Any]) -> None:
+        if (msg["msg_type"] == "execute_reply"
+                and msg["parent_header"].get("msg_id") == self.running_msg
+                and msg["content"].get("status") == "error"):
+            self._run_error = True
+
+    def on_stdin(self, msg: dict[str, Any]) -> None:
+        if msg["msg_type"] != "input_request" or self.running is None:
+            return
+        self.pending_input = {"cell_id": self.running, "prompt": msg["content"].get("prompt", ""),
+                              "password": bool(msg["content"].get("password"))}
+        self.broadcast({"type": "input_request", **self.pending_input})
+
+    def input_reply(self, value: str) -> None:
+        if self.pending_input is None or self.runtime is None:
+            raise Conflict("No cell is waiting for input.", code="no_input_pending")
+        self.runtime.channel.input_reply(value)
+        self.pending_input = None
+        self.broadcast({"type": "input_done"})
+
+    def _emit_changes(self, changes: list[Any]) -> None:
+        for change in changes:
+            self.broadcast({"type": "output", "cell_id": change.cell_id,
+                            "change": change.to_dict()})
+
+    # saving
+
+    def mark_dirty(self, soon: bool = False) -> None:
+        self._dirty = True
+        self.save_soon(now=False, soon=soon)
+
+    def save_soon(self, now: bool = False, soon: bool = False) -> None:
+        if not self.autosave:
+            return
+        if now:
+            delay = 0.0
+        else:
+            due = self._last_save + (0.3 if soon else self.save_interval)
+            delay = max(0.0, due - time.monotonic())
+        if self._save_handle is not None:
+            if not now:
+                return
+            self._save_handle.cancel()
+        loop = asyncio.get_running_loop()
+        self._save_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self.save()))
+
+    async def save(self) -> None:
+        """Write the document to the drive (atomically) if it changed."""
+        self._save_handle = None
+        if not self._dirty:
+            return
+        async with self._save_lock:
+            self._dirty = False
+            self._last_save = time.monotonic()
+            snapshot = copy.deepcopy(self.doc)
+            try:
+                await asyncio.to_thread(self.drive.write_notebook, self.path, snapshot)
+            except DikteError as exc:
+                self._dirty = True
+                log.warning("saving %s failed: %s", self.path, exc.log_message)
+                self.notice(f"Saving failed: {exc.message}", level="error")
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"

@@ -1,0 +1,239 @@
+"""The tie between an open notebook and its runtime: start, watch, restart, reattach, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from dikte.config import format_size
+from dikte.db import Database
+from dikte.errors import DikteError, RuntimeUnavailable
+from dikte.execution.kernel import KernelChannel, KernelGone
+from dikte.runtimes.base import Exited, RuntimeBackend, RuntimeHandle, RuntimeSpec, Usage
+
+if TYPE_CHECKING:
+    from dikte.sessions.notebook import OpenNotebook
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 60.0
+POLL_SECONDS = 1.0
+
+
+class RuntimeLink:
+    """A runtime attached to one notebook. ``status`` is starting, connected or restarting."""
+
+    def __init__(self, nb: OpenNotebook, *, backend: RuntimeBackend, db: Database | None,
+                 runtime_id: str, image: str, disk_limit: int, disk_check_seconds: float) -> None:
+        self.nb = nb
+        self.backend = backend
+        self.db = db
+        self.runtime_id = runtime_id
+        self.image = image
+        self.disk_limit = disk_limit
+        self.disk_check_seconds = disk_check_seconds
+        self.status = "starting"
+        self.started_at = time.time()
+        self.handle: RuntimeHandle | None = None
+        self._channel: KernelChannel | None = None
+        self.last_usage: Usage | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._ended = False
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "connected" and self._channel is not None
+
+    @property
+    def channel(self) -> KernelChannel:
+        if self._channel is None:
+            raise RuntimeUnavailable("The runtime is not connected yet.", code="not_connected")
+        return self._channel
+
+    def info(self) -> dict[str, Any]:
+        u = self.last_usage
+        return {
+            "runtime_id": self.runtime_id, "image": self.image, "status": self.status,
+            "started_at": self.started_at,
+            "memory_bytes": u.memory_bytes if u else None,
+            "memory_limit": u.memory_limit if u else (
+                self.handle.memory_limit if self.handle else None),
+            "disk_bytes": u.disk_bytes if u else None, "disk_limit": self.disk_limit,
+        }
+
+    def _announce(self, message: str | None = None) -> None:
+        self.nb.broadcast({"type": "runtime", "status": self.status, "runtime": self.info(),
+                           "message": message})
+
+    def persist_exec_state(self, state: dict[str, Any]) -> None:
+        if self.db is not None and self.handle is not None:
+            self.db.update_runtime(self.runtime_id, exec_state=state)
+
+    # lifecycle
+
+    async def launch(self, spec: RuntimeSpec) -> None:
+        """Start the runtime and wait until its kernel answers."""
+        self._announce()
+        try:
+            self.handle = await self.backend.start(spec)
+            if self.db is not None:
+                from dikte.db import RuntimeRecord
+
+                self.db.add_runtime(RuntimeRecord(
+                    id=self.runtime_id, person_id=self.nb.person_id,
+                    notebook_path=self.nb.path, image=self.image, backend=self.backend.name,
+                    status="running", started_at=self.started_at,
+                    backend_state=self.backend.state(self.handle),
+                    exec_state=self.nb.exec_state()))
+            await self._open_channel(wait=True)
+        except BaseException as exc:
+            await self._fail_start(exc)
+            raise
+        self.status = "connected"
+        self._announce()
+        self._monitor = asyncio.create_task(self._watch(), name=f"watch-{self.runtime_id}")
+        self.nb.pump()
+
+    async def _fail_start(self, exc: BaseException) -> None:
+        message = exc.message if isinstance(exc, DikteError) else "The runtime failed to start."
+        log.warning("runtime %s failed to start: %r", self.runtime_id, exc)
+        await self._teardown()
+        self.nb.runtime = None
+        self.nb.cancel()
+        self.nb.broadcast({"type": "runtime", "status": "disconnected", "runtime": None,
+                           "message": message})
+
+    async def _open_channel(self, wait: bool) -> None:
+        assert self.handle is not None
+        self._channel = KernelChannel(
+            self.handle.connection, session_id=self.runtime_id,
+            on_iopub=self.nb.on_iopub, on_shell=self.nb.on_shell, on_stdin=self.nb.on_stdin)
+        await self._channel.start()
+        if wait:
+            try:
+                await self._channel.wait_ready(READY_TIMEOUT)
+            except KernelGone as exc:
+                raise RuntimeUnavailable(
+                    f"The runtime's kernel did not start within {READY_TIMEOUT:.0f} seconds.",
+                    log_message=str(exc)) from exc
+
+    async def reattach(self, handle: RuntimeHandle, exec_state: dict[str, Any]) -> None:
+        """Take over a runtime that outlived a control-plane restart."""
+        self.handle = handle
+        await self._open_channel(wait=False)
+        self.status = "connected"
+        nb = self.nb
+        cell_ids = {c["id"] for c in nb.doc.cells}
+        running = exec_state.get("running")
+        nb.queue.extend(c for c in exec_state.get("queued", []) if c in cell_ids)
+        if running and running.get("cell_id") in cell_ids:
+            nb.resume_running(running["cell_id"], running["msg_id"])
+            asyncio.create_task(self._barrier(running["msg_id"]))
+        elif nb.queue:
+            nb.idle.clear()
+        self._monitor = asyncio.create_task(self._watch(), name=f"watch-{self.runtime_id}")
+        nb.pump()
+
+    async def _barrier(self, msg_id: str) -> None:
+        """The shell answers kernel_info only after the cell before it finished."""
+        try:
+            await self.channel.request("shell", "kernel_info_request", {}, timeout=10**9)
+        except (KernelGone, RuntimeUnavailable, asyncio.CancelledError):
+            return
+        await asyncio.sleep(0.2)  # let the cell's own idle status arrive first if it is coming
+        if self.nb.running_msg == msg_id:
+            self.nb.finish_running()
+
+    async def restart(self, message: str | None = None, *, status: str = "interrupted") -> None:
+        """End the kernel and start a new one in the same instance space."""
+        assert self.handle is not None
+        self.status = "restarting"
+        self._announce(message)
+        self.nb.abandon_all(message or "The kernel was restarted.", status=status)
+        await self._close_channel()
+        try:
+            self.handle = await self.backend.restart_kernel(self.handle)
+            if self.db is not None:
+                self.db.update_runtime(self.runtime_id,
+                                       backend_state=self.backend.state(self.handle))
+            await self._open_channel(wait=True)
+        except DikteError as exc:
+            await self.shutdown(f"The runtime could not restart: {exc.message}")
+            return
+        self.status = "connected"
+        self._announce(message)
+        self.nb.pump()
+
+    async def shutdown(self, reason: str) -> None:
+        """Disconnect and delete: every process ends, the instance space is deleted."""
+        if self._ended:
+            return
+        self._ended = True
+        if self._monitor is not None and self._monitor is not asyncio.current_task():
+            self._monitor.cancel()
+        self.nb.runtime = None
+        self.nb.abandon_all(f"The runtime was disconnected: {reason}")
+        await self._teardown()
+        if self.db is not None:
+            self.db.end_runtime(self.runtime_id, reason)
+        self.nb.broadcast({"type": "runtime", "status": "disconnected", "runtime": None,
+                           "message": reason})
+
+    async def detach(self) -> None:
+        """The control plane is stopping: let go of the runtime but leave it running."""
+        if self._monitor is not None:
+            self._monitor.cancel()
+        await self._close_channel()
+
+    async def _close_channel(self) -> None:
+        if self._channel is not None:
+            channel, self._channel = self._channel, None
+            await channel.close()
+
+    async def _teardown(self) -> None:
+        await self._close_channel()
+        if self.handle is not None:
+            with contextlib.suppress(Exception):
+                await self.backend.stop(self.handle)
+
+    # watching
+
+    async def _watch(self) -> None:
+        next_disk = 0.0
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            if self.status != "connected" or self.handle is None:
+                continue
+            state = await self.backend.poll(self.handle)
+            if isinstance(state, Exited):
+                await self._kernel_died(state)
+                continue
+            now = time.monotonic()
+            if now >= next_disk:
+                next_disk = now + self.disk_check_seconds
+                try:
+                    self.last_usage = await self.backend.usage(self.handle)
+                except Exception:
+                    log.warning("usage of %s unavailable", self.runtime_id, exc_info=True)
+                    continue
+                if self.last_usage.disk_bytes > self.disk_limit:
+                    await self.shutdown(
+                        f"Its instance space used {format_size(self.last_usage.disk_bytes)}, "
+                        f"over the limit of {format_size(self.disk_limit)}. Files in /content were "
+                        "deleted; your drive is kept. Keep large data in smaller pieces or on "
+                        "your drive, or ask your administrator for a larger disk limit.")
+                    return
+                self._announce()
+
+    async def _kernel_died(self, state: Exited) -> None:
+        if state.reason == "oom":
+            message = state.detail
+        else:
+            message = (f"The runtime's kernel exited unexpectedly ({state.detail}) "
+                       "and was restarted.")
+        log.info("runtime %s: %s", self.runtime_id, message)
+        self.nb.notice(message, level="error")
+        await self.restart(message, status="error")

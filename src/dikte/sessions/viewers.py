@@ -1,0 +1,46 @@
+"""Viewers of an open notebook: each gets every delta, in order, through its own queue."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+class Viewer:
+    """One connected client (a WebSocket). The notebook never waits for a slow viewer."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.queue.put_nowait(message)
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+class Audience:
+    """The set of viewers of one notebook."""
+
+    def __init__(self) -> None:
+        self._viewers: set[Viewer] = set()
+
+    def __len__(self) -> int:
+        return len(self._viewers)
+
+    def join(self) -> Viewer:
+        viewer = Viewer()
+        self._viewers.add(viewer)
+        return viewer
+
+    def leave(self, viewer: Viewer) -> None:
+        self._viewers.discard(viewer)
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        for viewer in self._viewers:
+            viewer.send(message)
+
+    def close_all(self) -> None:
+        for viewer in self._viewers:
+            viewer.close()
+        self._viewers.clear()

@@ -1,0 +1,186 @@
+"""A real ``dikte serve`` on a free port, and clients for its REST API and notebook WebSockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from websockets.sync.client import ClientConnection, connect
+
+Message = dict[str, Any]
+
+
+class DikteServer:
+    """Runs ``python -m dikte.cli.main serve --port 0`` with its output in a file (not a pipe)."""
+
+    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.extra = extra
+        self.env = env or {}
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.token = ""
+
+    def start(self, timeout: float = 60.0) -> DikteServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dikte.cli.main", "serve", "--port", "0",
+             "--data-dir", str(self.data_dir), *self.extra],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")[offset:]
+            m = re.search(r"^\s+(dk_\S+)\s*$", text, re.M)
+            if m:
+                self.token = m.group(1)
+            m = re.search(r"Dikte is serving at (http://\S+?)/? ", text)
+            if m:
+                self.url = m.group(1).rstrip("/")
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dikte serve exited:\n{text[-3000:]}")
+            time.sleep(0.05)
+        raise RuntimeError(f"dikte serve did not start:\n{self.log_text()[-3000:]}")
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def client(self, token: str | None = None) -> Client:
+        return Client(self.url, token if token is not None else self.token)
+
+
+class ApiFailure(AssertionError):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.status_code}: {response.text}")
+        self.response = response
+
+
+class Client:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+        self.http = httpx.Client(base_url=url, timeout=120,
+                                 headers={"Authorization": f"Bearer {token}"} if token else {})
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.http.request(method, path, **kw)
+        if r.status_code >= 400:
+            raise ApiFailure(r)
+        return r.json() if r.content else None
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.call("POST", path, json=body)
+
+    def new_notebook(self, path: str, sources: list[str]) -> list[str]:
+        """Create a notebook whose code cells hold ``sources``; return their ids."""
+        self.post("/api/notebooks", {"path": path})
+        view = self.get("/api/notebooks/view", params={"path": path})
+        first = view["notebook"]["cells"][0]["id"]
+        ops: list[dict[str, Any]] = [{"op": "delete", "cell_id": first}]
+        ops += [{"op": "insert", "source": s} for s in sources]
+        return list(self.post("/api/notebooks/edit", {"path": path, "ops": ops})["inserted"])
+
+    def view(self, path: str) -> Any:
+        return self.get("/api/notebooks/view", params={"path": path})
+
+    def socket(self, path: str) -> NotebookSocket:
+        return NotebookSocket(self.url, self.token, path)
+
+
+class NotebookSocket:
+    """A notebook WebSocket whose messages are collected by a thread, for waiting on."""
+
+    def __init__(self, url: str, token: str, path: str) -> None:
+        ws_url = url.replace("http://", "ws://")
+        self.ws: ClientConnection = connect(
+            f"{ws_url}/api/notebooks/ws?path={quote(path)}",
+            additional_headers={"Authorization": f"Bearer {token}"}, max_size=None)
+        self.messages: list[Message] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self.ws:
+                with self._cond:
+                    self.messages.append(json.loads(raw))
+                    self._cond.notify_all()
+        except Exception:
+            pass
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def send(self, msg: Message) -> None:
+        self.ws.send(json.dumps(msg))
+
+    def wait_for(self, pred: Callable[[Message], bool], timeout: float = 60.0) -> Message:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for msg in self.messages[seen:]:
+                    if pred(msg):
+                        return msg
+                seen = len(self.messages)
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    kinds = [m["type"] for m in self.messages[-20:]]
+                    raise AssertionError(f"no matching message; last seen: {kinds}")
+                self._cond.wait(left)
+
+    def wait_done(self, cell_id: str, timeout: float = 60.0) -> Message:
+        return self.wait_for(lambda m: m["type"] == "cell_state" and m["cell_id"] == cell_id
+                             and m["state"] == "idle" and m.get("last_status") is not None,
+                             timeout)
+
+    def close(self) -> None:
+        self.ws.close()
+        self._thread.join(5)
+
+
+def cell_text(view: dict[str, Any], cell_id: str) -> str:
+    """All text a cell printed, streams and text/plain results, in order."""
+    for cell in view["notebook"]["cells"]:
+        if cell["id"] == cell_id:
+            parts = []
+            for out in cell.get("outputs", []):
+                if out["output_type"] == "stream":
+                    parts.append(out["text"])
+                elif "data" in out:
+                    parts.append(out["data"].get("text/plain", ""))
+                elif out["output_type"] == "error":
+                    parts.append(f"{out['ename']}: {out['evalue']}")
+            return "".join(parts)
+    raise KeyError(cell_id)
