@@ -22,7 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DikteServer]:
                       env={"DIKTE_RUNTIME_MEMORY": "2GiB"})
     srv.start()
     yield srv
-    srv.stop()
+    srv.close()
 
 
 @pytest.fixture
@@ -41,4 +41,4 @@ def fresh_server(tmp_path: Path) -> Iterator[Callable[..., DikteServer]]:
 
     yield make
     for srv in started:
-        srv.stop()
+        srv.close()

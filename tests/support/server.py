@@ -32,6 +32,7 @@ class DikteServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
+        self._clients: list[Client] = []
 
     def start(self, timeout: float = 60.0) -> DikteServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +62,38 @@ class DikteServer:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def terminate_sessions(self) -> None:
+        """Disconnect every runtime (a stopped server leaves runtimes running, by design)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        client = self.client()
+        try:
+            for session in client.get("/api/sessions"):
+                client.call("DELETE", f"/api/sessions/{session['runtime_id']}")
+        finally:
+            client.http.close()
+
+    def kill_leftovers(self) -> None:
+        """End any process still running from this server's data dir, by pid."""
+        import psutil
+
+        marker = str(self.data_dir)
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                if any(marker in part for part in proc.info["cmdline"] or ()):
+                    proc.kill()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+
+    def close(self) -> None:
+        try:
+            self.terminate_sessions()
+        finally:
+            for client in self._clients:
+                client.http.close()
+            self.stop()
+            self.kill_leftovers()
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -72,7 +105,10 @@ class DikteServer:
         self.proc = None
 
     def client(self, token: str | None = None) -> Client:
-        return Client(self.url, token if token is not None else self.token)
+        """An API client, closed when the server is closed."""
+        client = Client(self.url, token if token is not None else self.token)
+        self._clients.append(client)
+        return client
 
 
 class ApiFailure(AssertionError):
@@ -123,7 +159,8 @@ class NotebookSocket:
         ws_url = url.replace("http://", "ws://")
         self.ws: ClientConnection = connect(
             f"{ws_url}/api/notebooks/ws?path={quote(path)}",
-            additional_headers={"Authorization": f"Bearer {token}"}, max_size=None)
+            additional_headers={"Authorization": f"Bearer {token}"}, max_size=None
+        ).__enter__()
         self.messages: list[Message] = []
         self._cond = threading.Condition()
         self._closed = False

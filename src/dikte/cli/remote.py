@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -133,6 +134,15 @@ def dispatch(args: argparse.Namespace) -> int:
         return 1
 
 
+def file_url(path: str) -> str:
+    """``/api/drive/files/PATH`` with every character of PATH escaped, dots of ``.`` and ``..``
+    included: left bare, the HTTP client would resolve ``a/../b`` into another URL (and act on
+    another file), and ``#`` or ``?`` would end the path. The server then judges the path."""
+    segments = [quote(s, safe="") for s in path.split("/")]
+    segments = [s.replace(".", "%2E") if s in (".", "..") else s for s in segments]
+    return "/api/drive/files/" + "/".join(segments)
+
+
 def _drive(api: Api, a: argparse.Namespace) -> int:
     if a.op == "ls":
         for e in api.call("GET", "/api/drive/list", params={"path": a.path})["entries"]:
@@ -143,12 +153,12 @@ def _drive(api: Api, a: argparse.Namespace) -> int:
     elif a.op == "upload":
         target = a.path or a.local.name
         with a.local.open("rb") as f:
-            e = api.call("PUT", f"/api/drive/files/{target}", content=f)
+            e = api.call("PUT", file_url(target), content=f)
         print(f"uploaded {e['path']} ({e['size']} bytes)")
     elif a.op == "download":
         local = a.local or Path(Path(a.path).name)
         tmp = local.with_name(f".{local.name}.part")
-        with api.http.stream("GET", f"/api/drive/files/{a.path}") as r:
+        with api.http.stream("GET", file_url(a.path)) as r:
             if r.status_code >= 400:
                 r.read()
                 raise ApiError(r.json()["error"]["message"])
@@ -160,7 +170,7 @@ def _drive(api: Api, a: argparse.Namespace) -> int:
     elif a.op == "mv":
         api.call("POST", "/api/drive/rename", json={"src": a.src, "dst": a.dst})
     elif a.op == "rm":
-        api.call("DELETE", f"/api/drive/files/{a.path}")
+        api.call("DELETE", file_url(a.path))
     return 0
 
 

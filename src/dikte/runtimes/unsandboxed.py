@@ -46,9 +46,15 @@ class UnsandboxedBackend:
         return InstanceSpace(handle.instance_dir, Path(handle.private["sock_dir"]))
 
     def _pids(self, handle: RuntimeHandle) -> set[int]:
-        if not procs.is_running(handle.pid, handle.private.get("pid_start")):
-            return set()
-        return procs.session_pids(handle.pid) | {handle.pid}
+        """The kernel's session, and that of our current child for this runtime (``handle`` may
+        be an older one, from before a restart)."""
+        out: set[int] = set()
+        if procs.is_running(handle.pid, handle.private.get("pid_start")):
+            out |= procs.session_pids(handle.pid) | {handle.pid}
+        child = self._children.get(handle.runtime_id)
+        if child is not None and child.poll() is None:
+            out |= procs.session_pids(child.pid) | {child.pid}
+        return out
 
     async def _launch(self, spec: RuntimeSpec, space: InstanceSpace) -> RuntimeHandle:
         if spec.python not in self._checked:
@@ -117,17 +123,19 @@ class UnsandboxedBackend:
         return Alive()
 
     async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
-        child = self._children.pop(handle.runtime_id, None)
+        child = self._children.get(handle.runtime_id)
         await procs.end_processes(lambda: self._pids(handle), 3.0, child)
+        self._children.pop(handle.runtime_id, None)
         new = await self._launch(spec_from_handle(handle), self._space(handle))
         new.started_at = handle.started_at
         return new
 
     async def stop(self, handle: RuntimeHandle, grace: float = 3.0) -> None:
-        child = self._children.pop(handle.runtime_id, None)
+        child = self._children.get(handle.runtime_id)
         ended = await procs.end_processes(lambda: self._pids(handle), grace, child)
-        if child is not None:
-            child.wait(timeout=1)
+        self._children.pop(handle.runtime_id, None)
+        if child is not None and ended:
+            child.wait()
         await asyncio.to_thread(self._space(handle).remove)
         if not ended:
             raise DikteError("The runtime could not be stopped completely.",

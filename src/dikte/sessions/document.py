@@ -75,7 +75,7 @@ def apply_op(nb: NotebookNode, op: EditOp) -> dict[str, Any]:
     # clear_outputs
     cell = nb.cells[i]
     if cell.cell_type == "code":
-        cell["outputs"] = []
+        cell["outputs"].clear()  # in place: a running cell's recorder holds this list
         cell["execution_count"] = None
     return {"op": "clear_outputs", "cell_id": op.cell_id}
 

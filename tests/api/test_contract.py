@@ -1,0 +1,69 @@
+"""API-wide contracts: authentication everywhere, one error shape, the checked-in OpenAPI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dikte.app import create_app
+from dikte.config import Settings
+from tests.support.server import Client, DikteServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _routes() -> list[tuple[str, str]]:
+    spec = create_app(Settings(unsafe_no_sandbox=True)).openapi()
+    out = []
+    for path, item in spec["paths"].items():
+        for method in item:
+            out.append((method.upper(), path.replace("{path}", "Notebooks/x.ipynb")
+                        .replace("{runtime_id}", "abc")))
+    return out
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in _routes() if r[1] != "/api/health"])
+def test_every_endpoint_requires_a_token(server: DikteServer, method: str, path: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer dk_wrong"}):
+        r = httpx.request(method, server.url + path, headers=headers, json={})
+        assert r.status_code == 401, (method, path, r.status_code)
+        body = r.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}
+
+
+def test_error_shape_on_every_kind_of_error(client: Client) -> None:
+    cases = [
+        client.http.get("/api/nothing-here"),                              # unknown route
+        client.http.delete("/api/health"),                                 # wrong method
+        client.http.post("/api/notebooks", json={"nope": 1}),              # invalid body
+        client.http.get("/api/notebooks/view", params={"path": "Notebooks/missing.ipynb"}),
+        client.http.get("/api/drive/files/..%2Fx"),                        # bad path
+        client.http.post("/api/notebooks/connect",
+                         json={"path": "Notebooks/missing.ipynb"}),
+        client.http.delete("/api/sessions/nosuch"),
+    ]
+    for r in cases:
+        assert r.status_code >= 400
+        body = r.json()
+        assert set(body) == {"error"}, body
+        err = body["error"]
+        assert err["status"] == r.status_code
+        assert err["code"] and err["message"].endswith((".", ")")), err
+        assert "Traceback" not in r.text
+
+
+def test_cross_origin_requests_are_refused(server: DikteServer, client: Client) -> None:
+    r = client.http.post("/api/notebooks", json={"path": "Notebooks/x.ipynb"},
+                         headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "bad_origin"
+
+
+def test_openapi_document_is_current() -> None:
+    checked_in = ROOT / "docs" / "openapi.json"
+    current = create_app(Settings(unsafe_no_sandbox=True)).openapi()
+    fix = "regenerate it with: .venv/bin/python -m dikte.api.openapi > docs/openapi.json"
+    assert checked_in.exists(), fix
+    assert json.loads(checked_in.read_text()) == current, fix

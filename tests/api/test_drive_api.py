@@ -1,0 +1,71 @@
+"""The drive through the REST API: every operation, and hostile paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.server import Client
+
+
+def test_drive_operations_round_trip(client: Client) -> None:
+    assert {e["path"] for e in client.get("/api/drive/list")["entries"]} >= {"Notebooks"}
+    client.post("/api/drive/dirs", {"path": "data/raw"})
+    entry = client.call("PUT", "/api/drive/files/data/raw/a.bin", content=b"\x00\x01" * 1000)
+    assert entry["size"] == 2000 and entry["kind"] == "file"
+    assert client.http.get("/api/drive/files/data/raw/a.bin").content == b"\x00\x01" * 1000
+    client.post("/api/drive/rename", {"src": "data/raw/a.bin", "dst": "data/b.bin"})
+    listing = client.get("/api/drive/list", params={"path": "data"})["entries"]
+    assert [(e["name"], e["kind"]) for e in listing] == [("raw", "dir"), ("b.bin", "file")]
+    client.call("DELETE", "/api/drive/files/data")
+    assert "data" not in {e["path"] for e in client.get("/api/drive/list")["entries"]}
+
+
+@pytest.mark.parametrize("path", [
+    "../secret", "a/../../etc/passwd", "/etc/passwd", "..%2F..%2Fdikte.db", "%2e%2e/%2e%2e/x",
+    "Notebooks/../../1/x",
+])
+def test_path_traversal_is_refused(client: Client, path: str) -> None:
+    for method, url in (("GET", f"/api/drive/files/{path}"),
+                        ("PUT", f"/api/drive/files/{path}"),
+                        ("DELETE", f"/api/drive/files/{path}")):
+        r = client.http.request(method, url, content=b"x" if method == "PUT" else None)
+        assert 400 <= r.status_code < 500, (method, path, r.status_code)
+        assert r.json()["error"]["code"] in ("bad_path", "not_found")
+    r = client.http.get("/api/drive/list", params={"path": path})
+    assert 400 <= r.status_code < 500
+    r = client.http.post("/api/drive/rename", json={"src": "Notebooks", "dst": path})
+    assert 400 <= r.status_code < 500
+
+
+def test_a_malformed_notebook_upload_is_refused_and_nothing_is_overwritten(
+        client: Client) -> None:
+    path = "Notebooks/keep.ipynb"
+    client.post("/api/notebooks", {"path": path})
+    before = client.http.get(f"/api/drive/files/{path}").content
+    bad = json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                      "cells": [{"cell_type": "code", "source": "x"}]}).encode()
+    for body in (bad, b"{not json", b""):
+        r = client.http.put(f"/api/drive/files/{path}", content=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_notebook"
+        assert "Notebooks/keep.ipynb" in r.json()["error"]["message"]
+    assert client.http.get(f"/api/drive/files/{path}").content == before
+
+
+def test_an_oversized_upload_names_the_limit(fresh_server: object) -> None:
+    srv = fresh_server("--unsafe-no-sandbox", DIKTE_UPLOAD_MAX_BYTES="1KiB")  # type: ignore[operator]
+    client = srv.start().client()
+    client.call("PUT", "/api/drive/files/small.txt", content=b"ok")
+    r = client.http.put("/api/drive/files/small.txt", content=b"x" * 5000)
+    assert r.status_code == 413
+    assert "1 KiB" in r.json()["error"]["message"]
+
+    def chunks():  # no Content-Length: the limit is enforced while streaming
+        for _ in range(10):
+            yield b"y" * 500
+
+    r = client.http.put("/api/drive/files/small.txt", content=chunks())
+    assert r.status_code == 413
+    assert client.http.get("/api/drive/files/small.txt").content == b"ok"

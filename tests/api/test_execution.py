@@ -1,0 +1,221 @@
+"""Running cells through the real server, a real sandboxed kernel and the notebook WebSocket."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.support.server import Client, DikteServer, cell_text
+
+
+def test_cells_run_in_click_order_while_the_first_sleeps(client: Client) -> None:
+    path = "Notebooks/order.ipynb"
+    a, b, c = client.new_notebook(path, [
+        "import time; time.sleep(1.5); order = ['a']",
+        "order.append('b')",
+        "order.append('c'); print(order)",
+    ])
+    sock = client.socket(path)
+    try:
+        for cid in (a, b, c):
+            sock.send({"type": "execute", "cell_id": cid})
+        queued = sock.wait_for(lambda m: m["type"] == "cell_state" and m["cell_id"] == c
+                               and m["state"] == "queued")
+        assert queued["position"] >= 1
+        sock.wait_done(c, timeout=90)
+    finally:
+        sock.close()
+    states = [m for m in sock.messages if m["type"] == "cell_state"]
+    started = [m["cell_id"] for m in states if m["state"] == "running"]
+    assert started == [a, b, c]
+    view = client.view(path)
+    assert cell_text(view, c).strip() == "['a', 'b', 'c']"
+    counts = [cell["execution_count"] for cell in view["notebook"]["cells"]]
+    assert counts == sorted(counts) and None not in counts
+
+
+def test_outputs_keep_arriving_and_are_saved_with_no_client(server: DikteServer,
+                                                            client: Client) -> None:
+    path = "Notebooks/background.ipynb"
+    (cid,) = client.new_notebook(path, [
+        "import time\nfor i in range(6):\n    print('tick', i, flush=True)\n    time.sleep(0.5)"])
+    sock = client.socket(path)
+    sock.send({"type": "execute", "cell_id": cid})
+    sock.wait_for(lambda m: m["type"] == "cell_state" and m["state"] == "running")
+    sock.close()  # nobody watches from here on
+    on_disk = server.data_dir / "drives" / "1" / path
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        nb = json.loads(on_disk.read_text())
+        outs = nb["cells"][0]["outputs"]
+        if outs and "tick 5" in "".join("".join(o.get("text", "")) for o in outs):
+            break
+        time.sleep(0.3)
+    text = "".join("".join(o["text"]) for o in outs)  # on disk, text is a list of lines
+    assert text == "".join(f"tick {i}\n" for i in range(6))
+    sock = client.socket(path)
+    try:
+        snapshot = sock.wait_for(lambda m: m["type"] == "snapshot")
+        outs = snapshot["notebook"]["cells"][0]["outputs"]
+        assert "".join(o["text"] for o in outs) == text
+        assert snapshot["cells"][cid]["last_status"] == "ok"
+    finally:
+        sock.close()
+
+
+def test_interrupt_stops_the_running_cell_and_cancel_empties_the_queue(client: Client) -> None:
+    path = "Notebooks/interrupt.ipynb"
+    slow, later = client.new_notebook(path, ["import time; time.sleep(60)", "print('later')"])
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": slow})
+        sock.send({"type": "execute", "cell_id": later})
+        sock.wait_for(lambda m: m["type"] == "cell_state" and m["cell_id"] == slow
+                      and m["state"] == "running")
+        cancelled = client.post("/api/notebooks/cancel", {"path": path})["queued"]
+        assert cancelled == [later]
+        client.post("/api/notebooks/interrupt", {"path": path})
+        done = sock.wait_done(slow, timeout=30)
+        assert done["last_status"] == "error"
+    finally:
+        sock.close()
+    view = client.view(path)
+    assert "KeyboardInterrupt" in cell_text(view, slow)
+    assert view["cells"][later]["last_status"] == "cancelled"
+    assert cell_text(view, later) == ""
+
+
+def test_restart_forgets_variables_but_keeps_content_files(client: Client) -> None:
+    path = "Notebooks/restart.ipynb"
+    setup, check = client.new_notebook(path, [
+        "x = 41\nopen('/content/kept.txt', 'w').write('still here')",
+        "import os\nprint('x' in globals(), open('/content/kept.txt').read())",
+    ])
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": setup})
+        sock.wait_done(setup)
+        info = client.post("/api/notebooks/restart", {"path": path})
+        assert info["status"] == "connected"
+        sock.send({"type": "execute", "cell_id": check})
+        sock.wait_done(check)
+    finally:
+        sock.close()
+    assert cell_text(client.view(path), check).strip() == "False still here"
+
+
+def test_input_and_getpass_round_trip(client: Client) -> None:
+    path = "Notebooks/stdin.ipynb"
+    (cid,) = client.new_notebook(path, [
+        "import getpass\nname = input('Name: ')\nsecret = getpass.getpass('Secret: ')\n"
+        "print(name.upper(), len(secret))"])
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": cid})
+        req = sock.wait_for(lambda m: m["type"] == "input_request")
+        assert req["prompt"] == "Name: " and req["password"] is False
+        sock.send({"type": "input_reply", "value": "ada"})
+        req = sock.wait_for(lambda m: m["type"] == "input_request" and m["password"])
+        assert req["prompt"] == "Secret: "
+        client.post("/api/notebooks/input", {"path": path, "value": "hunter2"})  # REST works too
+        sock.wait_done(cid)
+    finally:
+        sock.close()
+    assert cell_text(client.view(path), cid).strip() == "ADA 7"
+
+
+def test_tqdm_display_updates_and_clear_output(client: Client) -> None:
+    path = "Notebooks/rich.ipynb"
+    bar, disp, clear = client.new_notebook(path, [
+        "from tqdm import tqdm\nimport sys\n"
+        "for i in tqdm(range(50), file=sys.stdout, mininterval=0, ascii=True): pass",
+        "from IPython.display import display, update_display\n"
+        "h = display('first', display_id=True)\nh.update('second')\n"
+        "update_display('third', display_id=h.display_id)",
+        "from IPython.display import clear_output\nimport time\n"
+        "for i in range(3):\n    clear_output(wait=True)\n    print('step', i)",
+    ])
+    sock = client.socket(path)
+    try:
+        for cid in (bar, disp, clear):
+            sock.send({"type": "execute", "cell_id": cid})
+        sock.wait_done(clear)
+    finally:
+        sock.close()
+    view = client.view(path)
+    cells = {c["id"]: c for c in view["notebook"]["cells"]}
+    bar_text = cells[bar]["outputs"][0]["text"]
+    assert bar_text.count("\n") == 1 and "50/50" in bar_text and "\r" not in bar_text
+    outs = cells[disp]["outputs"]
+    assert len(outs) == 1 and outs[0]["data"]["text/plain"] == "'third'"
+    assert cells[clear]["outputs"] == [{"output_type": "stream", "name": "stdout",
+                                        "text": "step 2\n"}]
+    # viewers saw the display update as a replace, not a second output
+    kinds = [m["change"]["kind"] for m in sock.messages
+             if m["type"] == "output" and m["cell_id"] == disp]
+    assert "replace" in kinds
+
+
+def test_an_error_marks_the_cell_and_cancels_the_cells_after_it(client: Client) -> None:
+    path = "Notebooks/error.ipynb"
+    bad, after = client.new_notebook(path, ["1/0", "print('not run')"])
+    result = client.post("/api/notebooks/run", {"path": path, "mode": "all"})
+    assert result["queued"] == [bad, after]
+    sock = client.socket(path)
+    try:
+        sock.wait_for(lambda m: m["type"] == "snapshot")
+        view = client.view(path)
+        if view["cells"][after]["last_status"] is None:
+            sock.wait_done(after)
+    finally:
+        sock.close()
+    view = client.view(path)
+    assert view["cells"][bad]["last_status"] == "error"
+    assert view["cells"][after]["last_status"] == "cancelled"
+    err = view["notebook"]["cells"][0]["outputs"][0]
+    assert err["output_type"] == "error" and err["ename"] == "ZeroDivisionError"
+
+
+def test_run_before_and_after(client: Client) -> None:
+    path = "Notebooks/ranges.ipynb"
+    one, two, three = client.new_notebook(path, ["a = 1", "b = 2", "print(a + b)"])
+    before = client.post("/api/notebooks/run", {"path": path, "mode": "before", "anchor": three})
+    assert before["queued"] == [one, two]
+    sock = client.socket(path)
+    try:
+        if client.view(path)["cells"][two]["last_status"] is None:
+            sock.wait_done(two)
+        after = client.post("/api/notebooks/run", {"path": path, "mode": "after", "anchor": three})
+        assert after["queued"] == [three]
+        sock.wait_done(three)
+    finally:
+        sock.close()
+    assert cell_text(client.view(path), three).strip() == "3"
+
+
+def test_a_stale_source_hash_is_refused(client: Client) -> None:
+    path = "Notebooks/stale.ipynb"
+    (cid,) = client.new_notebook(path, ["print('v1')"])
+    r = client.http.post("/api/notebooks/run", json={
+        "path": path, "cell_ids": [cid], "source_hashes": {cid: "0" * 64}})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "stale_source"
+
+
+def test_output_is_capped_with_a_visible_note(fresh_server: object, tmp_path: Path) -> None:
+    srv: DikteServer = fresh_server("--unsafe-no-sandbox",  # type: ignore[operator]
+                                    DIKTE_OUTPUT_MAX_LINES="100").start()
+    client = srv.client()
+    path = "Notebooks/big.ipynb"
+    (cid,) = client.new_notebook(path, ["for i in range(5000): print(i)\nprint('end')"])
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": cid})
+        sock.wait_done(cid)
+        client.post("/api/notebooks/disconnect", {"path": path})
+    finally:
+        sock.close()
+    text = cell_text(client.view(path), cid)
+    assert "Output truncated" in text and "100" in text
+    assert text.count("\n") < 200

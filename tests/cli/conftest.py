@@ -1,0 +1,82 @@
+"""Fixtures for driving the real ``dikte`` command as a subprocess.
+
+- ``cli``: a :class:`Cli` bound to the module's ``server`` (DIKTE_URL/DIKTE_TOKEN set in its
+  environment); ``cli(*args)`` runs ``python -m dikte.cli.main ARGS`` with a timeout and returns
+  the completed process, ``cli.ok(*args)`` also asserts exit 0 and returns stdout. Every runtime
+  still connected when the test ends is terminated at teardown.
+- ``notebook``: factory ``notebook(*sources) -> path`` creating, through the CLI, a notebook in
+  ``Notebooks/`` whose code cells hold ``sources`` (cell 1 is the first source).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from itertools import count
+from typing import Any
+
+import pytest
+
+from tests.support.server import DikteServer
+
+COMMAND = [sys.executable, "-m", "dikte.cli.main"]
+_names = count()
+
+
+class Cli:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str, input: str | None = None,
+                 timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*COMMAND, *args], env=self.env, input=input, text=True,
+                              capture_output=True, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+
+    def ok(self, *args: str, input: str | None = None, timeout: float = 90.0) -> str:
+        r = self(*args, input=input, timeout=timeout)
+        assert r.returncode == 0, f"dikte {' '.join(args)} -> {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r.stdout
+
+    def view(self, path: str) -> dict[str, Any]:
+        """``dikte notebook show --json PATH``, parsed."""
+        return dict(json.loads(self.ok("notebook", "show", "--json", path)))
+
+    def wait_view(self, path: str, pred: Callable[[dict[str, Any]], bool],
+                  timeout: float = 60.0) -> dict[str, Any]:
+        """Poll ``show --json`` until ``pred(view)`` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.view(path)
+            if pred(view):
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting on {path}; last view:\n"
+                                     f"{json.dumps(view, indent=1)[-3000:]}")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def cli(server: DikteServer) -> Iterator[Cli]:
+    env = {**os.environ, "DIKTE_URL": server.url, "DIKTE_TOKEN": server.token,
+           "PYTHONUNBUFFERED": "1"}
+    yield Cli(env)
+    server.terminate_sessions()
+
+
+@pytest.fixture
+def notebook(cli: Cli) -> Callable[..., str]:
+    def make(*sources: str) -> str:
+        path = f"Notebooks/cli-{next(_names)}.ipynb"
+        cli.ok("notebook", "create", path)
+        first = cli.view(path)["notebook"]["cells"][0]["id"]
+        for source in sources:
+            cli.ok("notebook", "add", path, source)
+        cli.ok("notebook", "delete-cell", path, first)
+        return path
+
+    return make

@@ -1,0 +1,221 @@
+"""The local backend with real kernels in real bubblewrap sandboxes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dikte.errors import RuntimeUnavailable
+from dikte.runtimes.base import Alive, RuntimeSpec
+from dikte.runtimes.cgroups import Cgroup
+from dikte.runtimes.local import LocalBackend
+from dikte.runtimes.procs import is_running
+from tests.runtimes.runtime_helpers import UID_BASE, Runtimes, gone, kernel, wait_exited
+
+Spec = Callable[..., RuntimeSpec]
+
+
+async def test_kernel_runs_in_content_as_the_sandbox_user_with_the_drive(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path
+) -> None:
+    handle = await runtimes.start(local_backend, spec(drive, owner_id=7))
+    assert await local_backend.poll(handle) == Alive()
+    async with kernel(handle) as k:
+        out = (await k.run(
+            "import os, socket, getpass\n"
+            "print(os.getcwd(), os.getuid(), sorted(os.listdir('/content')))\n"
+            "print(open('/content/drive/MyDrive/hello.txt').read())\n"
+            "open('/content/drive/MyDrive/from_cell.txt', 'w').write('written in the runtime')\n"
+            "print(os.environ['HOME'], getpass.getuser(), socket.gethostname())"
+        )).ok().splitlines()
+    assert out[0] == f"/content {UID_BASE + 7} ['drive']"
+    assert out[1] == "hello from the drive"
+    assert out[2] == f"/root dikte dikte-{handle.runtime_id}"
+    assert (drive / "from_cell.txt").read_text() == "written in the runtime"
+    assert (drive / "from_cell.txt").stat().st_uid == UID_BASE + 7
+
+    usage = await local_backend.usage(handle)
+    assert 10 << 20 < usage.memory_bytes < usage.memory_limit == 2 << 30
+    assert usage.disk_bytes > 0
+
+
+ESCAPES = r"""
+import json, os, socket
+def attempt(fn):
+    try:
+        return "SUCCEEDED: " + repr(fn())[:100]
+    except Exception as exc:
+        return type(exc).__name__
+r = {
+    "read secret by host path": attempt(lambda: open(SECRET).read()),
+    "read secret via /proc/1/root": attempt(lambda: open("/proc/1/root" + SECRET).read()),
+    "list /proc/1/root": attempt(lambda: os.listdir("/proc/1/root")),
+    "list other instance": attempt(lambda: os.listdir(OTHER_INSTANCE)),
+    "list other drive": attempt(lambda: os.listdir(OTHER_DRIVE)),
+    "connect other kernel": attempt(lambda: socket.socket(socket.AF_UNIX).connect(OTHER_SOCK)),
+    "write /usr": attempt(lambda: open("/usr/lib/evil", "w")),
+    "write /etc": attempt(lambda: open("/etc/evil", "w")),
+    "append /etc/passwd": attempt(lambda: open("/etc/passwd", "a")),
+    "write /": attempt(lambda: open("/evil", "w")),
+    "signal test process": attempt(lambda: os.kill(TEST_PID, 0)),
+    "kill pid 1": attempt(lambda: os.kill(1, 15)),
+}
+found = []
+for top, dirs, files in os.walk("/"):
+    if top in ("/proc", "/usr", "/sys"):
+        dirs[:] = []
+    found += [os.path.join(top, n) for n in files + dirs if n == "dikte.db" or OTHER_ID in n]
+seen_keys = []
+pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+for pid in pids:
+    try:
+        seen_keys.append(open(f"/proc/{pid}/root/run/dikte/kernel.json").read())
+    except OSError:
+        pass
+status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines())
+print(json.dumps({"attempts": r, "found": found, "pids": pids, "uid": os.getuid(),
+    "euid": os.geteuid(), "cap_eff": status["CapEff"].strip(), "cap_bnd": status["CapBnd"].strip(),
+    "nnp": status["NoNewPrivs"].strip(), "cmdline1": open("/proc/1/cmdline").read(),
+    "other_key_seen": any(OTHER_KEY in k for k in seen_keys)}))
+"""
+
+
+async def test_escape_attempts_from_a_cell_all_fail(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path, data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    other_drive = tmp_path / "drives" / "2"
+    other_drive.mkdir()
+    mine = await runtimes.start(local_backend, spec(drive, owner_id=1))
+    other = await runtimes.start(local_backend, spec(other_drive, owner_id=2))
+    consts = {
+        "SECRET": str(data_dir / "dikte.db"), "OTHER_INSTANCE": str(other.instance_dir),
+        "OTHER_DRIVE": str(other_drive), "OTHER_SOCK": other.connection["ip"] + "-1",
+        "OTHER_ID": other.runtime_id, "OTHER_KEY": other.connection["key"],
+        "TEST_PID": os.getpid(),
+    }
+    code = "".join(f"{k} = {v!r}\n" for k, v in consts.items()) + ESCAPES
+    async with kernel(mine) as k:
+        report = json.loads((await k.run(code)).ok())
+
+    attempts = report["attempts"]
+    assert not [name for name, result in attempts.items() if result.startswith("SUCCEEDED")], \
+        attempts
+    assert attempts["signal test process"] == "ProcessLookupError"
+    assert attempts["kill pid 1"] == "PermissionError"
+    assert report["found"] == []
+    assert os.getpid() not in report["pids"] and max(report["pids"]) < 1000
+    assert report["uid"] == report["euid"] == UID_BASE + 1
+    assert report["cap_eff"] == report["cap_bnd"] == "0000000000000000"
+    assert report["nnp"] == "1"
+    assert str(data_dir) not in report["cmdline1"]  # bwrap options travel through a pipe
+    assert not report["other_key_seen"]
+    assert await local_backend.poll(other) == Alive()
+
+
+async def test_memory_limit_kills_the_kernel_and_poll_says_oom(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path
+) -> None:
+    handle = await runtimes.start(local_backend, spec(drive, memory_bytes=256 << 20))
+    async with kernel(handle) as k:
+        k.client.execute("x = b'\\x01' * (1 << 30)")
+        exited = await wait_exited(local_backend, handle)
+    assert exited.reason == "oom", exited
+    assert exited.detail == (
+        "Your runtime restarted after using all available RAM (limit 256 MiB)."
+    )
+
+
+async def test_pip_install_lands_in_the_package_layer_and_survives_restart(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path,
+    tiny_wheel: Callable[[Path], Path],
+) -> None:
+    wheel = tiny_wheel(drive)
+    handle = await runtimes.start(local_backend, spec(drive))
+    async with kernel(handle) as k:
+        pip = await k.run(f"!pip install --no-index --no-cache-dir /content/drive/MyDrive/"
+                          f"{wheel.name}", within=90)
+        assert "Successfully installed dikte-tiny-0.1" in pip.ok(), pip
+        out = (await k.run(
+            "import dikte_tiny; print(dikte_tiny.__file__, dikte_tiny.VALUE)\n"
+            "open('/content/kept.txt', 'w').write('kept'); open('/tmp/kept.txt', 'w').write('t')"
+        )).ok()
+    assert out.strip() == "/opt/dikte/site/dikte_tiny/__init__.py 42"
+    assert (handle.instance_dir / "site" / "dikte_tiny" / "__init__.py").is_file()
+
+    old_pids = Cgroup.from_state(handle.private["cgroup"]).pids()
+    restarted = await local_backend.restart_kernel(handle)
+    assert restarted.runtime_id == handle.runtime_id
+    assert restarted.connection["key"] != handle.connection["key"]
+    assert not any(is_running(pid, None) for pid in old_pids - {restarted.pid})
+    async with kernel(restarted) as k:
+        out = (await k.run(
+            "import dikte_tiny; print(dikte_tiny.VALUE, open('/content/kept.txt').read(),"
+            " open('/tmp/kept.txt').read(), 'x' in globals())"
+        )).ok()
+    assert out.strip() == "42 kept t False"
+
+    await local_backend.stop(restarted)
+    assert not handle.instance_dir.exists()
+
+
+async def test_stop_ends_every_process_and_removes_the_runtime(
+    local_backend: LocalBackend, spec: Spec, drive: Path
+) -> None:
+    handle = await local_backend.start(spec(drive))
+    async with kernel(handle) as k:
+        (await k.run("import subprocess\n"
+                     "bg = subprocess.Popen(['sleep', '1000'], start_new_session=True)")).ok()
+    cgroup = Cgroup.from_state(handle.private["cgroup"])
+    pids = cgroup.pids()
+    assert handle.pid in pids and len(pids) >= 4  # bwrap, its init, the kernel, sleep
+    sock_dir = Path(handle.private["sock_dir"])
+
+    await local_backend.stop(handle, grace=0.5)
+    assert not any(is_running(pid, None) for pid in pids)
+    assert not any(p.exists() for p in cgroup.paths.values())
+    assert gone(handle.instance_dir, sock_dir)
+    await local_backend.stop(handle)  # idempotent
+    exited = await local_backend.poll(handle)
+    assert exited != Alive()
+
+
+async def test_reattach_after_a_control_plane_restart(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path, data_dir: Path
+) -> None:
+    handle = await runtimes.start(local_backend, spec(drive))
+    state = json.loads(json.dumps(local_backend.state(handle)))
+
+    restarted_plane = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
+    again = await restarted_plane.reattach(state)
+    assert again is not None and again.pid == handle.pid
+    assert await restarted_plane.poll(again) == Alive()
+    async with kernel(again) as k:
+        assert (await k.run("print(6 * 7)")).ok().strip() == "42"
+
+    async with kernel(again) as k:
+        k.client.execute("import os; os._exit(3)")
+        exited = await wait_exited(restarted_plane, again)  # not its child: read from /proc
+    assert (exited.reason, exited.exit_code) == ("exited", 3)
+    assert await restarted_plane.reattach(state) is None
+    assert not handle.instance_dir.exists()
+    assert not any(p.exists() for p in Cgroup.from_state(handle.private["cgroup"]).paths.values())
+
+
+async def test_a_kernel_that_cannot_start_reports_its_log_and_leaves_nothing(
+    local_backend: LocalBackend, spec: Spec, drive: Path, data_dir: Path
+) -> None:
+    broken = spec(drive, env={"PYTHONHOME": "/nonexistent"})
+    with pytest.raises(RuntimeUnavailable) as err:
+        await local_backend.start(broken)
+    assert "exited with code" in err.value.message
+    assert "PYTHONHOME" in err.value.log_message or "encodings" in err.value.log_message
+    assert list((data_dir / "runtimes").iterdir()) == []
+    assert gone(f"/sys/fs/cgroup/memory/dikte/{broken.runtime_id}")
+
+    with pytest.raises(RuntimeUnavailable, match="Python was not found"):
+        await local_backend.start(spec(drive, python="/nonexistent/python"))

@@ -1,0 +1,84 @@
+"""Small pieces of the runtimes package that need no kernel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dikte.runtimes.base import RuntimeSpec
+from dikte.runtimes.cgroups import Cgroup, cgroup_mounts
+from dikte.runtimes.exits import exit_for
+from dikte.runtimes.instance import MAX_SOCKET_PATH, InstanceSpace, short_socket_base
+
+MOUNTINFO = """\
+30 24 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+33 30 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+"""
+
+
+def test_cgroup_mounts_finds_v2_and_the_v1_controllers(tmp_path: Path) -> None:
+    (tmp_path / "mountinfo").write_text(MOUNTINFO)
+    v2, v1 = cgroup_mounts(str(tmp_path / "mountinfo"))
+    assert v2 == Path("/sys/fs/cgroup/unified")
+    assert v1 == {"cpu": Path("/sys/fs/cgroup/cpu,cpuacct"),
+                  "memory": Path("/sys/fs/cgroup/memory")}
+
+
+def test_v2_cgroup_files(tmp_path: Path) -> None:
+    for name, text in {"memory.swap.max": "max", "cpu.weight": "100", "cgroup.procs": "12\n34\n",
+                       "memory.current": "4096\n",
+                       "memory.events": "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\n"}.items():
+        (tmp_path / name).write_text(text)
+    cg = Cgroup(2, {"unified": tmp_path})
+    cg.set_limits(256 << 20, 250)
+    assert (tmp_path / "memory.max").read_text() == str(256 << 20)
+    assert (tmp_path / "memory.swap.max").read_text() == "0"
+    assert (tmp_path / "cpu.weight").read_text() == "250"
+    assert (cg.pids(), cg.memory_current(), cg.oom_kills()) == ({12, 34}, 4096, 2)
+    assert Cgroup.from_state(cg.to_state()) == cg
+
+
+def test_v1_cpu_shares_follow_the_weight(tmp_path: Path) -> None:
+    mem, cpu = tmp_path / "memory", tmp_path / "cpu"
+    mem.mkdir()
+    cpu.mkdir()
+    (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    Cgroup(1, {"memory": mem, "cpu": cpu}).set_limits(1 << 30, 200)
+    assert (mem / "memory.limit_in_bytes").read_text() == str(1 << 30)
+    assert (cpu / "cpu.shares").read_text() == "2048"
+    assert Cgroup(1, {"memory": mem, "cpu": cpu}).oom_kills() == 1
+
+
+@pytest.mark.parametrize(("code", "oom", "missing", "reason", "detail"), [
+    (137, True, False, "oom", "Your runtime restarted after using all available RAM "
+                              "(limit 12 GiB)."),
+    (3, False, False, "exited", "The runtime's kernel exited (code 3)."),
+    (137, False, False, "killed", "The runtime's kernel was stopped by SIGKILL."),
+    (-15, False, False, "killed", "The runtime's kernel was stopped by SIGTERM."),
+    (None, False, True, "missing", "The runtime is no longer running."),
+])
+def test_exit_reasons(code: int | None, oom: bool, missing: bool, reason: str,
+                      detail: str) -> None:
+    exited = exit_for(code, oom=oom, missing=missing, limit=12 << 30)
+    assert (exited.reason, exited.exit_code, exited.detail) == (reason, code, detail)
+
+
+def test_sockets_move_to_a_short_dir_when_the_data_dir_is_deep(tmp_path: Path) -> None:
+    shallow = InstanceSpace.plan(Path("/var/lib/dikte"), "abcdefabcdef")
+    assert shallow.sock == Path("/var/lib/dikte/runtimes/abcdefabcdef/sock")
+    deep = InstanceSpace.plan(tmp_path / ("d" * 80), "abcdefabcdef")
+    assert deep.sock == short_socket_base() / "abcdefabcdef"
+    assert len(str(deep.sock / "kernel-5")) < MAX_SOCKET_PATH
+
+
+@pytest.mark.parametrize("changes", [
+    {"runtime_id": "ABC"}, {"cpu_weight": 0}, {"cpu_weight": 10001}, {"memory_bytes": 0},
+])
+def test_spec_validation(changes: dict[str, object], tmp_path: Path) -> None:
+    base = {"runtime_id": "abcdefabcdef", "owner_id": 1, "drive_root": tmp_path,
+            "python": "python", "memory_bytes": 1 << 30, "cpu_weight": 100}
+    with pytest.raises(ValueError):
+        RuntimeSpec(**{**base, **changes}).validate()  # type: ignore[arg-type]

@@ -1,0 +1,69 @@
+"""Settings: every field documented, sizes parsed, invalid values named at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dikte.config import ConfigError, Settings, format_size, load_settings, parse_size
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_every_setting_is_documented(name: str) -> None:
+    text = DOCS.read_text()
+    assert f"`{name}`" in text, f"add {name} to docs/configuration.md"
+    if name != "images":
+        assert f"`DIKTE_{name.upper()}`" in text
+    assert Settings.model_fields[name].description, f"{name} needs help text"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("12GiB", 12 * 2**30), ("500MB", 500 * 10**6), ("1.5 KiB", 1536), (2048, 2048), ("7", 7),
+])
+def test_sizes(text: object, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["12 parsecs", "-1", -5, True, "GiB"])
+def test_bad_sizes(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_size(bad)
+
+
+def test_format_size() -> None:
+    assert format_size(12 * 2**30) == "12 GiB"
+    assert format_size(1536) == "1.5 KiB"
+    assert format_size(10) == "10 B"
+
+
+def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "dikte.toml"
+    cfg.write_text('port = 9000\nruntime_memory = "1GiB"\n[images.alt]\npython = "/x/python"\n')
+    s = load_settings(cfg, environ={"DIKTE_PORT": "9100"})
+    assert s.port == 9100 and s.runtime_memory == 2**30 and "alt" in s.images
+    assert load_settings(cfg, environ={"DIKTE_PORT": "9100"}, port=9200).port == 9200
+
+
+def test_data_dir_config_file_is_found(tmp_path: Path) -> None:
+    (tmp_path / "dikte.toml").write_text("output_max_lines = 77\n")
+    assert load_settings(environ={"DIKTE_DATA_DIR": str(tmp_path)}).output_max_lines == 77
+
+
+@pytest.mark.parametrize(("env", "key"), [
+    ({"DIKTE_PORT": "abc"}, "port"), ({"DIKTE_RUNTIME_MEMORY": "lots"}, "runtime_memory"),
+    ({"DIKTE_PORT": "70000"}, "port"),
+])
+def test_invalid_values_name_key_and_value(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env)
+    assert key in str(info.value) and next(iter(env.values())) in str(info.value)
+
+
+def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(cfg, environ={})
