@@ -243,30 +243,41 @@ class Socket:
 # ------------------------------------------------------------------------------------------ raw
 
 
-@contextlib.contextmanager
-def raw_kernel() -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel()
+# jupyter_client's default; --raw-transport ipc matches Dikte's local runtimes
+RAW_TRANSPORT = "tcp"
+
+
+def raw_start() -> tuple[float, KernelManager, BlockingKernelClient]:
+    """Start an ipykernel with plain jupyter_client; return (seconds to ready, manager, client)."""
+    t0 = time.perf_counter()
+    km = KernelManager(kernel_name="python3", transport=RAW_TRANSPORT)
+    if RAW_TRANSPORT == "ipc":
+        km.ip = str(Path(tempfile.gettempdir()) / f"bench-raw-{os.getpid()}-{id(km)}")
+    km.start_kernel(stderr=subprocess.DEVNULL)  # quiet its "TCP without encryption" warning
     kc = km.client()
     try:
         kc.start_channels()
         kc.wait_for_ready(timeout=MSG_TIMEOUT)
+    except BaseException:
+        raw_stop(km, kc)
+        raise
+    return time.perf_counter() - t0, km, kc
+
+
+def raw_stop(km: KernelManager, kc: BlockingKernelClient) -> None:
+    with contextlib.suppress(Exception):
+        kc.stop_channels()
+    with contextlib.suppress(Exception):
+        km.shutdown_kernel(now=True)
+
+
+@contextlib.contextmanager
+def raw_kernel() -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
+    _, km, kc = raw_start()
+    try:
         yield km, kc
     finally:
-        with contextlib.suppress(Exception):
-            kc.stop_channels()
-        with contextlib.suppress(Exception):
-            km.shutdown_kernel(now=True)
-
-
-def raw_start() -> tuple[float, KernelManager, BlockingKernelClient]:
-    t0 = time.perf_counter()
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=MSG_TIMEOUT)
-    return time.perf_counter() - t0, km, kc
+        raw_stop(km, kc)
 
 
 def raw_run(kc: BlockingKernelClient, code: str) -> tuple[str, int]:
@@ -310,8 +321,7 @@ def bench_connect(api: Api, server: Server, n: int) -> tuple[Series, Series]:
         server.note_children()
         api.disconnect(NOTEBOOK)
         rt, km, kc = raw_start()
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        raw_stop(km, kc)
         if i:
             dk.add(dt)
             raw.add(rt)
@@ -397,8 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run Dikte's kernels without bubblewrap (development only; not for "
                          "recorded figures)")
+    ap.add_argument("--raw-transport", choices=["tcp", "ipc"], default="tcp",
+                    help="ZeroMQ transport of the raw kernel (Dikte's local runtimes use ipc)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (server log) at the end")
     args = ap.parse_args(argv)
+    global RAW_TRANSPORT
+    RAW_TRANSPORT = args.raw_transport
 
     # SIGTERM should unwind through the finally blocks, like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -440,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
         "sandbox": not args.unsafe_no_sandbox,
+        "raw_transport": args.raw_transport,
         "machine": info,
         "results": {
             key: {"dikte": dk.summary(), "raw": raw.summary(),
@@ -452,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"Dikte vs raw jupyter_client, {doc['date']}, {info['cpus']} CPUs, "
               f"{'bubblewrap sandbox' if doc['sandbox'] else 'NO sandbox'}, "
+              f"raw kernel over {args.raw_transport}, "
               f"load avg before {load_before[0]:.2f} / after {info['loadavg'][0]:.2f}, "
               f"{doc['elapsed_s']} s")
         print(render(results, args.lines))

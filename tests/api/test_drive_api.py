@@ -22,21 +22,36 @@ def test_drive_operations_round_trip(client: Client) -> None:
     assert "data" not in {e["path"] for e in client.get("/api/drive/list")["entries"]}
 
 
-@pytest.mark.parametrize("path", [
-    "../secret", "a/../../etc/passwd", "/etc/passwd", "..%2F..%2Fdikte.db", "%2e%2e/%2e%2e/x",
-    "Notebooks/../../1/x",
-])
-def test_path_traversal_is_refused(client: Client, path: str) -> None:
-    for method, url in (("GET", f"/api/drive/files/{path}"),
-                        ("PUT", f"/api/drive/files/{path}"),
-                        ("DELETE", f"/api/drive/files/{path}")):
-        r = client.http.request(method, url, content=b"x" if method == "PUT" else None)
+# as they appear in a URL (percent-encodings are decoded by the server before the check)
+URL_PATHS = ["../secret", "a/../../etc/passwd", "/etc/passwd", "..%2F..%2Fdikte.db",
+             "%2e%2e/%2e%2e/x", "Notebooks/../../1/x", "Notebooks/%00x"]
+# as they appear in JSON bodies and query parameters
+LITERAL_PATHS = ["../secret", "a/../../etc/passwd", "/etc/passwd", "Notebooks/../../1/x",
+                 "..", "x\x00y", "Notebooks/..\\..\\x"]
+
+
+@pytest.mark.parametrize("path", URL_PATHS)
+def test_path_traversal_in_urls_is_refused(client: Client, path: str) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        r = client.http.request(method, f"/api/drive/files/{path}",
+                                content=b"x" if method == "PUT" else None)
         assert 400 <= r.status_code < 500, (method, path, r.status_code)
         assert r.json()["error"]["code"] in ("bad_path", "not_found")
-    r = client.http.get("/api/drive/list", params={"path": path})
-    assert 400 <= r.status_code < 500
-    r = client.http.post("/api/drive/rename", json={"src": "Notebooks", "dst": path})
-    assert 400 <= r.status_code < 500
+
+
+@pytest.mark.parametrize("path", LITERAL_PATHS)
+def test_path_traversal_in_bodies_is_refused(client: Client, path: str) -> None:
+    checks = [
+        client.http.get("/api/drive/list", params={"path": path}),
+        client.http.post("/api/drive/dirs", json={"path": path}),
+        client.http.post("/api/drive/rename", json={"src": "Notebooks", "dst": path}),
+        client.http.post("/api/drive/rename", json={"src": path, "dst": "stolen"}),
+        client.http.post("/api/notebooks", json={"path": path + "/x.ipynb"}),
+        client.http.get("/api/notebooks/view", params={"path": path + "/x.ipynb"}),
+    ]
+    for r in checks:
+        assert 400 <= r.status_code < 500, (r.request.url, r.status_code, r.text)
+    assert "Notebooks" in {e["path"] for e in client.get("/api/drive/list")["entries"]}
 
 
 def test_a_malformed_notebook_upload_is_refused_and_nothing_is_overwritten(

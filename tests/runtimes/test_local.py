@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -219,3 +220,30 @@ async def test_a_kernel_that_cannot_start_reports_its_log_and_leaves_nothing(
 
     with pytest.raises(RuntimeUnavailable, match="Python was not found"):
         await local_backend.start(spec(drive, python="/nonexistent/python"))
+
+
+async def test_mountpoints_replaced_by_symlinks_cannot_redirect_the_next_start(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path, tmp_path: Path
+) -> None:
+    """bwrap runs as root and creates mountpoints inside directories the runtime's user owns; a
+    cell that swaps one for a symlink must not make the next kernel start write to the host."""
+    target = tmp_path / "pwned"
+    handle = await runtimes.start(local_backend, spec(drive))
+    home_roots = [r for r in local_backend._layouts[sys.executable].roots
+                  if r.startswith("/root/")]
+    swap = (
+        "import os\n"
+        "def swap(path, to):\n"
+        "    top = '/'.join(path.split('/')[:3])\n"
+        "    os.rename(top, top + '.old')\n"
+        "    os.symlink(to, top)\n"
+        f"swap('/content/drive/MyDrive', {'/oldroot' + str(target / 'content')!r})\n"
+        + "".join(f"swap({r!r}, {'/oldroot' + str(target / 'home')!r})\n" for r in home_roots)
+    )
+    async with kernel(handle) as k:
+        (await k.run(swap)).ok()
+    restarted = await local_backend.restart_kernel(handle)
+    async with kernel(restarted) as k:
+        out = (await k.run("print(open('/content/drive/MyDrive/hello.txt').read())")).ok()
+    assert out.strip() == "hello from the drive"
+    assert gone(target)

@@ -146,7 +146,8 @@ class InstanceSpace:
     def disk_bytes(self) -> int:
         """Bytes of the files under the instance space (not following links)."""
         total = 0
-        for base in {self.root, self.sock}:
+        bases = [self.root] if self.sock.is_relative_to(self.root) else [self.root, self.sock]
+        for base in bases:
             for dirpath, dirnames, filenames in os.walk(base):
                 for name in (*filenames, *dirnames):
                     try:
