@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import platform
+import queue
 import re
 import shutil
 import signal
@@ -83,13 +84,28 @@ class Series:
 # ---------------------------------------------------------------------------------------- Dikte
 
 
+# --force-nodelay (a diagnostic, not for the record): asyncio only sets TCP_NODELAY on sockets
+# whose proto is IPPROTO_TCP, and `dikte serve` makes its listening socket with proto 0, so the
+# accepted connections keep Nagle's algorithm.  This shim sets it regardless, to show the cost.
+NODELAY_SHIM = """\
+import asyncio.base_events as be, socket, sys
+def _set_nodelay(sock):
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+be._set_nodelay = _set_nodelay
+from dikte.cli.main import main
+sys.exit(main())
+"""
+
+
 class Server:
     """``dikte serve --port 0`` in its own temp data dir, its output in a file (not a pipe)."""
 
-    def __init__(self, root: Path, *, no_sandbox: bool) -> None:
+    def __init__(self, root: Path, *, no_sandbox: bool, force_nodelay: bool = False) -> None:
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.no_sandbox = no_sandbox
+        self.force_nodelay = force_nodelay
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
@@ -99,7 +115,9 @@ class Server:
         dikte = Path(sys.executable).with_name("dikte")
         cmd = [str(dikte) if dikte.exists() else sys.executable, "serve", "--port", "0",
                "--data-dir", str(self.data_dir)]
-        if not dikte.exists():
+        if self.force_nodelay:
+            cmd[0:1] = [sys.executable, "-c", NODELAY_SHIM]
+        elif not dikte.exists():
             cmd[1:1] = ["-m", "dikte.cli.main"]
         if self.no_sandbox:
             cmd.append("--unsafe-no-sandbox")
@@ -247,7 +265,27 @@ class Socket:
 RAW_TRANSPORT = "tcp"
 
 
-def raw_start() -> tuple[float, KernelManager, BlockingKernelClient]:
+def wait_like_dikte(kc: BlockingKernelClient) -> None:
+    """Dikte's readiness rule (execution/kernel.py wait_ready): a kernel_info_reply on shell and
+    an iopub message after it; without wait_for_ready's trailing 0.2 s wait for iopub silence."""
+    deadline = time.monotonic() + MSG_TIMEOUT
+    while time.monotonic() < deadline:
+        msg_id = kc.kernel_info()
+        try:
+            reply = kc.get_shell_msg(timeout=1)
+        except queue.Empty:
+            continue
+        if reply["parent_header"].get("msg_id") != msg_id:
+            continue
+        try:
+            kc.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            continue
+        return
+    raise RuntimeError("the raw kernel did not become ready")
+
+
+def raw_start(rule: str = "wait_for_ready") -> tuple[float, KernelManager, BlockingKernelClient]:
     """Start an ipykernel with plain jupyter_client; return (seconds to ready, manager, client)."""
     t0 = time.perf_counter()
     km = KernelManager(kernel_name="python3", transport=RAW_TRANSPORT)
@@ -257,7 +295,10 @@ def raw_start() -> tuple[float, KernelManager, BlockingKernelClient]:
     kc = km.client()
     try:
         kc.start_channels()
-        kc.wait_for_ready(timeout=MSG_TIMEOUT)
+        if rule == "wait_for_ready":
+            kc.wait_for_ready(timeout=MSG_TIMEOUT)
+        else:
+            wait_like_dikte(kc)
     except BaseException:
         raw_stop(km, kc)
         raise
@@ -314,19 +355,23 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def bench_connect(api: Api, server: Server, n: int) -> tuple[Series, Series]:
-    dk, raw = Series("dikte"), Series("raw")
+def bench_connect(api: Api, server: Server, n: int) -> dict[str, tuple[Series, Series]]:
+    dk, raw, raw2 = Series("dikte"), Series("raw"), Series("raw")
     for i in range(n + 1):  # sample 0 of each is a warm-up (cold page cache, first imports)
         dt, _ = timed(lambda: api.connect(NOTEBOOK))
         server.note_children()
         api.disconnect(NOTEBOOK)
         rt, km, kc = raw_start()
         raw_stop(km, kc)
+        rt2, km, kc = raw_start("dikte")
+        raw_stop(km, kc)
         if i:
             dk.add(dt)
             raw.add(rt)
-        log(f"  connect {i}/{n}: dikte {dt * 1000:.0f} ms, raw {rt * 1000:.0f} ms")
-    return dk, raw
+            raw2.add(rt2)
+        log(f"  connect {i}/{n}: dikte {dt * 1000:.0f} ms, raw {rt * 1000:.0f} ms, "
+            f"raw with Dikte's readiness rule {rt2 * 1000:.0f} ms")
+    return {"connect": (dk, raw), "connect_same_rule": (dk, raw2)}
 
 
 def bench_cells(api: Api, server: Server, trivial_id: str, lines_id: str, *, warmup: int,
@@ -382,6 +427,7 @@ def machine() -> dict[str, Any]:
 def render(results: dict[str, tuple[Series, Series]], lines: int) -> str:
     label = {
         "connect": "connect (request -> kernel ready)",
+        "connect_same_rule": " ... raw without the 0.2 s iopub flush",
         "roundtrip": "trivial cell round trip (`1`)",
         "lines": f"{lines:,}-line print cell, until idle",
     }
@@ -407,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run Dikte's kernels without bubblewrap (development only; not for "
                          "recorded figures)")
+    ap.add_argument("--force-nodelay", action="store_true",
+                    help="diagnostic: start the server with TCP_NODELAY forced on its connections")
     ap.add_argument("--raw-transport", choices=["tcp", "ipc"], default="tcp",
                     help="ZeroMQ transport of the raw kernel (Dikte's local runtimes use ipc)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (server log) at the end")
@@ -417,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM should unwind through the finally blocks, like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="dikte-bench-"))
-    server = Server(root, no_sandbox=args.unsafe_no_sandbox)
+    server = Server(root, no_sandbox=args.unsafe_no_sandbox, force_nodelay=args.force_nodelay)
     started = time.time()
     load_before = os.getloadavg()
     results: dict[str, tuple[Series, Series]] = {}
@@ -429,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         trivial_id, lines_id = api.new_notebook(
             NOTEBOOK, [TRIVIAL, f"for i in range({args.lines}): print(i)"])
         log("connect:")
-        results["connect"] = bench_connect(api, server, args.connect_samples)
+        results.update(bench_connect(api, server, args.connect_samples))
         log("cells:")
         results.update(bench_cells(api, server, trivial_id, lines_id, warmup=args.warmup,
                                    rtt_n=args.roundtrip_samples, lines_n=args.lines_samples,
@@ -455,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(time.time() - started, 1),
         "sandbox": not args.unsafe_no_sandbox,
         "raw_transport": args.raw_transport,
+        "force_nodelay": args.force_nodelay,
         "machine": info,
         "results": {
             key: {"dikte": dk.summary(), "raw": raw.summary(),
@@ -468,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dikte vs raw jupyter_client, {doc['date']}, {info['cpus']} CPUs, "
               f"{'bubblewrap sandbox' if doc['sandbox'] else 'NO sandbox'}, "
               f"raw kernel over {args.raw_transport}, "
+              f"{'TCP_NODELAY FORCED (diagnostic), ' if args.force_nodelay else ''}"
               f"load avg before {load_before[0]:.2f} / after {info['loadavg'][0]:.2f}, "
               f"{doc['elapsed_s']} s")
         print(render(results, args.lines))

@@ -8,18 +8,12 @@ from pathlib import Path
 
 import psutil
 
+from tests.support.procs import runtime_processes
 from tests.support.server import Client, DikteServer, cell_text
 
 
 def _processes_of(runtime_id: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if any(runtime_id in part for part in proc.info["cmdline"] or ()):
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            pass
-    return found
+    return runtime_processes(runtime_id)
 
 
 def _run(client: Client, path: str, cell_id: str, timeout: float = 60) -> dict:
@@ -52,7 +46,7 @@ def test_usage_sessions_and_disconnect_delete(server: DikteServer, client: Clien
     assert not instance.exists()
     assert _processes_of(rid) == []
     view = client.view(path)
-    assert view["runtime"] is None and cell_text(view, cid) == ""  # notebook remains
+    assert view["runtime"] is None and cell_text(view, cid) == str(30 * 2**20)  # kept
 
 
 def test_terminate_from_manage_sessions(client: Client) -> None:

@@ -77,13 +77,16 @@ class DikteServer:
         """End any process still running from this server's data dir, by pid."""
         import psutil
 
-        marker = str(self.data_dir)
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            try:
-                if any(marker in part for part in proc.info["cmdline"] or ()):
+        from tests.support.procs import runtime_processes
+
+        runtimes = self.data_dir / "runtimes"
+        ids = [p.name for p in runtimes.iterdir()] if runtimes.is_dir() else []
+        for rid in ids:
+            for proc in runtime_processes(rid):
+                try:
                     proc.kill()
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
+                except psutil.NoSuchProcess:
+                    pass
 
     def close(self) -> None:
         try:

@@ -46,7 +46,15 @@ def follow_run(url: str, token: str, path: str, body: dict[str, Any]) -> int:
                     failed |= msg.get("last_status") == "error"
             elif kind == "input_request":
                 prompt = msg.get("prompt", "")
-                value = getpass.getpass(prompt) if msg.get("password") else input(prompt)
+                try:
+                    value = getpass.getpass(prompt) if msg.get("password") else input(prompt)
+                except EOFError:
+                    # Standard input is spent: the cell would wait forever; stop it instead.
+                    print("\n[no input available: interrupting the cell]", file=sys.stderr,
+                          flush=True)
+                    httpx.post(f"{url}/api/notebooks/interrupt", json={"path": path},
+                               timeout=60, headers={"Authorization": f"Bearer {token}"})
+                    continue
                 ws.send(json.dumps({"type": "input_reply", "value": value}))
             elif kind in ("notice", "runtime") and msg.get("message"):
                 print(f"[{msg['message']}]", file=sys.stderr, flush=True)

@@ -36,6 +36,7 @@ from dikte.runtimes.sandbox import (
     kernel_command,
     kernel_env,
     launcher_argv,
+    prepare_mountpoints,
     probe_python,
 )
 
@@ -90,6 +91,8 @@ class LocalBackend:
         passwd, group = space.write_identity(uid if uid is not None else os.geteuid())
         paths = SandboxPaths(space.content, spec.drive_root, space.tmp, space.home, space.site,
                              space.sock, passwd, group)
+        if self.as_root:
+            prepare_mountpoints(paths, layout)
         opts = bwrap_options(spec.runtime_id, paths, layout, kernel_env(layout, spec.env),
                              forbidden=self.data_dir, as_root=self.as_root)
         data = b"".join(o.encode() + b"\0" for o in opts)

@@ -201,6 +201,30 @@ def bwrap_options(
     return opts
 
 
+def prepare_mountpoints(paths: SandboxPaths, layout: PythonLayout) -> None:
+    """Make every mountpoint that lies inside a directory the runtime's user owns a real
+    directory, replacing symlinks and files the runtime left there.
+
+    bwrap runs as root and follows symlinks while it creates mountpoints, so a cell that swapped
+    ``/content/drive`` for a link to ``/oldroot/etc`` would otherwise make the next start create
+    (and chmod) directories anywhere on the host. Call it only while no process of the runtime
+    runs, so nothing can swap them back before bwrap has mounted.
+    """
+    owned = {"/content": paths.content, "/tmp": paths.tmp, "/root": paths.home}
+    for target in ("/content/drive/MyDrive", *layout.roots):
+        inside = [m for m in owned if _inside(target, m) and target != m]
+        if not inside:
+            continue
+        mount = max(inside, key=len)
+        path = owned[mount]
+        for part in target[len(mount):].strip("/").split("/"):
+            path = path / part
+            if path.is_symlink() or (path.exists() and not path.is_dir()):
+                path.unlink()
+            if not path.exists():
+                path.mkdir(mode=0o755)
+
+
 def _parents(target: str, made: set[str]) -> list[str]:
     """``--dir`` for each missing ancestor of ``target``, world-traversable (bwrap would make
     them 0700 as root, which the unprivileged kernel could not cross)."""
