@@ -14,7 +14,7 @@ subprocess) and through a bare ipykernel driven by jupyter_client in this proces
              plus the execute_reply.
 
 Dikte and raw samples are interleaved so that load on the machine hits both alike.  Nothing here
-asserts on timings.  Usage:  .venv/bin/python bench/bench_core.py [--json] [--samples ...]
+asserts on timings.  Usage:  .venv/bin/python bench/bench_core.py [--json [FILE]] (see --help)
 """
 
 from __future__ import annotations
@@ -449,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=20, help="round trips before timing")
     ap.add_argument("--lines-samples", type=int, default=3)
     ap.add_argument("--lines", type=int, default=200_000, help="lines the print cell prints")
-    ap.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                    help="results as JSON: on stdout instead of the table, or into FILE as well")
     ap.add_argument("--unsafe-no-sandbox", action="store_true",
                     help="run Dikte's kernels without bubblewrap (development only; not for "
                          "recorded figures)")
@@ -511,7 +512,9 @@ def main(argv: list[str] | None = None) -> int:
             for key, (dk, raw) in results.items()
         },
     }
-    if args.json:
+    if args.json and args.json != "-":
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+    if args.json == "-":
         print(json.dumps(doc, indent=2))
     else:
         print(f"Dikte vs raw jupyter_client, {doc['date']}, {info['cpus']} CPUs, "

@@ -19,13 +19,13 @@ router = APIRouter(prefix="/api/drive", tags=["drive"])
 @router.get("/list", response_model=DriveListing)
 async def list_dir(person: PersonDep, svc: ServicesDep, path: str = "") -> DriveListing:
     entries = await asyncio.to_thread(svc.drive(person.id).list, path)
-    return DriveListing(path=path, entries=[DriveEntry(**e.to_dict()) for e in entries])
+    return DriveListing(path=path, entries=[DriveEntry.model_validate(e.to_dict()) for e in entries])
 
 
 @router.post("/dirs", response_model=DriveEntry, status_code=201)
 async def make_dir(body: PathBody, person: PersonDep, svc: ServicesDep) -> DriveEntry:
     entry = await asyncio.to_thread(svc.drive(person.id).mkdir, body.path)
-    return DriveEntry(**entry.to_dict())
+    return DriveEntry.model_validate(entry.to_dict())
 
 
 @router.get("/files/{path:path}", response_class=FileResponse,
@@ -60,7 +60,7 @@ async def upload(path: str, request: Request, person: PersonDep, svc: ServicesDe
 
     entry = await svc.drive(person.id).write_stream(path, body(), max_bytes=limit,
                                                     overwrite=overwrite)
-    return DriveEntry(**entry.to_dict())
+    return DriveEntry.model_validate(entry.to_dict())
 
 
 @router.post("/rename", response_model=DriveEntry)
@@ -68,7 +68,7 @@ async def rename(body: RenameBody, person: PersonDep, svc: ServicesDep) -> Drive
     """Rename or move a file or folder (open notebooks follow)."""
     entry = await asyncio.to_thread(svc.drive(person.id).rename, body.src, body.dst)
     svc.sessions.renamed(person.id, entry_path(body.src), entry.path)
-    return DriveEntry(**entry.to_dict())
+    return DriveEntry.model_validate(entry.to_dict())
 
 
 @router.delete("/files/{path:path}", status_code=204)

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/notebooks", tags=["notebooks"])
 @router.post("", response_model=DriveEntry, status_code=201)
 async def create(body: PathBody, person: PersonDep, svc: ServicesDep) -> DriveEntry:
     entry = await asyncio.to_thread(svc.drive(person.id).new_notebook, body.path)
-    return DriveEntry(**entry.to_dict())
+    return DriveEntry.model_validate(entry.to_dict())
 
 
 @router.get("/view", response_model=NotebookView)

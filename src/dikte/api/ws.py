@@ -28,6 +28,7 @@ from dikte.sessions.notebook import OpenNotebook
 log = logging.getLogger(__name__)
 router = APIRouter()
 _client_message: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+_background: set[asyncio.Task[None]] = set()
 
 
 @router.websocket("/api/notebooks/ws")
@@ -103,7 +104,9 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, raw: str) -> Non
         nb.cancel(msg.cell_ids)
     elif isinstance(msg, RestartMsg):
         if nb.runtime is not None and nb.runtime.handle is not None:
-            asyncio.create_task(nb.runtime.restart("The kernel was restarted."))
+            task = asyncio.create_task(nb.runtime.restart("The kernel was restarted."))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
     elif isinstance(msg, InputReplyMsg):
         nb.input_reply(msg.value)
 

@@ -54,7 +54,7 @@ def run_notebook(settings: Settings, path: Path, output: Path | None, *, image: 
 async def _run(settings: Settings, path: Path, output: Path | None, image: str,
                timeout: float | None) -> int:
     try:
-        data = path.read_bytes()
+        data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         print(f"dikte run: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -95,7 +95,7 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
                 for out in cell.get("outputs", []):
                     print(output_text(out), end="", file=sys.stderr)
         if output is not None:
-            text = nbformat.writes(nb.doc)
+            text: str = nbformat.writes(nb.doc)  # type: ignore[no-untyped-call]
             tmp_out = output.with_name(f".{output.name}.tmp")
             tmp_out.write_text(text)
             tmp_out.replace(output)

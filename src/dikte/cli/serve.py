@@ -47,7 +47,7 @@ def serve(settings: Settings) -> int:
 
     async def main() -> None:
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
+        while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
             await asyncio.sleep(0.05)
         if server.started:
             print(f"Dikte is serving at http://{host}:{port}/ (data in {settings.data_dir})",

@@ -111,7 +111,8 @@ class RunBody(BaseModel):
     anchor: str | None = Field(None, description="For before/after: the cell they are relative to.")
     source_hashes: dict[str, str] = Field(
         default_factory=dict,
-        description="Optional sha256 of the source the client saw, by cell id; a mismatch is refused.",
+        description="Optional sha256 of the source the client saw, by cell id; a mismatch "
+        "is refused.",
     )
 
 

@@ -25,11 +25,10 @@ def cell_index(nb: NotebookNode, cell_id: str) -> int:
 
 
 def new_cell(cell_type: str, source: str) -> NotebookNode:
-    if cell_type == "code":
-        return nbformat.v4.new_code_cell(source)
-    if cell_type == "markdown":
-        return nbformat.v4.new_markdown_cell(source)
-    return nbformat.v4.new_raw_cell(source)
+    makers = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+              "raw": nbformat.v4.new_raw_cell}
+    cell: NotebookNode = makers[cell_type](source)  # type: ignore[no-untyped-call]
+    return cell
 
 
 def _convert(cell: NotebookNode, cell_type: str) -> NotebookNode:

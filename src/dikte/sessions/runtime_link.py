@@ -41,6 +41,7 @@ class RuntimeLink:
         self._channel: KernelChannel | None = None
         self.last_usage: Usage | None = None
         self._monitor: asyncio.Task[None] | None = None
+        self._barrier_task: asyncio.Task[None] | None = None
         self._ended = False
 
     @property
@@ -131,7 +132,7 @@ class RuntimeLink:
         nb.queue.extend(c for c in exec_state.get("queued", []) if c in cell_ids)
         if running and running.get("cell_id") in cell_ids:
             nb.resume_running(running["cell_id"], running["msg_id"])
-            asyncio.create_task(self._barrier(running["msg_id"]))
+            self._barrier_task = asyncio.create_task(self._barrier(running["msg_id"]))
         elif nb.queue:
             nb.idle.clear()
         self._monitor = asyncio.create_task(self._watch(), name=f"watch-{self.runtime_id}")
