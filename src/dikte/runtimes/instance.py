@@ -194,7 +194,7 @@ def new_connection(host_ip: str, kernel_ip: str) -> tuple[dict[str, Any], dict[s
 
 
 def write_connection_file(path: Path, info: dict[str, Any], uid: int | None) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(info, f)
     if uid is not None:

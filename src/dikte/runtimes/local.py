@@ -99,6 +99,7 @@ class LocalBackend:
         if len(data) > 60000:
             raise RuntimeUnavailable("The runtime's settings are too large.",
                                      log_message=f"bwrap options are {len(data)} bytes")
+        oom_baseline = cgroup.oom_kills()
         rfd, wfd = os.pipe()
         try:
             os.write(wfd, data)
@@ -114,7 +115,7 @@ class LocalBackend:
             instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
             private={
                 "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
-                "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": cgroup.oom_kills(),
+                "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
                 "spec": spec_to_state(spec),
             },
         )

@@ -1,0 +1,95 @@
+"""What Colab users type works in a runtime: shell escapes, magics, pip, plots, rich HTML."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+
+from tests.support.server import Client, cell_text
+
+
+def _wheel(name: str, version: str, module_source: str) -> bytes:
+    """A minimal, valid pure-Python wheel built in memory."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": module_source.encode(),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: dikte-tests\nRoot-Is-Purelib: true\n"
+                         b"Tag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return buf.getvalue()
+
+
+def _run(client: Client, path: str, ids: list[str]) -> dict:
+    sock = client.socket(path)
+    try:
+        for cid in ids:
+            sock.send({"type": "execute", "cell_id": cid})
+        for cid in ids:
+            sock.wait_done(cid, timeout=120)
+    finally:
+        sock.close()
+    return client.view(path)
+
+
+def test_shell_escapes_and_magics(client: Client) -> None:
+    path = "Notebooks/idioms.ipynb"
+    ids = client.new_notebook(path, [
+        "!mkdir -p /content/work/sub && touch /content/work/a.txt /content/work/b.txt",
+        "files = !ls /content/work\nprint(files)",
+        "%cd /content/work/sub\nimport os; print(os.getcwd())",
+        "%%bash\necho from bash $((6 * 7))",
+        "!echo $HOME; whoami",
+    ])
+    view = _run(client, path, ids)
+    assert cell_text(view, ids[1]).strip() == "['a.txt', 'b.txt', 'sub']"
+    assert cell_text(view, ids[2]).strip().endswith("/content/work/sub")
+    assert cell_text(view, ids[3]).strip() == "from bash 42"
+    assert cell_text(view, ids[4]).split() == ["/root", "dikte"]
+
+
+def test_matplotlib_plots_inline_and_html_renders(client: Client) -> None:
+    path = "Notebooks/plots.ipynb"
+    plot, html = client.new_notebook(path, [
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()",
+        "from IPython.display import HTML\nHTML('<b>bold</b>')",
+    ])
+    view = _run(client, path, [plot, html])
+    cells = {c["id"]: c for c in view["notebook"]["cells"]}
+    images = [o for o in cells[plot]["outputs"] if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+    assert base64.b64decode(images[0]["data"]["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cells[html]["outputs"][0]["data"]["text/html"] == "<b>bold</b>"
+
+
+def test_pip_installs_into_the_runtime_and_vanishes_with_it(client: Client) -> None:
+    client.call("PUT", "/api/drive/files/wheels/tinypkg-1.0-py3-none-any.whl",
+                content=_wheel("tinypkg", "1.0", "ANSWER = 42\n"))
+    path = "Notebooks/pip.ipynb"
+    install, use, system = client.new_notebook(path, [
+        "%pip install -q --no-index /content/drive/MyDrive/wheels/tinypkg-1.0-py3-none-any.whl",
+        "import tinypkg; print(tinypkg.ANSWER)",
+        "!touch /usr/lib/dikte-test 2>&1 | head -1",
+    ])
+    view = _run(client, path, [install, use, system])
+    assert cell_text(view, use).strip() == "42"
+    assert "Read-only file system" in cell_text(view, system)
+    client.post("/api/notebooks/restart", {"path": path})      # like Colab: survives a restart
+    view = _run(client, path, [use])
+    assert cell_text(view, use).strip() == "42"
+    client.post("/api/notebooks/disconnect", {"path": path})   # and is gone with the runtime
+    view = _run(client, path, [use])
+    assert "ModuleNotFoundError" in cell_text(view, use)
+    client.post("/api/notebooks/disconnect", {"path": path})
