@@ -14,11 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from dikte.app import make_backend, prepare_data_dir
 from dikte.config import Settings
-from dikte.drive import Drive
+from dikte.drive import Drive, notebooks
 from dikte.errors import DikteError
 from dikte.execution.outputs import OutputLimits
 from dikte.sessions.document import code_cells
@@ -95,9 +93,10 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
                 for out in cell.get("outputs", []):
                     print(output_text(out), end="", file=sys.stderr)
         if output is not None:
-            text: str = nbformat.writes(nb.doc)  # type: ignore[no-untyped-call]
+            # The live document holds plain-dict outputs; normalise it as the drive does.
+            data = notebooks.dumps(notebooks.check(nb.doc, output.name))
             tmp_out = output.with_name(f".{output.name}.tmp")
-            tmp_out.write_text(text)
+            tmp_out.write_bytes(data)
             tmp_out.replace(output)
         return 1 if failed else 0
 
