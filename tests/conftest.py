@@ -4,10 +4,19 @@
   started once per test module; ``.client()`` gives an authenticated API client.
 - ``client``: ``server.client()`` for the admin.
 - ``fresh_server``: a factory for servers a test starts, stops and restarts itself.
+- ``postgres_db``: the URL of a new, empty database in that server.
+- ``postgres_url``: a throwaway PostgreSQL server (Debian's postgresql, started by the test run
+  as the ``postgres`` user on a unix socket in a temporary directory) and its SQLAlchemy URL.
 """
 
 from __future__ import annotations
 
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,3 +51,51 @@ def fresh_server(tmp_path: Path) -> Iterator[Callable[..., DikteServer]]:
     yield make
     for srv in started:
         srv.close()
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.fail("PostgreSQL is not installed; ./test.sh installs Debian's postgresql")
+    base = Path(tempfile.mkdtemp(prefix="dikte-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        pw = pwd.getpwnam("postgres")
+        for p in (base, sock):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "dikte",
+                    "--auth=trust", "-E", "UTF8"], **run)  # type: ignore[call-overload]
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                    str(base / "log"), "-o", f"-k {sock} -c listen_addresses=''", "start"],
+                   **run)  # type: ignore[call-overload]
+    try:
+        yield f"postgresql+psycopg://dikte@/postgres?host={sock}"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> str:
+    """The URL of a new, empty database in the throwaway PostgreSQL server."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    name = f"dikte_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return postgres_url.replace("/postgres?", f"/{name}?")

@@ -180,3 +180,19 @@ def test_runtimes_gone_while_the_server_was_down_are_reaped(
     assert client.view(path)["runtime"] is None
     assert client.get("/api/sessions") == []
     assert not Path(srv.data_dir / "runtimes" / rid).exists()
+
+
+def test_the_server_on_postgresql(fresh_server: Callable[..., DikteServer],
+                                  postgres_db: str) -> None:
+    srv = fresh_server(DIKTE_DATABASE_URL=postgres_db).start()
+    token = srv.token
+    client = srv.client()
+    path = "Notebooks/pg.ipynb"
+    (cid,) = client.new_notebook(path, ["print('on postgres')"])
+    rid = client.post("/api/notebooks/connect", {"path": path})["runtime_id"]
+    _run(client, path, cid)
+    srv.stop()
+    srv.start()  # the runtime record in PostgreSQL brings it back
+    client = srv.client(token)
+    assert [s["runtime_id"] for s in client.get("/api/sessions")] == [rid]
+    assert cell_text(client.view(path), cid).strip() == "on postgres"
