@@ -30,8 +30,12 @@ def serve(settings: Settings) -> int:
                   "single-person development run: dikte serve --unsafe-no-sandbox",
                   file=sys.stderr)
             return 2
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    # IPPROTO_TCP explicitly: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets
+    # whose protocol says TCP, and every cell's small WebSocket frames would otherwise wait ~40 ms
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((settings.host, settings.port))
     except OSError as exc:

@@ -42,6 +42,8 @@ class RuntimeLink:
         self.last_usage: Usage | None = None
         self._monitor: asyncio.Task[None] | None = None
         self._barrier_task: asyncio.Task[None] | None = None
+        self._pending_state: dict[str, Any] | None = None
+        self._state_writer: asyncio.Task[None] | None = None
         self._ended = False
 
     @property
@@ -70,8 +72,22 @@ class RuntimeLink:
                            "message": message})
 
     def persist_exec_state(self, state: dict[str, Any]) -> None:
-        if self.db is not None and self.handle is not None:
-            self.db.update_runtime(self.runtime_id, exec_state=state)
+        """Record the queue for a restarted control plane, off the event loop, in order."""
+        if self.db is None or self.handle is None:
+            return
+        self._pending_state = state
+        if self._state_writer is None or self._state_writer.done():
+            self._state_writer = asyncio.create_task(self._write_states())
+
+    async def _write_states(self) -> None:
+        db = self.db
+        assert db is not None
+        while self._pending_state is not None:
+            state, self._pending_state = self._pending_state, None
+            try:
+                await asyncio.to_thread(db.update_runtime, self.runtime_id, exec_state=state)
+            except Exception:
+                log.exception("recording the queue of %s failed", self.runtime_id)
 
     # lifecycle
 
@@ -187,6 +203,8 @@ class RuntimeLink:
         """The control plane is stopping: let go of the runtime but leave it running."""
         if self._monitor is not None:
             self._monitor.cancel()
+        if self._state_writer is not None:
+            await self._state_writer  # the queue on record is the one a new server resumes
         await self._close_channel()
 
     async def _close_channel(self) -> None:
