@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nbformat
+import nbformat as _nbformat
 import psutil
 import pytest
 
 from tests.cli.conftest import COMMAND, Cli
+from tests.support.procs import runtime_processes
 from tests.support.server import DikteServer
 
+nbformat: Any = _nbformat  # ships no type hints
 NotebookFactory = Callable[..., str]
 LONG_SLEEP = "import time\nprint('started', flush=True)\ntime.sleep(300)"
 
@@ -51,20 +53,7 @@ def runtime_id(connect_stdout: str) -> str:
 
 
 def processes_of(rid: str) -> list[psutil.Process]:
-    """Processes of runtime ``rid``: in its cgroup, or naming it on their command line.
-
-    (The sandbox keeps the runtime id off the kernel's command line, so the cgroup is what
-    finds them.)"""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            cgroups = Path(f"/proc/{proc.pid}/cgroup").read_text()
-            cmdline = proc.info["cmdline"] or ()
-        except (OSError, psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if f"/dikte/{rid}" in cgroups or any(rid in part for part in cmdline):
-            found.append(proc)
-    return found
+    return runtime_processes(rid)
 
 
 def assert_gone(rid: str, before: list[psutil.Process]) -> None:
@@ -138,6 +127,22 @@ def test_drive_paths_leaving_the_drive_fail_clearly(cli: Cli, server: DikteServe
     assert "Traceback" not in r.stderr
     assert not (server.data_dir / "drives" / "x").exists()
     assert local.read_text() == "local\n"
+
+
+def test_drive_local_file_problems_fail_clearly(cli: Cli, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.txt"
+    r = cli("drive", "upload", str(missing), "missing.txt")
+    assert r.returncode == 1
+    assert r.stderr == f"dikte: {missing}: No such file or directory\n"
+    assert "missing.txt" not in cli.ok("drive", "ls")
+
+    local = tmp_path / "here.txt"
+    local.write_text("here\n")
+    cli.ok("drive", "upload", str(local), "here.txt")
+    r = cli("drive", "download", "here.txt", str(tmp_path / "no-such-dir" / "here.txt"))
+    assert r.returncode == 1
+    assert "No such file or directory" in r.stderr and "Traceback" not in r.stderr
+    cli.ok("drive", "rm", "here.txt")
 
 
 def test_drive_rm_with_dot_segments_does_not_delete_another_file(cli: Cli, server: DikteServer,

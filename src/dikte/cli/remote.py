@@ -132,6 +132,10 @@ def dispatch(args: argparse.Namespace) -> int:
     except ApiError as exc:
         print(f"dikte: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a local file to upload or download into
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dikte: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def file_url(path: str) -> str:
