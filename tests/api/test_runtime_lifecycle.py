@@ -196,3 +196,26 @@ def test_the_server_on_postgresql(fresh_server: Callable[..., DikteServer],
     client = srv.client(token)
     assert [s["runtime_id"] for s in client.get("/api/sessions")] == [rid]
     assert cell_text(client.view(path), cid).strip() == "on postgres"
+
+
+def test_past_the_disk_limit_the_runtime_is_stopped_with_the_reason(
+        fresh_server: Callable[..., DikteServer]) -> None:
+    srv = fresh_server(DIKTE_RUNTIME_DISK="20MiB", DIKTE_DISK_CHECK_SECONDS="0.5").start()
+    client = srv.client()
+    path = "Notebooks/disk.ipynb"
+    (fill,) = client.new_notebook(path, [
+        "open('/content/big.bin', 'wb').write(b'z' * (40 * 2**20))\n"
+        "import time; time.sleep(30)"])
+    rid = client.post("/api/notebooks/connect", {"path": path})["runtime_id"]
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": fill})
+        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected")
+    finally:
+        sock.close()
+    assert "over the limit of 20 MiB" in gone["message"] and "drive is kept" in gone["message"]
+    assert not (srv.data_dir / "runtimes" / rid).exists()
+    assert _processes_of(rid) == []
+    view = client.view(path)
+    assert view["runtime"] is None
+    assert "over the limit of 20 MiB" in cell_text(view, fill)  # the note is saved in the cell

@@ -201,6 +201,7 @@ class OpenNotebook:
                 self.last_status[c] = "cancelled"
         self._announce_states([cid, *cancelled])
         self.persist_exec_state()
+        self._dirty = True
         self.save_soon(now=True)
         self.pump()
         self._check_idle()
