@@ -33,14 +33,7 @@ def _wheel(name: str, version: str, module_source: str) -> bytes:
 
 
 def _run(client: Client, path: str, ids: list[str]) -> dict:
-    sock = client.socket(path)
-    try:
-        for cid in ids:
-            sock.send({"type": "execute", "cell_id": cid})
-        for cid in ids:
-            sock.wait_done(cid, timeout=120)
-    finally:
-        sock.close()
+    client.run_cells(path, ids)
     return client.view(path)
 
 

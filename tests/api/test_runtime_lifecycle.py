@@ -17,12 +17,7 @@ def _processes_of(runtime_id: str) -> list[psutil.Process]:
 
 
 def _run(client: Client, path: str, cell_id: str, timeout: float = 60) -> dict:
-    sock = client.socket(path)
-    try:
-        sock.send({"type": "execute", "cell_id": cell_id})
-        return sock.wait_done(cell_id, timeout)
-    finally:
-        sock.close()
+    return client.run_cells(path, [cell_id], timeout)[0]
 
 
 def test_usage_sessions_and_disconnect_delete(server: DikteServer, client: Client) -> None:

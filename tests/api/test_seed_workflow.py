@@ -92,15 +92,8 @@ def _dataset() -> bytes:
 
 
 def _run_all(client: Client, path: str, ids: list[str]) -> dict:
-    sock = client.socket(path)
-    try:
-        for cid in ids:
-            sock.send({"type": "execute", "cell_id": cid})
-        for cid in ids:
-            done = sock.wait_done(cid, timeout=120)
-            assert done["last_status"] == "ok", cell_text(client.view(path), cid)
-    finally:
-        sock.close()
+    for cid, done in zip(ids, client.run_cells(path, ids), strict=True):
+        assert done["last_status"] == "ok", cell_text(client.view(path), cid)
     return client.view(path)
 
 

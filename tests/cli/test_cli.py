@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -469,3 +471,16 @@ def test_doctor_reports_a_ready_sandbox() -> None:
     assert "bubblewrap" in r.stdout
     assert "cgroup" in r.stdout
     assert "Sandboxed runtimes: ready." in r.stdout
+
+
+def test_serve_refuses_to_start_without_a_sandbox_and_prints_the_report(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path / "empty-bin")}  # no bwrap, no setpriv
+    r = subprocess.run([sys.executable, "-m", "dikte.cli.main", "serve", "--port", "0",
+                        "--data-dir", str(tmp_path / "data")], env=env, capture_output=True,
+                       text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2
+    assert "Dikte host report" in r.stderr and "bubblewrap" in r.stderr
+    assert "apt-get install bubblewrap" in r.stderr
+    assert "will not start without a working sandbox" in r.stderr
+    assert "--unsafe-no-sandbox" in r.stderr
+    assert "Dikte is serving" not in r.stdout

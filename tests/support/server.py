@@ -154,6 +154,16 @@ class Client:
     def socket(self, path: str) -> NotebookSocket:
         return NotebookSocket(self.url, self.token, path)
 
+    def run_cells(self, path: str, cell_ids: list[str], timeout: float = 120) -> list[Message]:
+        """Run cells over the notebook's WebSocket; return each one's final cell_state."""
+        sock = self.socket(path)
+        try:
+            for cid in cell_ids:
+                sock.send({"type": "execute", "cell_id": cid})
+            return [sock.wait_done(cid, timeout) for cid in cell_ids]
+        finally:
+            sock.close()
+
 
 class NotebookSocket:
     """A notebook WebSocket whose messages are collected by a thread, for waiting on."""
