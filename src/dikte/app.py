@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from dikte import __version__
 from dikte.api import drive as drive_api
 from dikte.api import errors as api_errors
-from dikte.api import meta, notebooks, sessions, ws
+from dikte.api import meta, notebooks, sessions, web, ws
 from dikte.api.deps import Services
 from dikte.config import Settings
 from dikte.db import Database
@@ -84,8 +84,10 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api_errors.install(app)
-    for router in (meta.router, drive_api.router, notebooks.router, sessions.router, ws.router):
+    for router in (meta.router, web.router, drive_api.router, notebooks.router, sessions.router,
+                   ws.router):
         app.include_router(router)
+    web.mount_frontend(app)
     return app
 
 

@@ -16,6 +16,7 @@ from dikte.runtimes.base import RuntimeBackend
 from dikte.sessions.manager import SessionManager
 
 TOKEN_PROTOCOL_PREFIX = "dikte.token."
+COOKIE_NAME = "dikte_session"
 
 
 @dataclass
@@ -46,8 +47,18 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return None
 
 
-def authenticate(conn: HTTPConnection) -> Person:
+def authenticate(conn: HTTPConnection, *, unsafe: bool = False) -> Person:
+    """The person behind a bearer token, or behind the web app's session cookie.
+
+    A cookie travels with every request a browser makes, also those another site makes it send,
+    so a cookie-authenticated request that changes state (and every WebSocket) must carry an
+    Origin header naming this server.
+    """
     token = bearer_token(conn)
+    if not token:
+        token = conn.cookies.get(COOKIE_NAME)
+        if token and unsafe:
+            check_origin(conn, required=True)
     if not token:
         raise Unauthorized("Sign in first: send your token as 'Authorization: Bearer <token>'.",
                            code="no_token")
@@ -57,10 +68,12 @@ def authenticate(conn: HTTPConnection) -> Person:
     return person
 
 
-def check_origin(conn: HTTPConnection) -> None:
+def check_origin(conn: HTTPConnection, *, required: bool = False) -> None:
     """Refuse cross-site requests: a browser always sends Origin on them."""
     origin = conn.headers.get("origin")
     if origin is None:
+        if required:
+            raise Forbidden("This request must come from Dikte's own pages.", code="bad_origin")
         return
     host = conn.headers.get("host", "")
     if origin.split("://", 1)[-1] != host:
@@ -68,9 +81,10 @@ def check_origin(conn: HTTPConnection) -> None:
 
 
 def current_person(request: Request) -> Person:
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+    if unsafe:
         check_origin(request)
-    return authenticate(request)
+    return authenticate(request, unsafe=unsafe)
 
 
 PersonDep = Annotated[Person, Depends(current_person)]

@@ -30,6 +30,10 @@ class Me(BaseModel):
     is_admin: bool
 
 
+class LoginBody(BaseModel):
+    token: str
+
+
 class DriveEntry(BaseModel):
     name: str
     path: str
