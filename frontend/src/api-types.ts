@@ -356,6 +356,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runtime/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dir
+         * @description A folder of the runtime's /content (``drive/MyDrive/...`` is your drive).
+         */
+        get: operations["list_dir_api_runtime_files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime/files/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete
+         * @description Delete a file or folder of /content (a link itself, never what it points to).
+         */
+        post: operations["delete_api_runtime_files_delete_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime/files/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download */
+        get: operations["download_api_runtime_files_download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime/files/mkdir": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make Dir
+         * @description Create a folder (and its parents) in /content.
+         */
+        post: operations["make_dir_api_runtime_files_mkdir_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime/files/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload
+         * @description Upload the raw body as a file (streamed to disk; atomic; owned by the runtime's user).
+         */
+        put: operations["upload_api_runtime_files_upload_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions": {
         parameters: {
             query?: never;
@@ -385,6 +482,71 @@ export interface paths {
         post?: never;
         /** Terminate */
         delete: operations["terminate_api_sessions__runtime_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start
+         * @description Start an upload of ``size`` bytes to your drive or to a runtime's /content.
+         */
+        post: operations["start_api_uploads_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status
+         * @description Where the upload stands: the next chunk starts at ``offset``.
+         */
+        get: operations["status_api_uploads__upload_id__get"];
+        /**
+         * Append
+         * @description Append the raw body, the chunk that starts at ``offset``.
+         */
+        put: operations["append_api_uploads__upload_id__put"];
+        post?: never;
+        /** Cancel */
+        delete: operations["cancel_api_uploads__upload_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{upload_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete
+         * @description Place the file (notebooks are validated first); the upload is then gone.
+         */
+        post: operations["complete_api_uploads__upload_id__complete_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -609,6 +771,32 @@ export interface components {
             /** Queued */
             queued: string[];
         };
+        /** RuntimeDirBody */
+        RuntimeDirBody: {
+            /**
+             * Dir
+             * @description Folder relative to /content, e.g. data or drive/MyDrive/x.
+             */
+            dir: string;
+            /**
+             * Path
+             * @description The notebook whose runtime is meant.
+             */
+            path: string;
+        };
+        /** RuntimeFileBody */
+        RuntimeFileBody: {
+            /**
+             * File
+             * @description File or folder relative to /content.
+             */
+            file: string;
+            /**
+             * Path
+             * @description The notebook whose runtime is meant.
+             */
+            path: string;
+        };
         /** RuntimeInfo */
         RuntimeInfo: {
             /** Disk Bytes */
@@ -653,6 +841,63 @@ export interface components {
             runtime_id: string;
             /** Started At */
             started_at: number;
+        };
+        /** UploadInfo */
+        UploadInfo: {
+            /**
+             * Chunk Size
+             * @description Recommended bytes per chunk.
+             */
+            chunk_size: number;
+            /**
+             * Offset
+             * @description Bytes received so far; the next chunk starts here.
+             */
+            offset: number;
+            /** Size */
+            size: number;
+            /** Upload Id */
+            upload_id: string;
+        };
+        /** UploadStart */
+        UploadStart: {
+            /**
+             * Notebook
+             * @description For target runtime: the notebook whose runtime receives the file.
+             */
+            notebook?: string | null;
+            /**
+             * Overwrite
+             * @description Replace a file already there.
+             * @default true
+             */
+            overwrite: boolean;
+            /**
+             * Path
+             * @description Where the file goes.
+             */
+            path: string;
+            /**
+             * Size
+             * @description Total bytes the upload will carry.
+             */
+            size: number;
+            /**
+             * Target
+             * @description drive: path is in your drive; runtime: path is relative to the /content of the notebook's runtime.
+             * @enum {string}
+             */
+            target: "drive" | "runtime";
+        };
+        /** UploadStatus */
+        UploadStatus: {
+            /**
+             * Offset
+             * @description Bytes received so far; the next chunk starts here.
+             */
+            offset: number;
+            /** Size */
+            size: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -1299,6 +1544,176 @@ export interface operations {
             };
         };
     };
+    list_dir_api_runtime_files_get: {
+        parameters: {
+            query: {
+                /** @description The notebook whose runtime is meant. */
+                path: string;
+                /** @description Folder relative to /content. */
+                dir?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveListing"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_api_runtime_files_delete_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuntimeFileBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_api_runtime_files_download_get: {
+        parameters: {
+            query: {
+                /** @description The notebook whose runtime is meant. */
+                path: string;
+                /** @description File relative to /content. */
+                file: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    make_dir_api_runtime_files_mkdir_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuntimeDirBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveEntry"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_api_runtime_files_upload_put: {
+        parameters: {
+            query: {
+                /** @description The notebook whose runtime is meant. */
+                path: string;
+                /** @description Destination relative to /content. */
+                file: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveEntry"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_sessions_api_sessions_get: {
         parameters: {
             query?: never;
@@ -1336,6 +1751,175 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_api_uploads_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadStart"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    status_api_uploads__upload_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadStatus"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    append_api_uploads__upload_id__put: {
+        parameters: {
+            query: {
+                /** @description Where this chunk starts. */
+                offset: number;
+            };
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadStatus"];
+                };
+            };
+            /** @description wrong_offset: the header Upload-Offset and the message give the offset the next chunk must start at. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_api_uploads__upload_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    complete_api_uploads__upload_id__complete_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveEntry"];
+                };
             };
             /** @description Validation Error */
             422: {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 from dikte import __version__
 from dikte.api import drive as drive_api
 from dikte.api import errors as api_errors
-from dikte.api import meta, notebooks, sessions, web, ws
+from dikte.api import meta, notebooks, runtime_files, sessions, terminal, uploads, web, ws
 from dikte.api.deps import Services
 from dikte.config import Settings
 from dikte.db import Database
@@ -21,6 +22,7 @@ from dikte.drive import Drive
 from dikte.errors import SandboxUnavailable
 from dikte.runtimes.base import RuntimeBackend
 from dikte.sessions.manager import SessionManager, sandbox_uid
+from dikte.sessions.uploads import Uploads
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,9 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         manager = SessionManager(settings, db, backend, drive_factory(settings))
         app.state.services = Services(settings=settings, db=db, backend=backend,
                                       sessions=manager)
+        app.state.uploads = Uploads(settings.data_dir / "uploads",
+                                    max_bytes=settings.upload_max_bytes)
+        await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day
         await manager.reattach_all()
         try:
             yield
@@ -85,7 +90,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api_errors.install(app)
     for router in (meta.router, web.router, drive_api.router, notebooks.router, sessions.router,
-                   ws.router):
+                   ws.router, runtime_files.router, uploads.router, terminal.router):
         app.include_router(router)
     web.mount_frontend(app)
     return app

@@ -25,7 +25,10 @@ def _routes() -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize(("method", "path"), [r for r in _routes() if r[1] != "/api/health"])
+PUBLIC = {"/api/health", "/api/auth/login", "/api/auth/logout"}  # sign-in is tested on its own
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in _routes() if r[1] not in PUBLIC])
 def test_every_endpoint_requires_a_token(server: DikteServer, method: str, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer dk_wrong"}):
         r = httpx.request(method, server.url + path, headers=headers, json={})
@@ -59,6 +62,18 @@ def test_cross_origin_requests_are_refused(server: DikteServer, client: Client) 
     r = client.http.post("/api/notebooks", json={"path": "Notebooks/x.ipynb"},
                          headers={"Origin": "http://evil.example"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "bad_origin"
+
+
+def test_sign_in_needs_a_valid_token_and_our_origin(server: DikteServer) -> None:
+    origin = {"Origin": server.url}
+    r = httpx.post(server.url + "/api/auth/login", json={"token": "dk_wrong"}, headers=origin)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_token"
+    r = httpx.post(server.url + "/api/auth/login", json={"token": server.token})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "bad_origin"
+    r = httpx.post(server.url + "/api/auth/login", json={"token": server.token}, headers=origin)
+    assert r.status_code == 200 and "dikte_session" in r.cookies
+    r = httpx.post(server.url + "/api/auth/logout", headers=origin)
+    assert r.status_code == 204 and 'dikte_session=""' in r.headers["set-cookie"]
 
 
 def test_openapi_document_is_current() -> None:

@@ -14,6 +14,7 @@ import shutil
 import stat as st
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from nbformat import NotebookNode
 
@@ -39,16 +40,26 @@ class Drive:
     """One person's persistent storage, rooted at ``root``."""
 
     def __init__(
-        self, root: Path, *, owner_uid: int | None = None, quota_bytes: int | None = None
+        self,
+        root: Path,
+        *,
+        owner_uid: int | None = None,
+        quota_bytes: int | None = None,
+        create: bool = True,
     ) -> None:
+        """``create=False`` is for a folder made and owned elsewhere, such as a runtime's
+        /content: it must exist (else :class:`NotFound`), and no Notebooks/ folder is made."""
         self.owner_uid = owner_uid
         self.quota_bytes = quota_bytes
         root = Path(root)
+        if not create and not root.is_dir():
+            raise NotFound(f"{root.name} does not exist.")
         if not root.exists():
             root.mkdir(mode=0o700, parents=True)
             self._chown(root)
         self.root = Path(os.path.realpath(root))
-        self._make_dirs((NOTEBOOKS_DIR,), NOTEBOOKS_DIR)
+        if create:
+            self._make_dirs((NOTEBOOKS_DIR,), NOTEBOOKS_DIR)
 
     # ---- paths -------------------------------------------------------------------------------
 
@@ -142,7 +153,9 @@ class Drive:
             raise BadRequest(f"{display} is not a regular file.", code="not_a_file")
         return path
 
-    def read_bytes(self, rel: str) -> bytes:
+    def open_reader(self, rel: str) -> BinaryIO:
+        """An existing regular file, open for reading: its last name is not followed and the open
+        file is checked to lie under root, so a path swapped after the check leads nowhere else."""
         path = self.open_file(rel)
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         try:
@@ -150,9 +163,14 @@ class Drive:
         except OSError:  # swapped for a link or removed since the check
             raise not_found(join(clean_parts(rel))) from None
         check_fd_within(fd, self.root, rel)
-        with os.fdopen(fd, "rb") as f:
-            if not st.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise BadRequest(f"{join(clean_parts(rel))} is not a regular file.")
+        f = os.fdopen(fd, "rb")
+        if not st.S_ISREG(os.fstat(f.fileno()).st_mode):
+            f.close()
+            raise BadRequest(f"{join(clean_parts(rel))} is not a regular file.")
+        return f
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.open_reader(rel) as f:
             return f.read()
 
     def usage_bytes(self) -> int:

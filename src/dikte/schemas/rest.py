@@ -150,3 +150,36 @@ class SessionInfo(BaseModel):
     memory_limit: int | None
     disk_bytes: int | None
     disk_limit: int | None
+
+
+class RuntimeDirBody(BaseModel):
+    path: str = Field(description="The notebook whose runtime is meant.")
+    dir: str = Field(description="Folder relative to /content, e.g. data or drive/MyDrive/x.")
+
+
+class RuntimeFileBody(BaseModel):
+    path: str = Field(description="The notebook whose runtime is meant.")
+    file: str = Field(description="File or folder relative to /content.")
+
+
+class UploadStart(BaseModel):
+    target: Literal["drive", "runtime"] = Field(
+        description="drive: path is in your drive; runtime: path is relative to the /content "
+        "of the notebook's runtime.")
+    notebook: str | None = Field(None, description="For target runtime: the notebook whose "
+                                 "runtime receives the file.")
+    path: str = Field(description="Where the file goes.")
+    size: int = Field(ge=0, description="Total bytes the upload will carry.")
+    overwrite: bool = Field(True, description="Replace a file already there.")
+
+
+class UploadInfo(BaseModel):
+    upload_id: str
+    offset: int = Field(description="Bytes received so far; the next chunk starts here.")
+    size: int
+    chunk_size: int = Field(description="Recommended bytes per chunk.")
+
+
+class UploadStatus(BaseModel):
+    offset: int = Field(description="Bytes received so far; the next chunk starts here.")
+    size: int

@@ -1,0 +1,58 @@
+// The page's commands (runtime menu, command palette) and its NotebookHandle for the panels.
+import type { CellType, Command, NotebookHandle } from "./handle";
+import type { NotebookStore } from "./store";
+import { addCell, afterFocused, connect, disconnect, restart, runMode } from "./actions";
+
+export type PageUi = {
+  openShortcuts(): void;
+  openRuntimeType(): void;
+};
+
+export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
+  return [
+    { id: "run-all", title: "Run all", shortcut: "Ctrl+F9", run: () => void runMode(store, "all") },
+    { id: "run-before", title: "Run before", shortcut: "Ctrl+F8", run: () => void runMode(store, "before") },
+    { id: "run-after", title: "Run after", shortcut: "Ctrl+F10", run: () => void runMode(store, "after") },
+    {
+      id: "run-focused",
+      title: "Run the focused cell",
+      shortcut: "Ctrl+Enter",
+      run: () => store.focusedId && store.execute(store.focusedId),
+    },
+    { id: "interrupt", title: "Interrupt execution", shortcut: "Ctrl+M I", run: () => store.interrupt() },
+    { id: "restart", title: "Restart session", shortcut: "Ctrl+M .", run: () => void restart(store) },
+    { id: "connect", title: "Connect to a runtime", run: () => void connect(store) },
+    { id: "disconnect", title: "Disconnect and delete runtime", run: () => void disconnect(store) },
+    { id: "runtime-type", title: "Change runtime type", run: ui.openRuntimeType },
+    { id: "cancel-queued", title: "Cancel queued cells", run: () => store.cancel() },
+    { id: "clear-all", title: "Clear all outputs", run: () => store.clearAllOutputs() },
+    { id: "add-code", title: "Add code cell", shortcut: "Ctrl+M B", run: () => void addCell(store, afterFocused(store), "code") },
+    { id: "add-text", title: "Add text cell", run: () => void addCell(store, afterFocused(store), "markdown") },
+    { id: "shortcuts", title: "Keyboard shortcuts", shortcut: "Ctrl+M H", run: ui.openShortcuts },
+  ];
+}
+
+const RUNTIME_MENU = ["run-all", "run-before", "run-after", "interrupt", "restart", "runtime-type", "connect", "disconnect", "clear-all"];
+
+export function runtimeMenu(commands: Command[]): Command[] {
+  return RUNTIME_MENU.map((id) => commands.find((c) => c.id === id)!).filter(Boolean);
+}
+
+export function makeHandle(store: NotebookStore, commands: () => Command[]): NotebookHandle {
+  return {
+    get path() {
+      return store.path;
+    },
+    cells: () => store.cells,
+    runtime: () => store.runtime,
+    subscribe: (fn) => store.subscribe(fn),
+    insertCell: (index: number, cellType: CellType, source: string) =>
+      store.insert(index < 0 ? afterFocused(store) : index, cellType, source),
+    setSource: (cellId, source) => store.setLocalSource(cellId, source),
+    focusCell: (cellId, from, to) => store.focusCell(cellId, from, to),
+    run: (cellIds) => {
+      for (const id of cellIds) store.execute(id);
+    },
+    commands,
+  };
+}

@@ -1,0 +1,141 @@
+// Modal dialogs of the notebook page: keyboard shortcuts and "Change runtime type".
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { get } from "../api";
+
+let dialogSeq = 0;
+
+export function Modal(p: { title: string; onClose(): void; children: ComponentChildren; wide?: boolean }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [titleId] = useState(() => `dlg-${++dialogSeq}`);
+  useEffect(() => {
+    const before = document.activeElement as HTMLElement | null;
+    const first = box.current?.querySelector<HTMLElement>("input, select, button:not(.dlg-close), [tabindex]");
+    (first ?? box.current)?.focus();
+    return () => before?.focus?.();
+  }, []);
+  return (
+    <div class="dlg-backdrop" onMouseDown={(e) => e.target === e.currentTarget && p.onClose()}>
+      <div
+        class={`dlg${p.wide ? " wide" : ""}`}
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={titleId}
+        tabIndex={-1}
+        ref={box}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") {
+            e.stopPropagation();
+            p.onClose();
+          }
+        }}
+      >
+        <div class="dlg-head">
+          <h2 id={titleId}>{p.title}</h2>
+          <button type="button" class="dlg-close" aria-label="Close" onClick={p.onClose}>
+            ×
+          </button>
+        </div>
+        {p.children}
+      </div>
+    </div>
+  );
+}
+
+export const SHORTCUTS: [string, string][] = [
+  ["Shift+Enter", "Run cell and select the next one (adds one at the end)"],
+  ["Ctrl+Enter", "Run cell in place"],
+  ["Alt+Enter", "Run cell and insert a code cell below"],
+  ["Enter / double-click", "Edit the selected cell"],
+  ["Esc", "Leave the editor (select the cell)"],
+  ["↑ / ↓", "Select the previous / next cell"],
+  ["Ctrl+M A / B", "Insert a code cell above / below"],
+  ["Ctrl+M D", "Delete the selected cell"],
+  ["Ctrl+M Y / M", "Turn the cell into code / text"],
+  ["Ctrl+M K / J", "Move the cell up / down"],
+  ["Ctrl+M I", "Interrupt execution"],
+  ["Ctrl+M .", "Restart session"],
+  ["Ctrl+F9", "Run all"],
+  ["Ctrl+F8 / Ctrl+F10", "Run before / run after the selected cell"],
+  ["Ctrl+Shift+P", "Command palette"],
+  ["Ctrl+M H", "This list"],
+];
+
+export function ShortcutsDialog({ onClose }: { onClose(): void }) {
+  return (
+    <Modal title="Keyboard shortcuts" onClose={onClose} wide>
+      <table class="shortcuts">
+        <tbody>
+          {SHORTCUTS.map(([k, what]) => (
+            <tr key={k}>
+              <td>
+                <kbd>{k}</kbd>
+              </td>
+              <td>{what}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Modal>
+  );
+}
+
+type Image = { name: string; description: string; default: boolean };
+
+export function RuntimeTypeDialog(p: { current: string | null; onClose(): void; onChoose(image: string): void }) {
+  const [images, setImages] = useState<Image[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [choice, setChoice] = useState<string | null>(p.current);
+  useEffect(() => {
+    get<Image[]>("/api/images").then(
+      (list) => {
+        setImages(list);
+        setChoice((c) => c ?? list.find((i) => i.default)?.name ?? list[0]?.name ?? null);
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, []);
+  return (
+    <Modal title="Change runtime type" onClose={p.onClose}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (choice) p.onChoose(choice);
+        }}
+      >
+        <fieldset class="image-list">
+          <legend>Runtime image</legend>
+          {error && <p role="alert" class="error-text">{error}</p>}
+          {!images && !error && <p class="muted">Loading…</p>}
+          {images?.map((img) => (
+            <label key={img.name} class="image-choice">
+              <input
+                type="radio"
+                name="image"
+                value={img.name}
+                checked={choice === img.name}
+                onChange={() => setChoice(img.name)}
+              />
+              <span>
+                <strong>{img.name}</strong>
+                {img.default && <span class="tag">default</span>}
+                {p.current === img.name && <span class="tag">current</span>}
+                <br />
+                <span class="muted">{img.description}</span>
+              </span>
+            </label>
+          ))}
+        </fieldset>
+        <p class="muted small">Changing the runtime type disconnects this notebook's runtime: files in /content and variables are lost.</p>
+        <div class="dlg-actions">
+          <button type="button" class="btn" onClick={p.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn primary" disabled={!choice}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,236 @@
+// The notebook page's header: editable title, save state, cell buttons, the runtime menu and
+// the runtime's status with RAM and disk meters.
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { post } from "../api";
+import { href, navigate } from "../router";
+import type { Command } from "./handle";
+import type { NotebookStore } from "./store";
+import { Icon } from "./icons";
+
+function basename(path: string) {
+  return path.split("/").pop() ?? path;
+}
+function dirname(path: string) {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : path.slice(0, i);
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n >= 10 || i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
+}
+
+function Title({ store }: { store: NotebookStore }) {
+  const name = basename(store.path);
+  const [value, setValue] = useState(name);
+  useEffect(() => setValue(name), [name]);
+  const commit = async () => {
+    let next = value.trim();
+    if (!next || next === name) {
+      setValue(name);
+      return;
+    }
+    if (next.includes("/")) {
+      store.toast("A notebook name cannot contain '/'.");
+      setValue(name);
+      return;
+    }
+    if (!next.endsWith(".ipynb")) next += ".ipynb";
+    const dir = dirname(store.path);
+    const dst = dir ? `${dir}/${next}` : next;
+    try {
+      await store.whenSaved();
+      await post("/api/drive/rename", { src: store.path, dst });
+      store.path = dst;
+      navigate({ page: "notebook", path: dst });
+    } catch (e) {
+      store.toast((e as Error).message);
+      setValue(name);
+    }
+  };
+  return (
+    <input
+      class="nb-title"
+      aria-label="Notebook name"
+      value={value}
+      size={Math.max(8, value.length)}
+      spellcheck={false}
+      onInput={(e) => setValue(e.currentTarget.value)}
+      onBlur={commit}
+      onKeyDown={(e) => {
+        if (e.key === "Enter") e.currentTarget.blur();
+        if (e.key === "Escape") {
+          setValue(name);
+          e.currentTarget.blur();
+        }
+      }}
+    />
+  );
+}
+
+function SaveState({ store }: { store: NotebookStore }) {
+  if (store.conn === "reconnecting" || store.conn === "connecting") {
+    return (
+      <span class="save-state warn" role="status">
+        {store.loaded ? "Reconnecting…" : "Connecting…"}
+      </span>
+    );
+  }
+  if (store.saving) return <span class="save-state" role="status">Saving…</span>;
+  const at = store.savedAt;
+  return (
+    <span class="save-state" role="status" title={at ? `Last change acknowledged at ${at.toLocaleTimeString()}` : undefined}>
+      All changes saved{at ? ` · ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : ""}
+    </span>
+  );
+}
+
+export function Menu({ label, items, children }: { label: string; items: Command[]; children: ComponentChildren }) {
+  const [open, setOpen] = useState(false);
+  const root = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const onDown = (e: MouseEvent) => {
+      if (!root.current?.contains(e.target as Node)) setOpen(false);
+    };
+    document.addEventListener("mousedown", onDown);
+    root.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+    return () => document.removeEventListener("mousedown", onDown);
+  }, [open]);
+  const onKey = (e: KeyboardEvent) => {
+    const items = [...(root.current?.querySelectorAll<HTMLElement>("[role=menuitem]") ?? [])];
+    const i = items.indexOf(document.activeElement as HTMLElement);
+    if (e.key === "Escape") {
+      setOpen(false);
+      root.current?.querySelector<HTMLElement>("button")?.focus();
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      items[(i + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length]?.focus();
+    }
+  };
+  return (
+    <div class="menu" ref={root} onKeyDown={onKey}>
+      <button type="button" class="btn ghost" aria-haspopup="menu" aria-expanded={open} aria-label={label} onClick={() => setOpen(!open)}>
+        {children}
+      </button>
+      {open && (
+        <div class="menu-list" role="menu" aria-label={label}>
+          {items.map((c) => (
+            <button
+              type="button"
+              role="menuitem"
+              key={c.id}
+              onClick={() => {
+                setOpen(false);
+                c.run();
+              }}
+            >
+              <span>{c.title}</span>
+              {c.shortcut && <kbd>{c.shortcut}</kbd>}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Meter({ label, used, limit }: { label: string; used?: number | null; limit?: number | null }) {
+  if (used == null) return null;
+  const pct = limit ? Math.min(100, (used / limit) * 100) : 0;
+  const text = `${label} ${formatBytes(used)}${limit ? ` of ${formatBytes(limit)}` : ""}`;
+  return (
+    <span class="meter" title={text}>
+      <span class="meter-label">{label}</span>
+      <span class={`meter-bar${pct > 85 ? " high" : ""}`} role="meter" aria-label={text} aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100}>
+        <span style={{ width: `${pct}%` }} />
+      </span>
+    </span>
+  );
+}
+
+function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect(): void }) {
+  const s = store.runtimeStatus;
+  const rt = store.runtime;
+  if (s === "connected" && rt) {
+    const busy = store.busy();
+    return (
+      <div class={`rt-status connected${busy ? " busy" : ""}`} data-status={busy ? "busy" : "connected"} role="status" aria-label={busy ? "Runtime busy" : "Runtime connected"} title={`Connected to ${rt.image}${busy ? " — busy" : ""}`}>
+        <span class="rt-dot" aria-hidden="true" />
+        <span class="rt-text">{busy ? "Busy" : "Connected"}</span>
+        <Meter label="RAM" used={rt.memory_bytes} limit={rt.memory_limit} />
+        <Meter label="Disk" used={rt.disk_bytes} limit={rt.disk_limit} />
+      </div>
+    );
+  }
+  if (s === "starting" || s === "restarting") {
+    return (
+      <div class="rt-status starting" data-status={s} role="status">
+        <span class="spinner" aria-hidden="true" />
+        {s === "starting" ? "Connecting…" : "Restarting…"}
+      </div>
+    );
+  }
+  return (
+    <button type="button" class="btn connect" data-status={s} onClick={onConnect} aria-label="Connect to a runtime" title={store.runtimeMessage ?? "Connect to a runtime"}>
+      <Icon name="check" size={16} />
+      {s === "disconnected" ? "Reconnect" : "Connect"}
+    </button>
+  );
+}
+
+export function Header(p: {
+  store: NotebookStore;
+  runtimeMenu: Command[];
+  onConnect(): void;
+  onAdd(type: "code" | "markdown"): void;
+  onRunAll(): void;
+  onShortcuts(): void;
+  onToggleSide(): void;
+  sideOpen: boolean;
+}) {
+  const { store } = p;
+  const folder = dirname(store.path);
+  return (
+    <header class="nb-header">
+      <div class="nb-titlebar">
+        <button type="button" class="btn icon" aria-label={p.sideOpen ? "Hide side panel" : "Show side panel"} aria-expanded={p.sideOpen} onClick={p.onToggleSide}>
+          <Icon name="menu" size={20} />
+        </button>
+        <a class="brand" href={href({ page: "drive", path: folder })} title={`Back to ${folder || "My Drive"}`} aria-label="Back to the drive">
+          <span class="brand-mark" aria-hidden="true">D</span>
+        </a>
+        <div class="title-wrap">
+          <Title store={store} />
+          <SaveState store={store} />
+        </div>
+        <button type="button" class="btn ghost" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (Ctrl+M H)" onClick={p.onShortcuts}>
+          <Icon name="keyboard" />
+        </button>
+      </div>
+      <div class="nb-toolbar" role="toolbar" aria-label="Notebook">
+        <button type="button" class="btn ghost" aria-label="Add code cell" onClick={() => p.onAdd("code")}>
+          + Code
+        </button>
+        <button type="button" class="btn ghost" aria-label="Add text cell" onClick={() => p.onAdd("markdown")}>
+          + Text
+        </button>
+        <span class="sep" aria-hidden="true" />
+        <button type="button" class="btn ghost" onClick={p.onRunAll} title="Run all (Ctrl+F9)">
+          <Icon name="play" size={16} /> Run all
+        </button>
+        <Menu label="Runtime" items={p.runtimeMenu}>
+          Runtime <Icon name="caret" size={16} />
+        </Menu>
+        <span class="spacer" />
+        <RuntimeStatus store={store} onConnect={p.onConnect} />
+      </div>
+    </header>
+  );
+}

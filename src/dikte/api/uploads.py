@@ -1,0 +1,91 @@
+"""Chunked, resumable uploads (see :mod:`dikte.sessions.uploads`).
+
+``POST /api/uploads`` starts one; each ``PUT ?offset=N`` appends the chunk that starts at byte N;
+``GET`` says where the upload stands (the way to resume after a dropped connection); ``complete``
+places the file. A chunk at the wrong offset is refused with 409 ``wrong_offset``, the right
+offset in the message and in the ``Upload-Offset`` header.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.requests import ClientDisconnect, HTTPConnection
+
+from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.errors import error_response
+from dikte.api.runtime_files import RAW_BODY
+from dikte.schemas.rest import DriveEntry, UploadInfo, UploadStart, UploadStatus
+from dikte.sessions.uploads import UploadPlan, Uploads, WrongOffset
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+
+
+def uploads(conn: HTTPConnection) -> Uploads:
+    found: Uploads = conn.app.state.uploads
+    return found
+
+
+UploadsDep = Annotated[Uploads, Depends(uploads)]
+
+
+@router.post("", response_model=UploadInfo, status_code=201)
+async def start(body: UploadStart, person: PersonDep, svc: ServicesDep,
+                store: UploadsDep) -> UploadInfo:
+    """Start an upload of ``size`` bytes to your drive or to a runtime's /content."""
+    plan = UploadPlan(target=body.target, notebook=body.notebook, path=body.path,
+                      size=body.size, overwrite=body.overwrite)
+    upload_id = store.create(svc.sessions, person.id, plan)
+    return UploadInfo(upload_id=upload_id, offset=0, size=body.size, chunk_size=store.chunk_size)
+
+
+@router.put("/{upload_id}", response_model=UploadStatus, openapi_extra=RAW_BODY,
+            responses={409: {"description": "wrong_offset: the header Upload-Offset and the "
+                             "message give the offset the next chunk must start at."}})
+async def append(upload_id: str, request: Request, person: PersonDep, store: UploadsDep,
+                 offset: int = Query(ge=0, description="Where this chunk starts.")
+                 ) -> UploadStatus | Response:
+    """Append the raw body, the chunk that starts at ``offset``."""
+    declared = request.headers.get("content-length")
+
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+
+    try:
+        new, size = await store.append(person.id, upload_id, offset, body(),
+                                       int(declared) if declared and declared.isdigit() else None)
+    except WrongOffset as exc:
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers["Upload-Offset"] = str(exc.offset)
+        return response
+    except ClientDisconnect:  # the part is back at the last whole chunk; the client resumes
+        log.info("upload %s: the connection dropped during a chunk", upload_id)
+        return Response(status_code=400)
+    return UploadStatus(offset=new, size=size)
+
+
+@router.get("/{upload_id}", response_model=UploadStatus)
+async def status(upload_id: str, person: PersonDep, store: UploadsDep) -> UploadStatus:
+    """Where the upload stands: the next chunk starts at ``offset``."""
+    offset, plan = store.status(person.id, upload_id)
+    return UploadStatus(offset=offset, size=plan.size)
+
+
+@router.post("/{upload_id}/complete", response_model=DriveEntry)
+async def complete(upload_id: str, person: PersonDep, svc: ServicesDep,
+                   store: UploadsDep) -> DriveEntry:
+    """Place the file (notebooks are validated first); the upload is then gone."""
+    entry = await store.complete(svc.sessions, person.id, upload_id)
+    return DriveEntry.model_validate(entry.to_dict())
+
+
+@router.delete("/{upload_id}", status_code=204)
+async def cancel(upload_id: str, person: PersonDep, store: UploadsDep) -> None:
+    await store.cancel(person.id, upload_id)

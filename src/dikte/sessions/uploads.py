@@ -1,0 +1,261 @@
+"""Chunked, resumable uploads: a large file arrives in pieces, survives dropped connections, and is
+placed atomically in the drive or in a runtime's /content once every byte is there.
+
+Parts are private to the control plane, never in a drive::
+
+    <data_dir>/uploads/<person_id>/<upload_id>/
+        meta.json   target, notebook, path, size, overwrite
+        part        the bytes received
+        offset      how many bytes of ``part`` are complete chunks
+
+A chunk is written to ``part`` first and ``offset`` is recorded after it, so a chunk cut off
+mid-way (a dropped connection, a server that died) never counts: ``part`` is cut back to the
+recorded offset right away, or before the next chunk at the latest. ``part`` is fsynced when the
+last byte arrives. Uploads untouched for a day are removed when the server starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from dikte.config import format_size
+from dikte.drive import notebooks
+from dikte.drive.atomic import in_thread, is_disk_full
+from dikte.drive.entry import NOTEBOOK_SUFFIX, Entry
+from dikte.drive.paths import bad_path, clean_parts
+from dikte.errors import (
+    Conflict,
+    InsufficientStorage,
+    InvalidNotebook,
+    NotFound,
+    PayloadTooLarge,
+)
+from dikte.sessions.manager import SessionManager
+from dikte.sessions.runtime_files import RuntimeFiles, notebook_open
+
+UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+CHUNK_SIZE = 8 * 2**20
+STALE_SECONDS = 24 * 3600.0
+_BATCH = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    target: Literal["drive", "runtime"]
+    notebook: str | None
+    path: str
+    size: int
+    overwrite: bool = True
+
+
+class WrongOffset(Conflict):
+    """A chunk that does not start where the upload stands; ``offset`` is where it does."""
+
+    def __init__(self, offset: int, sent: int) -> None:
+        super().__init__(
+            f"This upload has received {offset} bytes, so the next chunk starts at offset "
+            f"{offset}, not {sent}. Send the chunk that starts at offset {offset}.",
+            code="wrong_offset")
+        self.offset = offset
+
+
+def _no_such(upload_id: str) -> NotFound:
+    return NotFound(f"There is no upload {upload_id!r} (finished, cancelled, or expired after a "
+                    "day). Start a new one.", code="no_such_upload")
+
+
+def _past_end(size: int, offset: int, sent: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"This chunk would pass the end of the upload: it declared {size} bytes, {offset} are "
+        f"here, and at least {sent} more were sent.", code="past_end")
+
+
+def _pwrite_all(fd: int, data: bytes, at: int) -> int:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, at)
+        view, at = view[n:], at + n
+    return len(data)
+
+
+def _open_part(path: Path) -> BinaryIO:
+    return open(path, "rb")
+
+
+async def _file_chunks(path: Path, size: int = 4 << 20) -> AsyncIterator[bytes]:
+    f = await in_thread(_open_part, path)
+    try:
+        while chunk := await in_thread(f.read, size):
+            yield chunk
+    finally:
+        f.close()
+
+
+class Uploads:
+    """Every person's unfinished uploads under ``base`` (``<data_dir>/uploads``)."""
+
+    def __init__(self, base: Path, *, max_bytes: int, chunk_size: int = CHUNK_SIZE) -> None:
+        self.base = base
+        self.max_bytes = max_bytes
+        self.chunk_size = chunk_size
+        self._locks: dict[Path, asyncio.Lock] = {}
+
+    # ---- where things are ---------------------------------------------------------------------
+
+    def _dir(self, person_id: int, upload_id: str) -> Path:
+        if not UPLOAD_ID.fullmatch(upload_id):
+            raise _no_such(upload_id)
+        d = self.base / str(person_id) / upload_id
+        if not (d / "meta.json").is_file():
+            raise _no_such(upload_id)
+        return d
+
+    def _plan(self, d: Path) -> UploadPlan:
+        return UploadPlan(**json.loads((d / "meta.json").read_text()))
+
+    def _offset(self, d: Path) -> int:
+        try:
+            recorded = int((d / "offset").read_text())
+            return min(recorded, (d / "part").stat().st_size)
+        except (OSError, ValueError):
+            return 0
+
+    def _record(self, d: Path, offset: int) -> None:
+        tmp = d / "offset.tmp"
+        tmp.write_text(str(offset))
+        os.replace(tmp, d / "offset")
+
+    def _remove(self, d: Path) -> None:
+        shutil.rmtree(d, ignore_errors=True)
+        self._locks.pop(d, None)
+
+    # ---- the life of an upload ----------------------------------------------------------------
+
+    def create(self, sessions: SessionManager, person_id: int, plan: UploadPlan) -> str:
+        """Check the target now (so a long upload is not refused at the end), then make room."""
+        if plan.size > self.max_bytes:
+            raise PayloadTooLarge(
+                f"This file is {format_size(plan.size)}; one upload may carry at most "
+                f"{format_size(self.max_bytes)} (upload_max_bytes). Split it, or ask your "
+                "administrator to raise the limit.")
+        if plan.target == "runtime":
+            RuntimeFiles.of(sessions, person_id, plan.notebook or "").check_file(plan.path)
+        else:
+            if not clean_parts(plan.path):
+                raise bad_path(plan.path, "it names your drive itself, not a file in it")
+            sessions.drive_for(person_id).resolve(plan.path)
+            if sessions.loaded(person_id, plan.path) is not None:
+                raise notebook_open()
+        upload_id = secrets.token_urlsafe(16)
+        d = self.base / str(person_id) / upload_id
+        d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        d.mkdir(mode=0o700)
+        (d / "meta.json").write_text(json.dumps(asdict(plan)))
+        os.close(os.open(d / "part", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        self._record(d, 0)
+        return upload_id
+
+    def status(self, person_id: int, upload_id: str) -> tuple[int, UploadPlan]:
+        d = self._dir(person_id, upload_id)
+        return self._offset(d), self._plan(d)
+
+    async def append(self, person_id: int, upload_id: str, offset: int,
+                     chunks: AsyncIterator[bytes], declared: int | None) -> tuple[int, int]:
+        """Append the chunk that starts at ``offset``; return (new offset, size)."""
+        d = self._dir(person_id, upload_id)
+        async with self._locks.setdefault(d, asyncio.Lock()):
+            plan = self._plan(d)
+            start = self._offset(d)
+            if offset != start:
+                raise WrongOffset(start, offset)
+            if declared is not None and start + declared > plan.size:
+                raise _past_end(plan.size, start, declared)
+            fd = os.open(d / "part", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.ftruncate(fd, start)
+                at, buf = start, bytearray()
+                async for piece in chunks:
+                    if at + len(buf) + len(piece) > plan.size:
+                        raise _past_end(plan.size, start, at + len(buf) + len(piece) - start)
+                    buf += piece
+                    if len(buf) >= _BATCH:
+                        at += await in_thread(_pwrite_all, fd, bytes(buf), at)
+                        buf.clear()
+                if buf:
+                    at += await in_thread(_pwrite_all, fd, bytes(buf), at)
+                if at == plan.size:
+                    await in_thread(os.fsync, fd)
+                self._record(d, at)
+            except BaseException as exc:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                if isinstance(exc, OSError) and is_disk_full(exc):
+                    raise InsufficientStorage("The server's disk is full, so this chunk was not "
+                                              "kept. Try again later.", code="disk_full") from None
+                raise
+            finally:
+                os.close(fd)
+        return at, plan.size
+
+    async def complete(self, sessions: SessionManager, person_id: int, upload_id: str) -> Entry:
+        """Validate (notebooks) and place the file atomically; the upload is then gone."""
+        d = self._dir(person_id, upload_id)
+        async with self._locks.setdefault(d, asyncio.Lock()):
+            plan = self._plan(d)
+            offset = self._offset(d)
+            if offset != plan.size:
+                raise Conflict(f"This upload has {offset} of its {plan.size} bytes; send the "
+                               "rest before completing it.", code="incomplete")
+            part = d / "part"
+            if plan.path.endswith(NOTEBOOK_SUFFIX):
+                try:
+                    await in_thread(lambda: notebooks.parse(part.read_bytes(), plan.path))
+                except InvalidNotebook:
+                    self._remove(d)  # it can never complete
+                    raise
+            chunks = _file_chunks(part)
+            if plan.target == "runtime":
+                files = RuntimeFiles.of(sessions, person_id, plan.notebook or "")
+                entry = await files.write_stream(plan.path, chunks, max_bytes=self.max_bytes,
+                                                 overwrite=plan.overwrite)
+            else:
+                if sessions.loaded(person_id, plan.path) is not None:
+                    raise notebook_open()
+                entry = await sessions.drive_for(person_id).write_stream(
+                    plan.path, chunks, max_bytes=self.max_bytes, overwrite=plan.overwrite)
+            self._remove(d)
+        return entry
+
+    async def cancel(self, person_id: int, upload_id: str) -> None:
+        d = self._dir(person_id, upload_id)
+        async with self._locks.setdefault(d, asyncio.Lock()):
+            await asyncio.to_thread(self._remove, d)
+
+    def remove_stale(self, max_age: float = STALE_SECONDS, now: float | None = None) -> int:
+        """Remove uploads nothing was written to for ``max_age`` seconds; return how many."""
+        now = time.time() if now is None else now
+        removed = 0
+        people = [p for p in self.base.iterdir() if p.is_dir()] if self.base.is_dir() else []
+        for person in people:
+            for d in person.iterdir():
+                try:
+                    times = [e.stat(follow_symlinks=False).st_mtime for e in os.scandir(d)]
+                    latest = max([d.lstat().st_mtime, *times])
+                except OSError:
+                    continue
+                if now - latest > max_age:
+                    self._remove(d)
+                    removed += 1
+        return removed
+
