@@ -163,6 +163,7 @@ def test_two_pages_on_one_notebook_stay_in_sync(page: Page, new_page: Callable[.
     page.get_by_role("toolbar", name="Notebook").get_by_role("button", name="Add text cell").click()
     expect(other.locator(".cell")).to_have_count(2)
     expect(other.locator('.cell[data-cell-type="markdown"]')).to_have_count(1)
+    expect(page.locator('.cell[data-cell-type="markdown"] .cm-content')).to_be_focused()
     page.keyboard.type("# Shared heading")
     page.keyboard.press("Shift+Enter")
     expect(other.locator(".md-view h1")).to_have_text("Shared heading")
@@ -299,7 +300,24 @@ def test_screenshot_of_a_notebook_with_outputs(page: Page, server: DikteServer,
     open_notebook(page, server, path)
     page.get_by_role("button", name="Run all").click()
     expect(output(page, ids[2]).locator("img")).to_be_visible(timeout=LONG)
-    expect(output(page, ids[1])).to_contain_text("mean")
+    expect(output(page, ids[1])).to_contain_text("-1.303")
+    expect(output(page, ids[1]).frame_locator("iframe").locator("table")).to_contain_text("mean")
     expect(page.locator(".md-view .katex").first).to_be_visible()
     page.locator(".nb-main").click(position={"x": 5, "y": 5})
     shot(page, "notebook")
+
+
+def test_a_flood_of_output_keeps_the_page_responsive(page: Page, server: DikteServer) -> None:
+    client = server.client()
+    path = "Notebooks/flood.ipynb"
+    ids = client.new_notebook(path, ["for i in range(200_000):\n    print('row', i)", ""])
+    client.post("/api/notebooks/connect", {"path": path})
+    open_notebook(page, server, path)
+    run_button(page, ids[0]).click()
+    expect(run_button(page, ids[0])).to_have_attribute("data-state", "running", timeout=LONG)
+    # typing elsewhere stays quick while the lines pour in
+    cell(page, ids[1]).locator(".cm-content").click()
+    page.keyboard.type("x = 'still responsive'")
+    expect(cell(page, ids[1]).locator(".cm-content")).to_have_text("x = 'still responsive'")
+    expect(output(page, ids[0])).to_contain_text("row 199999", timeout=LONG)
+    expect(run_button(page, ids[0])).to_have_attribute("data-state", "idle")

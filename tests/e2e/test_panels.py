@@ -235,6 +235,7 @@ def test_the_command_palette_runs_run_all(page: Page, server: DikteServer) -> No
     page.keyboard.press("Control+Shift+P")
     dialog = page.get_by_role("dialog", name="Command palette")
     expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Search commands")).to_be_focused()
     page.keyboard.type("run all")
     expect(dialog.get_by_role("option").first).to_contain_text("Run all")
     page.keyboard.press("Enter")
@@ -250,7 +251,9 @@ def test_the_command_palette_runs_run_all(page: Page, server: DikteServer) -> No
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
     page.keyboard.press("Control+Shift+P")
+    expect(dialog.get_by_label("Search commands")).to_be_focused()
     page.keyboard.type("contents")
+    expect(dialog.get_by_role("option").first).to_have_text("Open table of contents")
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Table of contents", exact=True)).to_have_attribute(
         "aria-pressed", "true")

@@ -8,11 +8,24 @@ let dialogSeq = 0;
 export function Modal(p: { title: string; onClose(): void; children: ComponentChildren; wide?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   const [titleId] = useState(() => `dlg-${++dialogSeq}`);
+  const close = useRef(p.onClose);
+  close.current = p.onClose;
   useEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const first = box.current?.querySelector<HTMLElement>("input, select, button:not(.dlg-close), [tabindex]");
     (first ?? box.current)?.focus();
-    return () => before?.focus?.();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        close.current();
+      }
+    };
+    addEventListener("keydown", onKey, true);
+    return () => {
+      removeEventListener("keydown", onKey, true);
+      before?.focus?.();
+    };
   }, []);
   return (
     <div class="dlg-backdrop" onMouseDown={(e) => e.target === e.currentTarget && p.onClose()}>
@@ -23,12 +36,6 @@ export function Modal(p: { title: string; onClose(): void; children: ComponentCh
         aria-labelledby={titleId}
         tabIndex={-1}
         ref={box}
-        onKeyDown={(e) => {
-          if (e.key === "Escape") {
-            e.stopPropagation();
-            p.onClose();
-          }
-        }}
       >
         <div class="dlg-head">
           <h2 id={titleId}>{p.title}</h2>

@@ -42,6 +42,19 @@ function formatTime(t: number | null | undefined): string {
 
 const MAX_UPLOAD = 64 * 1024 * 1024;
 
+const svg = (d: string) => (
+  <svg class="sp-file-icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false">
+    <path d={d} fill="currentColor" />
+  </svg>
+);
+const FOLDER = svg("M10 4H4a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-8z");
+const DRIVE = svg(
+  "M19.35 10.04A7.49 7.49 0 0 0 12 4C9.11 4 6.6 5.64 5.35 8.04A6 6 0 0 0 0 14a6 6 0 0 0 6 6h13a5 5 0 0 0 5-5c0-2.64-2.05-4.78-4.65-4.96",
+);
+const FILE = svg("M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8zm-1 7V3.5L18.5 9z");
+const DOWNLOAD = svg("M5 20h14v-2H5zM19 9h-4V3H9v6H5l7 7z");
+const DELETE = svg("M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6zM19 4h-3.5l-1-1h-5l-1 1H5v2h14z");
+
 export function FilesPanel({ nb }: { nb: NotebookHandle }) {
   const [dir, setDir] = useState("");
   const [listing, setListing] = useState<Listing | null>(null);
@@ -275,13 +288,13 @@ export function FilesPanel({ nb }: { nb: NotebookHandle }) {
                 <li key={rel} class="sp-file">
                   {isDir(e) ? (
                     <button type="button" class="sp-file-name sp-dir" onClick={() => setDir(rel)} title={rel}>
-                      <span aria-hidden="true">📁 </span>
-                      {e.name}
+                      {rel === "drive" || rel === "drive/MyDrive" ? DRIVE : FOLDER}
+                      <span>{e.name}</span>
                     </button>
                   ) : (
                     <a class="sp-file-name" href={download(rel)} download={e.name} title={`Download ${rel}`}>
-                      <span aria-hidden="true">📄 </span>
-                      {e.name}
+                      {FILE}
+                      <span>{e.name}</span>
                     </a>
                   )}
                   <span class="sp-file-meta" title={formatTime(e.modified)}>
@@ -302,7 +315,7 @@ export function FilesPanel({ nb }: { nb: NotebookHandle }) {
                     <span class="sp-file-actions">
                       {!isDir(e) && (
                         <a class="sp-icon-btn" href={download(rel)} download={e.name} aria-label={`Download ${e.name}`} title="Download">
-                          ⤓
+                          {DOWNLOAD}
                         </a>
                       )}
                       <button
@@ -312,7 +325,7 @@ export function FilesPanel({ nb }: { nb: NotebookHandle }) {
                         title="Delete"
                         onClick={() => setConfirming(rel)}
                       >
-                        ✕
+                        {DELETE}
                       </button>
                     </span>
                   )}

@@ -1,6 +1,6 @@
 // The command palette (Ctrl-Shift-P): the page's commands plus the side panels, filtered as you type.
 import type { JSX } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Command, NotebookHandle } from "../notebook/handle";
 import { openPanel } from "./bus";
 
@@ -79,12 +79,13 @@ export function CommandPalette({ nb, open, onClose }: { nb: NotebookHandle; open
   const listRef = useRef<HTMLUListElement>(null);
   const returnFocus = useRef<Element | null>(null);
 
-  useEffect(() => {
+  // Focus the input as soon as the dialog is in the page, so the first keys typed land there.
+  useLayoutEffect(() => {
     if (open) {
       returnFocus.current = document.activeElement;
       setQuery("");
       setSel(0);
-      requestAnimationFrame(() => inputRef.current?.focus());
+      inputRef.current?.focus();
     }
   }, [open]);
 
