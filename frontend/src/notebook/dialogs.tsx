@@ -1,6 +1,6 @@
 // Modal dialogs of the notebook page: keyboard shortcuts and "Change runtime type".
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { get } from "../api";
 
 let dialogSeq = 0;
@@ -10,7 +10,7 @@ export function Modal(p: { title: string; onClose(): void; children: ComponentCh
   const [titleId] = useState(() => `dlg-${++dialogSeq}`);
   const close = useRef(p.onClose);
   close.current = p.onClose;
-  useEffect(() => {
+  useLayoutEffect(() => {
     const before = document.activeElement as HTMLElement | null;
     const first = box.current?.querySelector<HTMLElement>("input, select, button:not(.dlg-close), [tabindex]");
     (first ?? box.current)?.focus();
