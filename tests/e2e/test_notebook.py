@@ -98,7 +98,7 @@ def test_queue_shows_running_and_queued_then_results_in_order(page: Page,
     expect(run_button(page, ids[2])).to_have_attribute("data-position", "2")
     expect(run_button(page, ids[2])).to_have_attribute("aria-label", re.compile("position 2"))
     expect(page.get_by_role("status", name="Runtime busy")).to_be_visible()
-    for cid, text in zip(ids, ["first", "second", "third"]):
+    for cid, text in zip(ids, ["first", "second", "third"], strict=True):
         expect(output(page, cid)).to_contain_text(text, timeout=LONG)
     counts = [cell(page, cid).locator(".exec-count") for cid in ids]
     for c in counts:

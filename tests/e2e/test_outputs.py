@@ -133,8 +133,9 @@ def test_html_scripts_run_sandboxed_without_the_apps_cookies_or_api(
     result = fetched.text_content() or ""
     assert "failed" in result or "status 401" in result or "status 403" in result, result
     # The frame sizes itself to its content through a numeric postMessage.
-    height = frame_el.evaluate("e => e.getBoundingClientRect().height")
-    assert 30 < height < 400, height
+    page.wait_for_function(
+        "e => { const h = e.getBoundingClientRect().height; return h > 30 && h < 400; }",
+        arg=frame_el.element_handle())
     assert page.evaluate("document.cookie").find("probe=visible") >= 0  # the app could
 
 

@@ -2,11 +2,10 @@
 // undo, and the notebook's run keys (in Prec.highest: the default keymap's Enter wins otherwise).
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
-import { EditorState, Prec, Transaction } from "@codemirror/state";
+import { Compartment, EditorState, Prec, Transaction } from "@codemirror/state";
 import {
   drawSelection,
   dropCursor,
@@ -67,6 +66,7 @@ export function createEditor(o: EditorOptions): EditorView {
       },
     },
   ];
+  const markdownLanguage = new Compartment();
   const extensions = [
     Prec.highest(keymap.of(runKeys)),
     highlightSpecialChars(),
@@ -88,7 +88,7 @@ export function createEditor(o: EditorOptions): EditorView {
       ...completionKeymap,
       indentWithTab,
     ]),
-    o.language === "python" ? [python(), autocompletion()] : [markdown(), EditorView.lineWrapping],
+    o.language === "python" ? [python(), autocompletion()] : [markdownLanguage.of([]), EditorView.lineWrapping],
     placeholder(o.language === "python" ? "Start coding…" : "Write text in Markdown…"),
     EditorView.contentAttributes.of({ "aria-label": o.label }),
     EditorView.updateListener.of((u) => {
@@ -97,7 +97,15 @@ export function createEditor(o: EditorOptions): EditorView {
       if (u.focusChanged && u.view.hasFocus) o.onFocus();
     }),
   ];
-  return new EditorView({ parent: o.parent, state: EditorState.create({ doc: o.doc, extensions }) });
+  const view = new EditorView({ parent: o.parent, state: EditorState.create({ doc: o.doc, extensions }) });
+  if (o.language !== "python") {
+    // Markdown highlighting (with the HTML and CSS grammars it embeds) loads with the first text
+    // cell's editor, not with the page.
+    void import("@codemirror/lang-markdown").then(({ markdown }) => {
+      view.dispatch({ effects: markdownLanguage.reconfigure(markdown()) });
+    });
+  }
+  return view;
 }
 
 /** Replace the editor's text with a remote version, keeping the cursor where it can stay. */

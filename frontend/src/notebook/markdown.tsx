@@ -4,10 +4,9 @@
 // marked as empty placeholders carrying the TeX; the HTML is then sanitized with an allowlist in
 // an inert DOMParser document (no script, iframe, on* attribute or javascript: URL survives), and
 // only then are the placeholders filled with KaTeX's own output (trust: false).
-import katex from "katex";
-import "katex/dist/katex.min.css";
+import type katexModule from "katex";
 import { Marked, type TokenizerAndRendererExtension, type Tokens } from "marked";
-import { useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 
 // $$ ... $$ alone on its lines (the formula itself may span lines but holds no $$).
 const BLOCK_MATH = /^ {0,3}\$\$((?:\\[\s\S]|[^\\$]|\$(?!\$))+?)\$\$[ \t]*(?:\n+|$)/;
@@ -163,18 +162,50 @@ function headingIds(root: Element): void {
   }
 }
 
-function renderMath(root: Element): void {
+// KaTeX (about a quarter of the app's JavaScript) loads on the first formula, not with the page.
+let katex: typeof katexModule | null = null;
+let katexLoading: Promise<void> | null = null;
+
+function loadKatex(): Promise<void> {
+  katexLoading ??= Promise.all([import("katex"), import("katex/dist/katex.min.css")]).then(
+    ([mod]) => {
+      katex = mod.default;
+    },
+  );
+  return katexLoading;
+}
+
+/** True once KaTeX is loaded; asks for it (and re-renders the caller) when `wanted`. */
+export function useKatex(wanted: boolean): boolean {
+  const [ready, setReady] = useState(katex !== null);
+  useEffect(() => {
+    if (wanted && !ready) void loadKatex().then(() => setReady(true));
+  }, [wanted, ready]);
+  return ready;
+}
+
+function escapeText(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function renderMath(root: Element): boolean {
   const macros = {}; // \newcommand in one formula carries to the later ones of this text
-  for (const el of Array.from(root.querySelectorAll("[data-math-inline], [data-math-display]"))) {
+  const found = root.querySelectorAll("[data-math-inline], [data-math-display]");
+  for (const el of Array.from(found)) {
     const display = el.hasAttribute("data-math-display");
     const tex = el.getAttribute(display ? "data-math-display" : "data-math-inline") ?? "";
     el.removeAttribute("data-math-inline");
     el.removeAttribute("data-math-display");
-    el.innerHTML = katex.renderToString(tex, {
-      displayMode: display, throwOnError: false, strict: "ignore", trust: false, macros,
-    });
+    el.innerHTML = katex
+      ? katex.renderToString(tex, {
+        displayMode: display, throwOnError: false, strict: "ignore", trust: false, macros,
+      })
+      : `<code class="math-pending">${escapeText(tex)}</code>`;
   }
+  return found.length > 0;
 }
+
+let lastHadMath = false;
 
 /** Markdown source -> sanitized HTML with KaTeX formulas (exported for text/latex). */
 export function markdownToHtml(source: string): string {
@@ -182,12 +213,18 @@ export function markdownToHtml(source: string): string {
   const doc = new DOMParser().parseFromString(`<!DOCTYPE html><body>${raw}`, "text/html");
   sanitizeChildren(doc.body);
   headingIds(doc.body);
-  renderMath(doc.body);
+  lastHadMath = renderMath(doc.body);
   return doc.body.innerHTML;
+}
+
+/** Whether the last markdownToHtml call met formulas (so the caller wants KaTeX). */
+export function hadMath(): boolean {
+  return lastHadMath;
 }
 
 /** One formula (text/latex outputs, already stripped of $$ / \[ delimiters). */
 export function latexToHtml(tex: string, display = true): string {
+  if (!katex) return `<code class="math-pending">${escapeText(tex)}</code>`;
   return katex.renderToString(tex, { displayMode: display, throwOnError: false, strict: "ignore" });
 }
 
@@ -201,6 +238,12 @@ function onClick(e: MouseEvent): void {
 }
 
 export function Markdown({ source }: { source: string }) {
-  const html = useMemo(() => markdownToHtml(source), [source]);
+  const [wanted, setWanted] = useState(false);
+  const ready = useKatex(wanted);
+  const html = useMemo(() => {
+    const out = markdownToHtml(source);
+    if (hadMath() && !ready) queueMicrotask(() => setWanted(true));
+    return out;
+  }, [source, ready]);
   return <div class="markdown" onClick={onClick} dangerouslySetInnerHTML={{ __html: html }} />;
 }

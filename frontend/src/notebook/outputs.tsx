@@ -9,7 +9,7 @@ import type { ComponentChildren } from "preact";
 import { memo } from "preact/compat";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Output } from "./handle";
-import { Markdown, latexToHtml, markdownToHtml } from "./markdown";
+import { Markdown, latexToHtml, markdownToHtml, useKatex } from "./markdown";
 
 /** Taller than this, an output scrolls inside a box with a "Show all" control. */
 const MAX_PX = 600;
@@ -255,6 +255,7 @@ function Image({ mime, value, meta }: { mime: string; value: string; meta: Recor
 }
 
 function Latex({ source }: { source: string }) {
+  const ready = useKatex(true);
   const html = useMemo(() => {
     const s = source.trim();
     const m =
@@ -263,7 +264,7 @@ function Latex({ source }: { source: string }) {
     if (m) return latexToHtml(m[1]);
     if (/^\\begin\{/.test(s)) return latexToHtml(s);
     return markdownToHtml(s); // text with formulas in it
-  }, [source]);
+  }, [source, ready]);
   return <div class="out-latex" dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
