@@ -1,7 +1,7 @@
 // One cell: its toolbar, run button, CodeMirror editor (or rendered Markdown), outputs and an
 // input() prompt. Memoised: it re-renders only when its own cell object or state changes.
 import { memo } from "preact/compat";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
 import { EditorSelection } from "@codemirror/state";
 import type { CellModel } from "./handle";
@@ -25,7 +25,67 @@ type Props = {
   input: PendingInput | null;
 };
 
-function CellEditor({ store, cell, index }: { store: NotebookStore; cell: CellModel; index: number }) {
+// Editors mount a few at a time when the page is idle, so fast scrolling stays smooth.
+const mountQueue: (() => void)[] = [];
+let mountScheduled = false;
+
+function drainMounts(deadline?: IdleDeadline) {
+  mountScheduled = false;
+  let n = 0;
+  while (mountQueue.length && (deadline ? deadline.timeRemaining() > 8 && n < 2 : n < 1)) {
+    mountQueue.shift()!();
+    n++;
+  }
+  if (mountQueue.length) scheduleMounts();
+}
+
+function scheduleMounts() {
+  if (mountScheduled) return;
+  mountScheduled = true;
+  if ("requestIdleCallback" in window) requestIdleCallback(drainMounts, { timeout: 300 });
+  else setTimeout(drainMounts, 16);
+}
+
+function whenIdle(fn: () => void): () => void {
+  let live = true;
+  mountQueue.push(() => live && fn());
+  scheduleMounts();
+  return () => {
+    live = false;
+  };
+}
+
+// CodeMirror views are costly: a cell far from the viewport shows its source as plain text and
+// gets its editor when it comes near (or is focused), so a 500-cell notebook opens quickly.
+function CellEditor(props: { store: NotebookStore; cell: CellModel; index: number }) {
+  const { store, cell } = props;
+  const [near, setNear] = useState(false);
+  const placeholder = useRef<HTMLPreElement>(null);
+  const wanted = near || store.wantsFocus(cell.id) || store.focusedId === cell.id;
+  useEffect(() => {
+    if (wanted || !placeholder.current) return;
+    let cancel = () => {};
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) cancel = whenIdle(() => setNear(true));
+    }, { rootMargin: "1000px 0px" });
+    io.observe(placeholder.current);
+    return () => {
+      io.disconnect();
+      cancel();
+    };
+  }, [wanted]);
+  if (!wanted) {
+    return (
+      <pre class="cell-editor cell-editor-static" ref={placeholder}
+        onClick={() => { setNear(true); store.focusCell(cell.id); }}>
+        {cell.source || " "}
+      </pre>
+    );
+  }
+  return <LiveEditor {...props} />;
+}
+
+function LiveEditor({ store, cell, index }: { store: NotebookStore; cell: CellModel; index: number }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const language = cell.cell_type === "code" ? "python" : "markdown";

@@ -627,6 +627,11 @@ export class NotebookStore {
     this.changed();
   }
 
+  /** Whether a cell waits for its editor to take the cursor (so a lazy editor must mount). */
+  wantsFocus(id: string): boolean {
+    return this.pendingFocus.has(id);
+  }
+
   registerEditor(id: string, api: EditorApi): () => void {
     this.editors.set(id, api);
     const pending = this.pendingFocus.get(id);
