@@ -1,6 +1,6 @@
 """Browser fixtures: Playwright driving Debian's chromium (never `playwright install`).
 
-- ``browser``: one headless chromium for the whole run.
+- ``browser``: one headless chromium per test module.
 - ``new_page``: a factory for pages (own context, 1280x800) closed after the test.
 - ``page``: a page signed in to the module's ``server`` and showing the drive.
 - ``shot``: saves a screenshot under docs/screenshots/ (for the docs) and returns its path.
@@ -20,13 +20,15 @@ from tests.support.server import DikteServer
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync Playwright keeps an event loop running in this thread, which
+# would stop pytest-asyncio's tests in later folders from running theirs.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -286,7 +286,8 @@ table.dataframe tbody tr:nth-child(odd){background:var(--stripe)}
 table.dataframe tbody tr:hover{background:var(--hover)}
 table.dataframe tbody th{font-weight:600}
 </style><script>(function(){var last=-1;function post(){var d=document.documentElement;var h=Math.ceil(d.getBoundingClientRect().height+Math.max(0,innerHeight-d.clientHeight));if(h!==last){last=h;parent.postMessage(h,"*")}}
-new ResizeObserver(post).observe(document.documentElement);addEventListener("load",post);addEventListener("resize",post)})()</script>`;
+new ResizeObserver(post).observe(document.documentElement);addEventListener("load",post);addEventListener("resize",post);
+addEventListener("message",function(e){if(e.source===parent&&e.data==="dikte:size"){last=-1;post()}})})()</script>`;
 
 function frameDoc(body: string): string {
   return `<!DOCTYPE html><html><head>${FRAME_HEAD}</head><body>${body}</body></html>`;
@@ -314,11 +315,16 @@ function SandboxedFrame({ srcdoc }: { srcdoc: string }) {
       setHeight(Math.max(0, Math.min(MAX_FRAME_PX, Math.ceil(e.data))));
     };
     window.addEventListener("message", onMessage);
+    askSize(); // a height posted before this listener existed is lost: ask again
     return () => window.removeEventListener("message", onMessage);
   }, []);
+  function askSize() {
+    ref.current?.contentWindow?.postMessage("dikte:size", "*");
+  }
   return (
     <iframe
       ref={ref}
+      onLoad={askSize}
       class="out-frame"
       title="Output"
       sandbox="allow-scripts"
