@@ -7,6 +7,7 @@ import { href, navigate } from "../router";
 import type { Command } from "./handle";
 import type { NotebookStore } from "./store";
 import { Icon } from "./icons";
+import { Logo } from "../icons";
 
 function basename(path: string) {
   return path.split("/").pop() ?? path;
@@ -204,7 +205,7 @@ export function Header(p: {
           <Icon name="menu" size={20} />
         </button>
         <a class="brand" href={href({ page: "drive", path: folder })} title={`Back to ${folder || "My Drive"}`} aria-label="Back to the drive">
-          <span class="brand-mark" aria-hidden="true">D</span>
+          <Logo class="brand-logo" />
         </a>
         <div class="title-wrap">
           <Title store={store} />
