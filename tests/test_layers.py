@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "dikte"
 ALLOWED = {
     "kernel": set(),
     "errors": set(),
-    "config": set(),
+    "config": {"policy"},  # tiers are policy data that the config file carries
     "schemas": set(),
     "policy": {"schemas", "errors"},
     "accelerators": {"errors"},

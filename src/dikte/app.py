@@ -14,7 +14,19 @@ from fastapi import FastAPI
 from dikte import __version__
 from dikte.api import drive as drive_api
 from dikte.api import errors as api_errors
-from dikte.api import meta, notebooks, runtime_files, sessions, terminal, uploads, web, ws
+from dikte.api import (
+    meta,
+    notebooks,
+    people,
+    runtime_files,
+    sessions,
+    terminal,
+    tokens,
+    uploads,
+    usage,
+    web,
+    ws,
+)
 from dikte.api.deps import Services
 from dikte.config import Settings
 from dikte.db import Database
@@ -80,6 +92,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
                                     max_bytes=settings.upload_max_bytes)
         await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day
         await manager.reattach_all()
+        manager.enforcer.start()
         try:
             yield
         finally:
@@ -89,8 +102,9 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api_errors.install(app)
-    for router in (meta.router, web.router, drive_api.router, notebooks.router, sessions.router,
-                   ws.router, runtime_files.router, uploads.router, terminal.router):
+    for router in (meta.router, web.router, people.router, tokens.router, drive_api.router,
+                   notebooks.router, sessions.router, usage.router, ws.router, runtime_files.router,
+                   uploads.router, terminal.router):
         app.include_router(router)
     web.mount_frontend(app)
     return app

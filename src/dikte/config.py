@@ -15,7 +15,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from dikte.policy.tiers import Tier, UsageReset, default_tiers
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -130,6 +132,26 @@ class Settings(BaseModel):
         description="Runtime images by name, as TOML tables: [images.NAME] python = \"/path/bin/python\".",
     )
     default_image: str = Field("default", description="Image a new runtime uses.")
+    tiers: dict[str, Tier] = Field(
+        default_factory=default_tiers,
+        description="Tiers by name, as TOML tables [tiers.NAME] (see docs/tiers.md); the "
+        "shipped free, pro and pro_plus are modelled on Colab.",
+    )
+    default_tier: str = Field("free", description="Tier of a person who has none set.")
+    usage_reset: UsageReset = Field(
+        default_factory=UsageReset,
+        description="When daily usage (accelerator hours) resets: time HH:MM and an IANA time zone.",
+    )
+    reaper_seconds: float = Field(
+        1.0, gt=0, description="How often runtimes are checked against their tier's time limits."
+    )
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> Settings:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers "
+                             f"({', '.join(sorted(self.tiers))})")
+        return self
 
     @property
     def db_url(self) -> str:
@@ -144,7 +166,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
         key = f"DIKTE_{name.upper()}"
-        if key in environ and name != "images":
+        if key in environ and name not in ("images", "tiers", "usage_reset"):
             out[name] = environ[key]
     return out
 

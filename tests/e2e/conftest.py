@@ -56,7 +56,12 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 def sign_in(page: Page, server: DikteServer, token: str | None = None) -> None:
     page.goto(server.url + "/")
-    page.get_by_label("Access token").fill(token or server.token)
+    field = page.get_by_label("Access token")
+    toggle = page.get_by_role("button", name="Use an access token instead")
+    expect(field.or_(toggle)).to_be_visible()  # the page opens on name and password
+    if toggle.is_visible():
+        toggle.click()
+    field.fill(token or server.token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_label("Access token")).to_have_count(0)
 

@@ -1,6 +1,34 @@
 // Messages people must see: notices (stay until dismissed), the connection and runtime state,
 // and short-lived error toasts.
-import type { NotebookStore } from "./store";
+import { useEffect, useState } from "preact/hooks";
+import type { Notice, NotebookStore } from "./store";
+
+/** Seconds left until a warned stop, ticking. */
+function Countdown({ at }: { at: number }) {
+  const [now, setNow] = useState(Date.now() / 1000);
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now() / 1000), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const left = Math.max(0, Math.round(at - now));
+  return <strong class="countdown" aria-live="off"> ({left} s left)</strong>;
+}
+
+function NoticeBanner({ store, n }: { store: NotebookStore; n: Notice }) {
+  return (
+    <div class={`banner notice ${n.level}`} role="alert" data-kind="notice" data-code={n.code}>
+      <span>{n.message}{n.at !== undefined && <Countdown at={n.at} />}</span>
+      {n.code === "idle_timeout" && (
+        <button type="button" class="btn small" onClick={() => store.stillHere(n.id)}>
+          I'm still here
+        </button>
+      )}
+      <button type="button" class="btn ghost small" aria-label="Dismiss notice" onClick={() => store.dismissNotice(n.id)}>
+        Dismiss
+      </button>
+    </div>
+  );
+}
 
 export function Banners({ store }: { store: NotebookStore }) {
   return (
@@ -25,14 +53,7 @@ export function Banners({ store }: { store: NotebookStore }) {
           </button>
         </div>
       )}
-      {store.notices.map((n) => (
-        <div key={n.id} class={`banner notice ${n.level}`} role="alert" data-kind="notice">
-          <span>{n.message}</span>
-          <button type="button" class="btn ghost small" aria-label="Dismiss notice" onClick={() => store.dismissNotice(n.id)}>
-            Dismiss
-          </button>
-        </div>
-      ))}
+      {store.notices.map((n) => <NoticeBanner key={n.id} store={store} n={n} />)}
     </div>
   );
 }

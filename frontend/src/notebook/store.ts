@@ -13,7 +13,14 @@ export type CellState = {
 };
 export type RuntimeStatus = "none" | "starting" | "connected" | "restarting" | "disconnected";
 export type ConnState = "connecting" | "open" | "reconnecting" | "gone";
-export type Notice = { id: number; level: string; message: string };
+export type Notice = {
+  id: number;
+  level: string;
+  message: string;
+  /** For a warning before a stop: the rule (e.g. idle_timeout) and when the stop happens. */
+  code?: string;
+  at?: number;
+};
 export type PendingInput = { cell_id: string; prompt: string; password: boolean };
 
 /** What a Cell component needs from its editor, registered while it is mounted. */
@@ -202,6 +209,12 @@ export class NotebookStore {
     this.inflight = [];
   }
 
+  /** "I'm still here": restarts the runtime's idle clock and drops the idle warning. */
+  stillHere(noticeId: number) {
+    this.send({ type: "activity" } as Msg);
+    this.dismissNotice(noticeId);
+  }
+
   private send(msg: Msg, track?: Inflight) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN && this.conn === "open") {
       this.ws.send(JSON.stringify(msg));
@@ -260,14 +273,18 @@ export class NotebookStore {
         this.pendingInput = null;
         break;
       case "runtime":
+        if (msg.status === "disconnected") this.notices = this.notices.filter((n) => n.at === undefined);
         this.runtimeStatus = msg.status;
         this.runtime = msg.runtime ?? null;
         if (msg.status !== "connected" || msg.message) this.runtimeMessage = msg.message ?? null;
         if (msg.status === "starting") this.runtimeMessage = null;
         break;
-      case "notice":
-        this.notices = [...this.notices, { id: nextNoticeId++, level: msg.level, message: msg.message }];
+      case "notice": {
+        // a new warning for a rule replaces the older one of that rule
+        const kept = msg.code ? this.notices.filter((n) => n.code !== msg.code) : this.notices;
+        this.notices = [...kept, { id: nextNoticeId++, level: msg.level, message: msg.message, code: msg.code, at: msg.at }];
         break;
+      }
       case "renamed":
         this.path = msg.path;
         this.onRenamed(msg.path);

@@ -1,15 +1,30 @@
-"""Request dependencies: the services container and the authenticated person."""
+"""Request dependencies: the services container and the authenticated person.
+
+Two credentials exist. Programs send a personal API token as ``Authorization: Bearer`` (or, on a
+WebSocket from a browser, as the subprotocol ``dikte.token.<token>``); tokens never travel in
+URLs. The web app holds a server-side session whose random id is in an HttpOnly, SameSite=Lax
+cookie (``__Host-dikte_session`` over HTTPS, ``dikte_session`` over plain http).
+
+CSRF: a cookie travels with requests another site makes a browser send, so a cookie-authenticated
+request that changes state, and every WebSocket, must carry an Origin header naming this server.
+That is enough without a CSRF token: every browser Dikte supports sends Origin on cross-site
+POST/PUT/PATCH/DELETE and on WebSocket handshakes, a page cannot forge or remove it, and
+SameSite=Lax already keeps the cookie off cross-site subrequests (only top-level GET navigations
+carry it, and GETs change nothing). Requests without Origin come from programs, which
+authenticate with a bearer token, not a browser's ambient cookie.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from dikte.api.login_limits import LoginLimiter
 from dikte.config import Settings
-from dikte.db import Database, Person
+from dikte.db import Credential, Database, Person
 from dikte.drive import Drive
 from dikte.errors import Forbidden, Unauthorized
 from dikte.runtimes.base import RuntimeBackend
@@ -17,6 +32,8 @@ from dikte.sessions.manager import SessionManager
 
 TOKEN_PROTOCOL_PREFIX = "dikte.token."
 COOKIE_NAME = "dikte_session"
+SECURE_COOKIE_NAME = "__Host-dikte_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass
@@ -25,6 +42,7 @@ class Services:
     db: Database
     backend: RuntimeBackend
     sessions: SessionManager
+    logins: LoginLimiter = field(default_factory=LoginLimiter)
 
     def drive(self, person_id: int) -> Drive:
         return self.sessions.drive_for(person_id)
@@ -33,6 +51,15 @@ class Services:
 def services(conn: HTTPConnection) -> Services:
     svc: Services = conn.app.state.services
     return svc
+
+
+def is_https(conn: HTTPConnection) -> bool:
+    return conn.url.scheme in ("https", "wss")
+
+
+def cookie_name(conn: HTTPConnection) -> str:
+    """``__Host-`` over HTTPS: the browser then insists on Secure, Path=/ and no Domain."""
+    return SECURE_COOKIE_NAME if is_https(conn) else COOKIE_NAME
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
@@ -47,25 +74,39 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return None
 
 
-def authenticate(conn: HTTPConnection, *, unsafe: bool = False) -> Person:
-    """The person behind a bearer token, or behind the web app's session cookie.
+def credential(conn: HTTPConnection, *, unsafe: bool = False) -> Credential:
+    """The credential behind a bearer token or the web app's session cookie.
 
-    A cookie travels with every request a browser makes, also those another site makes it send,
-    so a cookie-authenticated request that changes state (and every WebSocket) must carry an
-    Origin header naming this server.
+    ``unsafe``: the request changes state (every WebSocket does), so a cookie needs our Origin
+    and the credential needs the write scope.
     """
+    db = services(conn).db
     token = bearer_token(conn)
-    if not token:
-        token = conn.cookies.get(COOKIE_NAME)
-        if token and unsafe:
+    if token:
+        cred = db.credential_for_token(token)
+        if cred is None:
+            raise Unauthorized("This token is not valid (mistyped, expired or revoked).",
+                               code="bad_token")
+    else:
+        session_id = conn.cookies.get(cookie_name(conn))
+        if not session_id:
+            raise Unauthorized("Sign in first: send your token as 'Authorization: Bearer "
+                               "<token>'.", code="no_token")
+        if unsafe:
             check_origin(conn, required=True)
-    if not token:
-        raise Unauthorized("Sign in first: send your token as 'Authorization: Bearer <token>'.",
-                           code="no_token")
-    person = services(conn).db.person_for_token(token)
-    if person is None:
-        raise Unauthorized("This token is not valid (mistyped, or revoked).", code="bad_token")
-    return person
+        cred = db.credential_for_session(session_id)
+        if cred is None:
+            raise Unauthorized("Your sign-in has ended (signed out, expired or revoked). "
+                               "Sign in again.", code="signed_out")
+    if unsafe and "write" not in cred.scopes:
+        raise Forbidden("This token may only read (scope read). Create a token with the write "
+                        "scope to change anything.", code="read_only")
+    return cred
+
+
+def authenticate(conn: HTTPConnection, *, unsafe: bool = False) -> Person:
+    """The person behind the request's credential (see :func:`credential`)."""
+    return credential(conn, unsafe=unsafe).person
 
 
 def check_origin(conn: HTTPConnection, *, required: bool = False) -> None:
@@ -80,12 +121,29 @@ def check_origin(conn: HTTPConnection, *, required: bool = False) -> None:
         raise Forbidden(f"Requests from {origin} are not accepted here.", code="bad_origin")
 
 
-def current_person(request: Request) -> Person:
-    unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+def current_credential(request: Request) -> Credential:
+    unsafe = request.method not in SAFE_METHODS
     if unsafe:
         check_origin(request)
-    return authenticate(request, unsafe=unsafe)
+    return credential(request, unsafe=unsafe)
+
+
+def current_person(request: Request) -> Person:
+    return current_credential(request).person
+
+
+def current_admin(request: Request) -> Credential:
+    """An administrator whose credential carries the admin scope."""
+    cred = current_credential(request)
+    if not cred.person.is_admin:
+        raise Forbidden("Only an administrator may do this.", code="not_admin")
+    if "admin" not in cred.scopes:
+        raise Forbidden("This token lacks the admin scope. Create a token with the admin scope "
+                        "for administration.", code="missing_scope")
+    return cred
 
 
 PersonDep = Annotated[Person, Depends(current_person)]
+CredentialDep = Annotated[Credential, Depends(current_credential)]
+AdminDep = Annotated[Credential, Depends(current_admin)]
 ServicesDep = Annotated[Services, Depends(services)]

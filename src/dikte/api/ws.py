@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from dikte.api.deps import TOKEN_PROTOCOL_PREFIX, authenticate, check_origin, services
 from dikte.errors import DikteError
 from dikte.schemas.ws import (
+    ActivityMsg,
     CancelMsg,
     ClientMessage,
     EditMsg,
@@ -60,7 +61,7 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        nb.audience.leave(viewer)
+        nb.leave(viewer)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
@@ -109,6 +110,8 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, raw: str) -> Non
             task.add_done_callback(_background.discard)
     elif isinstance(msg, InputReplyMsg):
         nb.input_reply(msg.value)
+    elif isinstance(msg, ActivityMsg):
+        nb.touch()
 
 
 __all__ = ["TOKEN_PROTOCOL_PREFIX", "router"]

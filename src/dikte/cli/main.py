@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds the whole run may take (default: no limit)")
 
-    from dikte.cli import remote
+    from dikte.cli import remote, users
 
+    users.add_commands(sub, local_options)
     remote.add_commands(sub)
     return parser
 
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_notebook(_settings(args), args.notebook, args.output, image=args.image,
                                 timeout=args.timeout)
+        if args.command == "user":
+            from dikte.cli import users
+
+            return users.dispatch(args, _settings(args))
         from dikte.cli import remote
 
         return remote.dispatch(args)

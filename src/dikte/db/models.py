@@ -19,6 +19,11 @@ class PersonRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier: Mapped[str] = mapped_column(String(100), default="free")
+    # "issuer|subject" of an external login provider (OIDC), for people who sign in there
+    external_subject: Mapped[str | None] = mapped_column(String(500), nullable=True, unique=True)
 
 
 class TokenRow(Base):
@@ -30,6 +35,25 @@ class TokenRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    scopes: Mapped[str] = mapped_column(String(100), default="read write admin")  # space-separated
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie holds a random id, the database only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what the sign-in may do (a browser signed in with a read-only token stays read-only)
+    scopes: Mapped[str] = mapped_column(String(100), default="read write admin")
 
 
 class RuntimeRow(Base):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,12 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dikte.db.models import PersonRow, RuntimeRow, TokenRow
+from dikte.db.accounts import SCOPES, Accounts, Person
+from dikte.db.models import PersonRow, RuntimeRow
+
+__all__ = ["Database", "Person", "RuntimeRecord"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-    is_admin: bool
 
 
 @dataclass(frozen=True)
@@ -40,14 +35,6 @@ class RuntimeRecord:
     exec_state: dict[str, Any]
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _person(row: PersonRow) -> Person:
-    return Person(id=row.id, name=row.name, is_admin=row.is_admin)
-
-
 def _runtime(row: RuntimeRow) -> RuntimeRecord:
     return RuntimeRecord(
         id=row.id, person_id=row.person_id, notebook_path=row.notebook_path, image=row.image,
@@ -56,11 +43,15 @@ def _runtime(row: RuntimeRow) -> RuntimeRecord:
     )
 
 
-class Database:
-    """Synchronous and short: every query is one small transaction."""
+class Database(Accounts):
+    """Synchronous and short: every query is one small transaction.
 
-    def __init__(self, url: str) -> None:
+    ``clock`` gives "now" for expiry of tokens and web sessions (tests pass their own).
+    """
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         self.url = url
+        self.clock = clock
         self.engine: Engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -80,40 +71,22 @@ class Database:
     def session(self) -> Session:
         return self._session()
 
-    # people and tokens
+    # people and tokens (the rest is in dikte.db.accounts)
 
     def ensure_admin(self) -> str | None:
-        """Create the first admin at first start; return its new token once, else None."""
+        """Create the first admin at first start; return its new token (every scope) once."""
         with self.session() as s, s.begin():
             if s.scalar(select(PersonRow).where(PersonRow.is_admin)) is not None:
                 return None
-            person = PersonRow(name="admin", is_admin=True, created_at=time.time())
+            name = "admin"
+            while s.scalar(select(PersonRow).where(PersonRow.name == name)) is not None:
+                name += "_"
+            person = PersonRow(name=name, is_admin=True, created_at=self.clock(), tier="free",
+                               disabled=False)
             s.add(person)
             s.flush()
-            token = "dk_" + secrets.token_urlsafe(32)
-            s.add(TokenRow(person_id=person.id, token_hash=hash_token(token), name="first start",
-                           created_at=time.time()))
-            return token
-
-    def create_token(self, person_id: int, name: str) -> str:
-        token = "dk_" + secrets.token_urlsafe(32)
-        with self.session() as s, s.begin():
-            s.add(TokenRow(person_id=person_id, token_hash=hash_token(token), name=name,
-                           created_at=time.time()))
-        return token
-
-    def person_for_token(self, token: str) -> Person | None:
-        with self.session() as s:
-            row = s.execute(
-                select(PersonRow).join(TokenRow, TokenRow.person_id == PersonRow.id).where(
-                    TokenRow.token_hash == hash_token(token), TokenRow.revoked.is_(False))
-            ).scalar_one_or_none()
-            return _person(row) if row else None
-
-    def person(self, person_id: int) -> Person | None:
-        with self.session() as s:
-            row = s.get(PersonRow, person_id)
-            return _person(row) if row else None
+            person_id = person.id
+        return self.issue_token(person_id, "first start", SCOPES)[1]
 
     # runtimes
 

@@ -31,7 +31,69 @@ class Me(BaseModel):
 
 
 class LoginBody(BaseModel):
-    token: str
+    """Sign in with a name and password, or with a personal API token."""
+
+    name: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=1000)
+    token: str | None = Field(None, max_length=200,
+                              description="A personal API token instead of name and password.")
+
+
+Scope = Literal["read", "write", "admin"]
+
+
+def _read_write() -> list[Scope]:
+    return ["read", "write"]
+
+
+class PersonInfo(BaseModel):
+    id: int
+    name: str
+    is_admin: bool
+    tier: str = Field(description="The name of the person's tier (see docs/tiers.md).")
+    disabled: bool
+    has_password: bool
+    created_at: float
+
+
+class NewPerson(BaseModel):
+    name: str = Field(description="1 to 100 letters, digits or . _ @ + -")
+    password: str | None = Field(None, description="At least 8 characters; without one the "
+                                 "person signs in with a token until a password is set.")
+    is_admin: bool = False
+    tier: str = "free"
+
+
+class PersonChange(BaseModel):
+    """Only the fields given change. Disabling revokes every session and token at once."""
+
+    tier: str | None = None
+    disabled: bool | None = None
+    is_admin: bool | None = None
+    password: str | None = None
+
+
+class ApiToken(BaseModel):
+    id: int
+    name: str
+    scopes: list[Scope]
+    created_at: float
+    expires_at: float | None
+    last_used_at: float | None
+
+
+class NewApiToken(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="What the token is for.")
+    scopes: list[Scope] = Field(
+        default_factory=_read_write,
+        description="read: GET and HEAD only; write: everything a person may do (includes "
+        "read); admin: the admin endpoints too (includes write; administrators only).")
+    expires_in_days: float | None = Field(None, gt=0, le=3650,
+                                          description="Omit for a token that never expires.")
+
+
+class IssuedApiToken(ApiToken):
+    token: str = Field(description="The secret: shown only this once, stored only hashed.")
 
 
 class DriveEntry(BaseModel):

@@ -1,6 +1,7 @@
 """WebSocket messages for one open notebook, as tagged unions on ``type``.
 
-Client -> server: ``execute``, ``edit``, ``interrupt``, ``cancel``, ``restart``, ``input_reply``.
+Client -> server: ``execute``, ``edit``, ``interrupt``, ``cancel``, ``restart``, ``input_reply``,
+``activity``.
 Server -> client: ``snapshot`` first, then deltas: ``edited``, ``cell_state``, ``output``,
 ``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``.
 """
@@ -43,8 +44,14 @@ class InputReplyMsg(BaseModel):
     value: str
 
 
+class ActivityMsg(BaseModel):
+    """The person is here (e.g. answered "Are you still there?"): the idle clock restarts."""
+
+    type: Literal["activity"]
+
+
 ClientMessage = Annotated[
-    ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg,
+    ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg | ActivityMsg,
     Field(discriminator="type"),
 ]
 

@@ -19,6 +19,7 @@ from dikte.drive import Drive
 from dikte.errors import BadRequest, NotFound, RuntimeUnavailable
 from dikte.execution.outputs import OutputLimits
 from dikte.runtimes.base import RuntimeBackend, RuntimeSpec
+from dikte.sessions.enforcement import Enforcer
 from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.runtime_link import RuntimeLink
 
@@ -42,6 +43,7 @@ class SessionManager:
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self.limits = OutputLimits(max_lines=settings.output_max_lines,
                                    max_bytes=settings.output_max_bytes)
+        self.enforcer = Enforcer(self)
 
     # opening
 
@@ -74,12 +76,14 @@ class SessionManager:
     # runtimes
 
     def _link(self, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeLink:
+        _, disk = self.enforcer.runtime_limits(nb.person_id)
         return RuntimeLink(nb, backend=self.backend, db=self.db, runtime_id=runtime_id,
-                           image=image, disk_limit=self.settings.runtime_disk,
+                           image=image, disk_limit=disk,
                            disk_check_seconds=self.settings.disk_check_seconds)
 
     def spec(self, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeSpec:
-        return build_spec(self.settings, nb, runtime_id, image)
+        memory, _ = self.enforcer.runtime_limits(nb.person_id)
+        return build_spec(self.settings, nb, runtime_id, image, memory=memory)
 
     async def connect(self, nb: OpenNotebook, image: str | None = None) -> RuntimeLink:
         """Give the notebook a runtime (if it has none) and wait until its kernel answers."""
@@ -87,6 +91,7 @@ class SessionManager:
             image = image or self.settings.default_image
             rid = new_runtime_id()
             spec = self.spec(nb, rid, image)
+            self.enforcer.admit(nb)
             link = nb.runtime = self._link(nb, rid, image)
             await link.launch(spec)
             return link
@@ -183,6 +188,7 @@ class SessionManager:
 
     async def close(self) -> None:
         """Save everything and let go of the runtimes, which keep running."""
+        await self.enforcer.stop()
         for nb in list(self.notebooks.values()):
             nb.audience.close_all()
             if nb.runtime is not None:
@@ -202,7 +208,8 @@ def sandbox_uid(settings: Settings, person_id: int) -> int | None:
     return settings.sandbox_uid_base + person_id
 
 
-def build_spec(settings: Settings, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeSpec:
+def build_spec(settings: Settings, nb: OpenNotebook, runtime_id: str, image: str,
+               memory: int | None = None) -> RuntimeSpec:
     """What a runtime for this notebook asks of the backend."""
     if image not in settings.images:
         offered = ", ".join(sorted(settings.images))
@@ -210,6 +217,6 @@ def build_spec(settings: Settings, nb: OpenNotebook, runtime_id: str, image: str
                          code="no_such_image")
     return RuntimeSpec(
         runtime_id=runtime_id, owner_id=nb.person_id, drive_root=nb.drive.root,
-        python=settings.images[image].python, memory_bytes=settings.runtime_memory,
+        python=settings.images[image].python, memory_bytes=memory or settings.runtime_memory,
         cpu_weight=settings.runtime_cpu_weight,
         env={"DIKTE_RUNTIME_ID": runtime_id, "DIKTE_NOTEBOOK": nb.path})

@@ -51,6 +51,9 @@ class OpenNotebook:
         self.pending_input: dict[str, Any] | None = None
         self.idle = asyncio.Event()
         self.idle.set()
+        self.last_activity = time.time()
+        """The later of the last interaction and the end of the last cell run (idle timeout)."""
+        self.last_viewer_left_at: float | None = None
         self._run_error = False
         self._dirty = False
         self._last_save = 0.0
@@ -59,7 +62,17 @@ class OpenNotebook:
 
     # viewers and snapshots
 
+    def touch(self) -> None:
+        """Someone interacted with the notebook: the idle clock starts again."""
+        self.last_activity = time.time()
+
+    def leave(self, viewer: Viewer) -> None:
+        self.audience.leave(viewer)
+        if not len(self.audience):
+            self.last_viewer_left_at = time.time()
+
     def join(self) -> Viewer:
+        self.last_viewer_left_at = None
         viewer = self.audience.join()
         viewer.send({"type": "snapshot", **self.view()})
         return viewer
@@ -95,6 +108,7 @@ class OpenNotebook:
     # edits
 
     def edit(self, ops: list[EditOp]) -> list[str]:
+        self.touch()
         applied = []
         for op in ops:
             if op.op == "delete" and op.cell_id in (self.running, *self.queue):
@@ -112,6 +126,7 @@ class OpenNotebook:
 
     def enqueue(self, cell_ids: list[str], hashes: dict[str, str] | None = None) -> list[str]:
         hashes = hashes or {}
+        self.touch()
         queued = []
         for cid in cell_ids:
             cell = self.doc.cells[cell_index(self.doc, cid)]
@@ -181,6 +196,7 @@ class OpenNotebook:
         if note and self.recorder is not None:
             self._emit_changes(self.recorder.note(note))
         final = status or ("error" if self._run_error else "ok")
+        self.touch()  # the end of a cell run counts as activity
         self.last_status[cid] = final
         try:
             cell = self.doc.cells[cell_index(self.doc, cid)]
@@ -259,6 +275,7 @@ class OpenNotebook:
         if self.pending_input is None or self.runtime is None:
             raise Conflict("No cell is waiting for input.", code="no_input_pending")
         self.runtime.channel.input_reply(value)
+        self.touch()
         self.pending_input = None
         self.broadcast({"type": "input_done"})
 

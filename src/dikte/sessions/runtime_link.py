@@ -45,6 +45,8 @@ class RuntimeLink:
         self._pending_state: dict[str, Any] | None = None
         self._state_writer: asyncio.Task[None] | None = None
         self._ended = False
+        self.warned_at: dict[str, float] = {}
+        """Warnings already given, by rule code (see dikte.policy.lifecycle)."""
 
     @property
     def ready(self) -> bool:

@@ -1,0 +1,50 @@
+"""The people of this Dikte, for administrators: list, add, change tier, disable, promote.
+
+There is no self-registration: people are created here or with ``dikte user add``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+
+from dikte.api.deps import AdminDep, ServicesDep
+from dikte.db import Person
+from dikte.errors import Conflict, NotFound
+from dikte.schemas.rest import ErrorResponse, NewPerson, PersonChange, PersonInfo
+
+router = APIRouter(prefix="/api/people", tags=["people"],
+                   responses={403: {"model": ErrorResponse}})
+
+
+def person_info(p: Person) -> PersonInfo:
+    return PersonInfo(id=p.id, name=p.name, is_admin=p.is_admin, tier=p.tier,
+                      disabled=p.disabled, has_password=p.has_password, created_at=p.created_at)
+
+
+@router.get("", response_model=list[PersonInfo])
+async def list_people(_admin: AdminDep, svc: ServicesDep) -> list[PersonInfo]:
+    return [person_info(p) for p in svc.db.people()]
+
+
+@router.post("", response_model=PersonInfo, status_code=201)
+async def add_person(body: NewPerson, _admin: AdminDep, svc: ServicesDep) -> PersonInfo:
+    person = await asyncio.to_thread(svc.db.add_person, body.name, password=body.password,
+                                     is_admin=body.is_admin, tier=body.tier)
+    return person_info(person)
+
+
+@router.patch("/{person_id}", response_model=PersonInfo)
+async def change_person(person_id: int, body: PersonChange, admin: AdminDep,
+                        svc: ServicesDep) -> PersonInfo:
+    """Change tier, password, admin role; ``disabled: true`` signs the person out everywhere."""
+    if svc.db.person(person_id) is None:
+        raise NotFound(f"There is no person with id {person_id}.", code="no_person")
+    if person_id == admin.person.id and (body.disabled or body.is_admin is False):
+        raise Conflict("You cannot disable yourself or take away your own admin role; ask "
+                       "another administrator.", code="self_lockout")
+    person = await asyncio.to_thread(svc.db.update_person, person_id, tier=body.tier,
+                                     disabled=body.disabled, is_admin=body.is_admin,
+                                     password=body.password)
+    return person_info(person)

@@ -1,0 +1,50 @@
+"""Personal API tokens: scoped, optionally expiring, revocable; the secret is shown once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dikte.api.deps import CredentialDep, PersonDep, ServicesDep
+from dikte.db import TokenInfo
+from dikte.db.accounts import normalize_scopes
+from dikte.errors import Forbidden, NotFound
+from dikte.schemas.rest import ApiToken, ErrorResponse, IssuedApiToken, NewApiToken
+
+router = APIRouter(prefix="/api/tokens", tags=["tokens"],
+                   responses={403: {"model": ErrorResponse}})
+DAY = 24 * 3600
+
+
+def api_token(t: TokenInfo) -> ApiToken:
+    return ApiToken(id=t.id, name=t.name, scopes=list(t.scopes),
+                    created_at=t.created_at, expires_at=t.expires_at,
+                    last_used_at=t.last_used_at)
+
+
+@router.get("", response_model=list[ApiToken])
+async def my_tokens(person: PersonDep, svc: ServicesDep) -> list[ApiToken]:
+    """Your tokens that are not revoked, without their secrets."""
+    return [api_token(t) for t in svc.db.tokens(person.id)]
+
+
+@router.post("", response_model=IssuedApiToken, status_code=201)
+async def new_token(body: NewApiToken, cred: CredentialDep, svc: ServicesDep) -> IssuedApiToken:
+    """A new token for you; never more than the credential creating it may do."""
+    scopes = normalize_scopes(body.scopes)
+    beyond = [s for s in scopes if s not in cred.scopes]
+    if beyond:
+        why = ("only administrators hold it" if beyond[-1] == "admin" and not cred.person.is_admin
+               else "what signed you in lacks it")
+        raise Forbidden(f"A new token cannot have the {beyond[-1]} scope: {why}.",
+                        code="scope_not_held")
+    expires_at = (svc.db.clock() + body.expires_in_days * DAY
+                  if body.expires_in_days is not None else None)
+    info, secret = svc.db.issue_token(cred.person.id, body.name, scopes, expires_at)
+    return IssuedApiToken(**api_token(info).model_dump(), token=secret)
+
+
+@router.delete("/{token_id}", status_code=204)
+async def revoke_token(token_id: int, person: PersonDep, svc: ServicesDep) -> None:
+    """Revoke one of your tokens; it stops working at once."""
+    if not svc.db.revoke_token(person.id, token_id):
+        raise NotFound(f"You have no token with id {token_id}.", code="no_token_id")

@@ -1,0 +1,350 @@
+"""Accounts against a real server: passwords, web sessions, rate limits, tokens, scopes, roles."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from dikte.api.login_limits import LoginLimiter
+from dikte.db import Database
+from dikte.db.models import PersonRow, WebSessionRow
+from dikte.errors import QuotaExceeded
+from tests.support.server import Client, DikteServer
+
+_names = itertools.count()
+
+
+def db_of(server: DikteServer, **kw: object) -> Database:
+    return Database(f"sqlite:///{server.data_dir / 'dikte.db'}", **kw)  # type: ignore[arg-type]
+
+
+def new_person(client: Client, password: str | None = "correct horse", **fields: object) -> dict:
+    body = {"name": f"person{next(_names)}", "password": password, **fields}
+    return dict(client.call("POST", "/api/people", json=body))
+
+
+def login(server: DikteServer, name: str, password: str) -> httpx.Response:
+    return httpx.post(server.url + "/api/auth/login", json={"name": name, "password": password},
+                      headers={"Origin": server.url})
+
+
+def token_for(client: Client, person_name: str, *scopes: str, server: DikteServer) -> str:
+    """A token for someone, made through the store (as `dikte user token` does)."""
+    db = db_of(server)
+    try:
+        person = db.person_by_name(person_name)
+        assert person is not None
+        return db.issue_token(person.id, "test", scopes or ("read", "write"))[1]
+    finally:
+        db.close()
+
+
+def test_passwords_are_stored_as_argon2id_hashes(server: DikteServer, client: Client) -> None:
+    p = new_person(client)
+    assert p["has_password"] and p["tier"] == "free" and not p["disabled"]
+    db = db_of(server)
+    try:
+        with db.session() as s:
+            stored = s.scalar(select(PersonRow.password_hash).where(PersonRow.id == p["id"]))
+    finally:
+        db.close()
+    assert stored is not None and stored.startswith("$argon2id$")
+    assert "correct horse" not in stored
+
+
+def test_password_sign_in_starts_a_server_side_session(server: DikteServer,
+                                                       client: Client) -> None:
+    p = new_person(client)
+    r = login(server, p["name"], "correct horse")
+    assert r.status_code == 200 and r.json()["name"] == p["name"]
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http here; over HTTPS it is __Host- and Secure
+    session_id = r.cookies["dikte_session"]
+    assert not session_id.startswith("dk_")  # a session id, never an API token
+    me = httpx.get(server.url + "/api/me", cookies={"dikte_session": session_id})
+    assert me.status_code == 200 and me.json()["id"] == p["id"]
+    db = db_of(server)
+    try:  # stored hashed, with its person, times and expiry
+        with db.session() as s:
+            rows = s.scalars(select(WebSessionRow).where(WebSessionRow.person_id == p["id"])).all()
+    finally:
+        db.close()
+    assert len(rows) == 1 and rows[0].session_hash != session_id
+    assert rows[0].expires_at > rows[0].created_at and rows[0].last_seen >= rows[0].created_at
+
+
+def test_the_printed_admin_token_still_signs_in(server: DikteServer) -> None:
+    r = httpx.post(server.url + "/api/auth/login", json={"token": server.token},
+                   headers={"Origin": server.url})
+    assert r.status_code == 200 and r.json()["is_admin"]
+    assert r.cookies["dikte_session"] != server.token
+
+
+def test_wrong_password_and_unknown_name_are_refused_alike(server: DikteServer,
+                                                         client: Client) -> None:
+    p = new_person(client)
+    wrong = login(server, p["name"], "not the password")
+    unknown = login(server, "nobody-at-all", "correct horse")
+    for r in (wrong, unknown):
+        assert r.status_code == 401 and "set-cookie" not in r.headers
+        assert r.json()["error"] == {"code": "bad_password", "status": 401,
+                                     "message": "The name or password is not right."}
+    assert login(server, p["name"], "correct horse").status_code == 200  # resets the count
+    r = httpx.post(server.url + "/api/auth/login", json={"name": p["name"]},
+                   headers={"Origin": server.url})
+    assert r.status_code == 400
+
+
+def test_login_is_rate_limited_per_name_and_a_success_resets(
+        fresh_server: Callable[..., DikteServer]) -> None:
+    server = fresh_server("--unsafe-no-sandbox").start()
+    admin = server.client()
+    target, other = new_person(admin), new_person(admin)
+    for _ in range(5):
+        assert login(server, target["name"], "guess").status_code == 401
+    r = login(server, target["name"], "correct horse")  # even the right password waits
+    assert r.status_code == 429
+    retry = int(r.headers["Retry-After"])
+    assert 0 < retry <= 300
+    err = r.json()["error"]
+    assert err["code"] == "too_many_sign_ins" and "Try again in" in err["message"]
+    assert err["message"].startswith("Too many failed sign-ins")
+    assert other["name"]  # (the address is now blocked too; see the limiter's own test)
+
+
+def test_the_login_limiter_counts_per_key_in_a_sliding_window() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(max_failures=5, window=300, clock=lambda: now[0])
+    alice, bob = ["addr:a", "name:alice"], ["addr:b", "name:bob"]
+    for _ in range(4):
+        limiter.failed(alice)
+    limiter.check(alice)  # four are allowed
+    limiter.succeeded(alice)  # a success resets
+    for _ in range(5):
+        limiter.check(alice)
+        limiter.failed(alice)
+    with pytest.raises(QuotaExceeded) as refused:
+        limiter.check(["addr:c", "name:alice"])  # the name is blocked from anywhere
+    assert refused.value.retry_after == 300 and "for this name" in refused.value.message
+    limiter.check(bob)  # others are not
+    now[0] = 200.0
+    with pytest.raises(QuotaExceeded) as refused:
+        limiter.check(alice)
+    assert refused.value.retry_after == 100
+    now[0] = 300.5  # the failures left the window
+    limiter.check(alice)
+
+
+def test_login_is_rate_limited_per_address(fresh_server: Callable[..., DikteServer]) -> None:
+    server = fresh_server("--unsafe-no-sandbox").start()
+    admin = server.client()
+    p = new_person(admin)
+    for i in range(4):
+        assert login(server, f"guess{i}", "x-x-x-x-x").status_code == 401
+    assert login(server, p["name"], "correct horse").status_code == 200  # resets the address
+    for i in range(5):
+        assert login(server, f"other{i}", "x-x-x-x-x").status_code == 401
+    r = httpx.post(server.url + "/api/auth/login", json={"token": "dk_guess"},
+                   headers={"Origin": server.url})
+    assert r.status_code == 429 and "from your address" in r.json()["error"]["message"]
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_logout_revokes_the_session_on_the_server(server: DikteServer, client: Client) -> None:
+    p = new_person(client)
+    sid = login(server, p["name"], "correct horse").cookies["dikte_session"]
+    jar = {"dikte_session": sid}
+    r = httpx.post(server.url + "/api/auth/logout", cookies=jar, headers={"Origin": server.url})
+    assert r.status_code == 204
+    r = httpx.get(server.url + "/api/me", cookies=jar)  # the old cookie, replayed
+    assert r.status_code == 401 and r.json()["error"]["code"] == "signed_out"
+
+
+def test_disabling_revokes_sessions_and_tokens_at_once(server: DikteServer,
+                                                      client: Client) -> None:
+    p = new_person(client)
+    sid = login(server, p["name"], "correct horse").cookies["dikte_session"]
+    token = token_for(client, p["name"], server=server)
+    assert server.client(token).get("/api/me")["id"] == p["id"]
+    changed = client.call("PATCH", f"/api/people/{p['id']}", json={"disabled": True})
+    assert changed["disabled"]
+    assert httpx.get(server.url + "/api/me", cookies={"dikte_session": sid}).status_code == 401
+    assert server.client(token).http.get("/api/me").status_code == 401
+    assert login(server, p["name"], "correct horse").status_code == 401
+    # enabling again does not bring the old credentials back
+    client.call("PATCH", f"/api/people/{p['id']}", json={"disabled": False})
+    assert server.client(token).http.get("/api/me").status_code == 401
+    assert login(server, p["name"], "correct horse").status_code == 200
+
+
+def test_tokens_are_listed_without_secrets_and_revocable(server: DikteServer,
+                                                        client: Client) -> None:
+    p = new_person(client)
+    me = server.client(token_for(client, p["name"], server=server))
+    issued = me.call("POST", "/api/tokens", json={"name": "laptop", "scopes": ["read"],
+                                                 "expires_in_days": 30})
+    secret = issued["token"]
+    assert secret.startswith("dk_") and issued["scopes"] == ["read"]
+    assert issued["expires_at"] == pytest.approx(time.time() + 30 * 86400, abs=120)
+    listed = me.get("/api/tokens")
+    assert {t["name"] for t in listed} == {"test", "laptop"}
+    assert secret not in str(listed) and all("token" not in t for t in listed)
+    assert server.client(secret).get("/api/me")["id"] == p["id"]
+    assert me.http.delete(f"/api/tokens/{issued['id']}").status_code == 204
+    assert server.client(secret).http.get("/api/me").status_code == 401
+    # someone else's token id is not yours to revoke
+    admin_tokens = client.get("/api/tokens")
+    r = me.http.delete(f"/api/tokens/{admin_tokens[0]['id']}")
+    assert r.status_code == 404
+    assert client.get("/api/me")["is_admin"]  # the admin's token still works
+
+
+def test_a_read_token_may_only_read(server: DikteServer, client: Client) -> None:
+    p = new_person(client)
+    reader = server.client(token_for(client, p["name"], "read", server=server))
+    assert reader.get("/api/me")["id"] == p["id"]
+    assert reader.http.get("/api/drive/list", params={"path": ""}).status_code == 200
+    for method, path, body in (("POST", "/api/notebooks", {"path": "Notebooks/r.ipynb"}),
+                               ("POST", "/api/tokens", {"name": "more", "scopes": ["write"]}),
+                               ("PUT", "/api/drive/files/x.txt", None),
+                               ("DELETE", "/api/tokens/1", None)):
+        r = reader.http.request(method, path, json=body)
+        assert r.status_code == 403, (method, path, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "read_only"
+        assert err["message"].startswith("This token may only read (scope read)")
+    # and the notebook WebSocket (it can run code) is refused too
+    with pytest.raises(Exception):  # noqa: B017 (the handshake is refused)
+        reader.socket("Notebooks/r.ipynb").wait_for(lambda m: m["type"] == "snapshot", 5)
+
+
+def test_tokens_never_exceed_what_created_them(server: DikteServer, client: Client) -> None:
+    p = new_person(client)
+    writer = server.client(token_for(client, p["name"], "write", server=server))
+    r = writer.http.post("/api/tokens", json={"name": "x", "scopes": ["admin"]})
+    assert r.status_code == 403 and "only administrators" in r.json()["error"]["message"]
+    r = writer.http.post("/api/tokens", json={"name": "x", "scopes": ["superuser"]})
+    assert r.status_code == 422  # not a scope at all
+    admin_writer = server.client(client.call(
+        "POST", "/api/tokens", json={"name": "w", "scopes": ["write"]})["token"])
+    r = admin_writer.http.post("/api/tokens", json={"name": "x", "scopes": ["admin"]})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "scope_not_held"
+    r = admin_writer.http.get("/api/people")  # an admin's write token is not an admin token
+    assert r.status_code == 403 and r.json()["error"]["code"] == "missing_scope"
+    assert client.get("/api/people")  # the first-start token has every scope
+
+
+def test_expired_tokens_stop_working(server: DikteServer, client: Client) -> None:
+    p = new_person(client)
+    db = db_of(server)
+    try:
+        _, expired = db.issue_token(p["id"], "old", ("read", "write"), time.time() - 1)
+        _, fresh = db.issue_token(p["id"], "new", ("read", "write"), time.time() + 3600)
+    finally:
+        db.close()
+    r = server.client(expired).http.get("/api/me")
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+    assert server.client(fresh).get("/api/me")["id"] == p["id"]
+
+
+def test_expiry_follows_the_store_clock(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}", clock=lambda: now[0])
+    db.migrate()
+    try:
+        person = db.add_person("clocked")
+        _, token = db.issue_token(person.id, "day", ("read",), now[0] + 86400)
+        session = db.start_web_session(person.id, 3600)
+        assert db.credential_for_token(token) is not None
+        assert db.credential_for_session(session) is not None
+        now[0] += 3601
+        assert db.credential_for_session(session) is None
+        assert db.credential_for_token(token) is not None
+        now[0] += 86400
+        assert db.credential_for_token(token) is None
+    finally:
+        db.close()
+
+
+def test_people_api_is_for_administrators_only(server: DikteServer, client: Client) -> None:
+    p = new_person(client)
+    person = server.client(token_for(client, p["name"], "read", "write", server=server))
+    for method, path, body in (("GET", "/api/people", None),
+                               ("POST", "/api/people", {"name": "sneaky", "is_admin": True}),
+                               ("PATCH", f"/api/people/{p['id']}", {"is_admin": True}),
+                               ("PATCH", f"/api/people/{p['id']}", {"tier": "pro_plus"}),
+                               ("PATCH", "/api/people/1", {"disabled": True})):
+        r = person.http.request(method, path, json=body)
+        assert r.status_code == 403, (method, path, r.text)
+        assert r.json()["error"]["message"] == "Only an administrator may do this."
+    assert person.http.post("/api/tokens", json={"name": "x", "scopes": ["admin"]}
+                            ).status_code == 403
+    people = {q["name"]: q for q in client.get("/api/people")}
+    assert not people[p["name"]]["is_admin"] and "sneaky" not in people
+    assert people[p["name"]]["tier"] == "free" and not people["admin"]["disabled"]
+
+
+def test_an_admin_manages_people(server: DikteServer, client: Client) -> None:
+    p = new_person(client, password=None, tier="pro")
+    assert p["tier"] == "pro" and not p["has_password"]
+    assert login(server, p["name"], "anything-at-all").status_code == 401
+    changed = client.call("PATCH", f"/api/people/{p['id']}",
+                          json={"tier": "pro_plus", "password": "a new password"})
+    assert changed["tier"] == "pro_plus" and changed["has_password"]
+    assert login(server, p["name"], "a new password").status_code == 200
+    promoted = client.call("PATCH", f"/api/people/{p['id']}", json={"is_admin": True})
+    assert promoted["is_admin"]
+    r = client.http.post("/api/people", json={"name": p["name"]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "name_taken"
+    r = client.http.post("/api/people", json={"name": "../etc"})
+    assert r.status_code == 400
+    r = client.http.post("/api/people", json={"name": "shorty", "password": "short"})
+    assert r.status_code == 400 and "8 characters" in r.json()["error"]["message"]
+    r = client.http.patch("/api/people/99999", json={"tier": "pro"})
+    assert r.status_code == 404
+    me = client.get("/api/me")
+    r = client.http.patch(f"/api/people/{me['id']}", json={"disabled": True})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "self_lockout"
+
+
+def test_no_self_registration_endpoint(server: DikteServer) -> None:
+    for path in ("/api/auth/register", "/api/auth/signup", "/api/people"):
+        r = httpx.post(server.url + path, json={"name": "me", "password": "12345678"},
+                       headers={"Origin": server.url})
+        assert r.status_code in (401, 404, 405), path
+
+
+CSRF_CASES = [("GET", "/api/me", None), ("POST", "/api/tokens", {"name": "csrf", "scopes": ["read"]}),
+              ("PUT", "/api/drive/files/csrf.txt", None), ("PATCH", "/api/people/1", {}),
+              ("DELETE", "/api/tokens/999999", None)]
+
+
+@pytest.mark.parametrize("credential", ["cookie", "bearer"])
+@pytest.mark.parametrize("origin", ["none", "evil", "same"])
+@pytest.mark.parametrize(("method", "path", "body"), CSRF_CASES, ids=[c[0] for c in CSRF_CASES])
+def test_csrf_matrix(server: DikteServer, method: str, path: str, body: object, origin: str,
+                     credential: str) -> None:
+    """A cookie changes state only with our Origin; a bearer token only without a foreign one."""
+    headers = {"none": {}, "evil": {"Origin": "http://evil.example"},
+               "same": {"Origin": server.url}}[origin]
+    if credential == "cookie":
+        r = httpx.post(server.url + "/api/auth/login", json={"token": server.token},
+                       headers={"Origin": server.url})
+        cookies, auth = {"dikte_session": r.cookies["dikte_session"]}, {}
+    else:
+        cookies, auth = {}, {"Authorization": f"Bearer {server.token}"}
+    r = httpx.request(method, server.url + path, json=body, cookies=cookies,
+                      headers={**headers, **auth}, content=None if body is not None else b"x")
+    refused = method != "GET" and (origin == "evil" or (origin == "none" and credential == "cookie"))
+    if refused:
+        assert r.status_code == 403 and r.json()["error"]["code"] == "bad_origin", r.text
+    else:
+        assert r.status_code in (200, 201, 204, 404), (r.status_code, r.text)
+        assert r.status_code == 404 or method != "DELETE"

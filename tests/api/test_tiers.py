@@ -1,0 +1,130 @@
+"""Tier limits enforced on a real server with small test tiers (seconds, megabytes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import Client, DikteServer, cell_text
+
+SERVER = Callable[..., DikteServer]
+
+
+def tier_config(tmp_path: Path, **fields: object) -> str:
+    """A config whose one tier, free, has small limits (overridable by keyword)."""
+    tier: dict[str, object] = {
+        "idle_timeout_s": 3600, "max_lifetime_s": 3600, "disconnect_grace_s": 3600,
+        "daily_accelerator_hours": 0, "drive_quota": '"1GiB"', "warn_before_stop_s": 2,
+        "connect_limit": 10, "connect_window_s": 60}
+    tier.update(fields)
+    lines = ["reaper_seconds = 0.25", "[tiers.free]", 'name = "free"']
+    lines += [f"{k} = {v}" for k, v in tier.items()]
+    lines += ["[tiers.free.shapes.standard]", "max_sessions = 1", 'memory = "1GiB"',
+              'disk = "1GiB"']
+    path = tmp_path / "dikte.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def start(fresh_server: SERVER, tmp_path: Path, **fields: object) -> Client:
+    return fresh_server(DIKTE_CONFIG=tier_config(tmp_path, **fields)).start().client()
+
+
+def test_a_connect_beyond_the_session_limit_is_refused_naming_it(
+        fresh_server: SERVER, tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path)
+    client.new_notebook("Notebooks/a.ipynb", ["1"])
+    client.new_notebook("Notebooks/b.ipynb", ["1"])
+    client.post("/api/notebooks/connect", {"path": "Notebooks/a.ipynb"})
+    r = client.http.post("/api/notebooks/connect", json={"path": "Notebooks/b.ipynb"})
+    assert r.status_code == 429
+    assert r.json()["error"]["message"] == (
+        "You have 1 of 1 standard sessions. Terminate one in Manage sessions, or wait.")
+    assert client.view("Notebooks/b.ipynb")["runtime"] is None
+    client.post("/api/notebooks/disconnect", {"path": "Notebooks/a.ipynb"})
+    client.post("/api/notebooks/connect", {"path": "Notebooks/b.ipynb"})  # room again
+    # the limits are published, and the runtime got the tier's RAM
+    assert client.get("/api/tiers")["tiers"]["free"]["shapes"]["standard"]["max_sessions"] == 1
+    (session,) = client.get("/api/sessions")
+    assert session["memory_limit"] == 2**30
+
+
+def test_connecting_too_often_is_refused_with_the_wait(fresh_server: SERVER,
+                                                       tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path, connect_limit=2)
+    client.new_notebook("Notebooks/a.ipynb", ["1"])
+    for _ in range(2):
+        client.post("/api/notebooks/connect", {"path": "Notebooks/a.ipynb"})
+        client.post("/api/notebooks/disconnect", {"path": "Notebooks/a.ipynb"})
+    r = client.http.post("/api/notebooks/connect", json={"path": "Notebooks/a.ipynb"})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "connect_rate"
+    assert 0 < int(r.headers["retry-after"]) <= 60
+
+
+def test_an_idle_runtime_is_warned_then_stopped_with_the_reason(fresh_server: SERVER,
+                                                                tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path, idle_timeout_s=3)
+    path = "Notebooks/idle.ipynb"
+    (busy,) = client.new_notebook(path, ["import time; time.sleep(5); print('done')"])
+    client.post("/api/notebooks/connect", {"path": path})
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": busy})
+        sock.wait_done(busy, timeout=30)  # 5 s busy: longer than the idle timeout, never idle
+        warning = sock.wait_for(lambda m: m["type"] == "notice" and m.get("code") == "idle_timeout")
+        assert warning["message"].startswith("Are you still there?")
+        sock.send({"type": "activity"})  # "I'm still here" restarts the clock
+        again = sock.wait_for(lambda m: m["type"] == "notice" and m.get("code") == "idle_timeout"
+                              and m is not warning)
+        assert again["at"] > warning["at"]
+        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected")
+    finally:
+        sock.close()
+    assert gone["message"] == "Runtime disconnected: idle timeout of 3 s reached."
+    assert cell_text(client.view(path), busy).strip() == "done"
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"max_lifetime_s": 3}, "Runtime disconnected: maximum lifetime of 3 s reached."),
+    ({"disconnect_grace_s": 3}, "disconnect"),
+])
+def test_lifetime_and_disconnect_grace(fresh_server: SERVER, tmp_path: Path,
+                                       fields: dict[str, object], reason: str) -> None:
+    client = start(fresh_server, tmp_path, **fields)
+    path = "Notebooks/limits.ipynb"
+    (loop,) = client.new_notebook(path, ["import time\nwhile True: time.sleep(0.2)"])
+    client.post("/api/notebooks/connect", {"path": path})
+    if "max_lifetime_s" in fields:  # busy and watched: the lifetime still ends it
+        sock = client.socket(path)
+        sock.send({"type": "execute", "cell_id": loop})
+        try:
+            warning = sock.wait_for(lambda m: m["type"] == "notice"
+                                    and m.get("code") == "max_lifetime")
+            assert "maximum lifetime" in warning["message"]
+            gone = sock.wait_for(lambda m: m["type"] == "runtime"
+                                 and m["status"] == "disconnected")
+        finally:
+            sock.close()
+        assert gone["message"] == reason
+        assert reason in cell_text(client.view(path), loop)
+    else:  # nobody watches and background execution is off
+        import time
+
+        deadline = time.monotonic() + 30
+        while client.get("/api/sessions") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/api/sessions") == []
+
+
+def test_my_usage_counts_runtime_time_today(fresh_server: SERVER, tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path)
+    client.new_notebook("Notebooks/u.ipynb", ["1"])
+    client.post("/api/notebooks/connect", {"path": "Notebooks/u.ipynb"})
+    client.post("/api/notebooks/disconnect", {"path": "Notebooks/u.ipynb"})
+    usage = client.get("/api/usage")
+    assert usage["tier"] == "free"
+    assert usage["runtime_seconds_today"]["standard"] > 0
+    assert usage["accelerator_hours_left"] == 0
+    assert usage["resets_at"] > 0 and usage["reset"] == {"time": "00:00", "timezone": "UTC"}

@@ -1,0 +1,76 @@
+"""``dikte user ...`` on a data dir; then a server on that data dir accepts what it made."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.cli.conftest import COMMAND
+from tests.support.server import DikteServer
+
+
+def user(data_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
+    return subprocess.run([*COMMAND, "user", *args, "--data-dir", str(data_dir)], env=env,
+                          input=input, text=True, capture_output=True, timeout=60,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def ok(data_dir: Path, *args: str, input: str | None = None) -> str:
+    r = user(data_dir, *args, input=input)
+    assert r.returncode == 0, f"dikte user {' '.join(args)} -> {r.returncode}\n{r.stderr}"
+    return r.stdout
+
+
+def test_user_commands_then_a_server_accepts_password_and_token(
+        tmp_path: Path, fresh_server: Callable[..., DikteServer]) -> None:
+    data = tmp_path / "data0"  # where fresh_server's first server keeps its data
+    assert "added carol" in ok(data, "add", "carol", "--tier", "pro", "--password-stdin",
+                               input="carol's password\n")
+    ok(data, "add", "dave")
+    ok(data, "add", "erin", "--admin", "--password-stdin", input="erin's password\n")
+    ok(data, "set-tier", "dave", "pro_plus")
+    ok(data, "passwd", "dave", input="dave's new password\n")
+    token = ok(data, "token", "carol", "--scope", "read", "--expires", "7").strip()
+    assert token.startswith("dk_") and "\n" not in token
+    listing = ok(data, "list")
+    lines = {line.split()[1]: line.split() for line in listing.splitlines()[1:]}
+    assert lines["carol"][2:] == ["pro", "person", "active", "set"]
+    assert lines["dave"][2] == "pro_plus" and lines["erin"][3] == "admin"
+
+    r = user(data, "add", "carol")
+    assert r.returncode == 1 and "already someone called 'carol'" in r.stderr
+    r = user(data, "token", "dave", "--scope", "admin")
+    assert r.returncode == 1 and "not an administrator" in r.stderr
+    r = user(data, "passwd", "nobody", input="whatever-whatever\n")
+    assert r.returncode == 1 and "no person called 'nobody'" in r.stderr
+    r = user(data, "passwd", "dave", input="short\n")
+    assert r.returncode == 1 and "8 characters" in r.stderr
+
+    admin = ok(data, "token", "erin").strip()
+    server = fresh_server("--unsafe-no-sandbox").start()
+    assert server.token == ""  # erin is an admin already: no first-start token printed
+    server.token = admin  # for the fixture's clean-up
+    origin = {"Origin": server.url}
+    r = httpx.post(server.url + "/api/auth/login",
+                   json={"name": "carol", "password": "carol's password"}, headers=origin)
+    assert r.status_code == 200 and r.json()["name"] == "carol"
+    reader = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
+    with reader:
+        assert reader.get("/api/me").json()["name"] == "carol"
+        assert reader.post("/api/notebooks", json={"path": "Notebooks/x.ipynb"}
+                           ).status_code == 403  # a read token
+        # disabling through the CLI signs carol out of the running server at once
+        ok(data, "disable", "carol")
+        assert reader.get("/api/me").status_code == 401
+    r = httpx.post(server.url + "/api/auth/login",
+                   json={"name": "dave", "password": "dave's new password"}, headers=origin)
+    assert r.status_code == 200
+    people = httpx.get(server.url + "/api/people",
+                       headers={"Authorization": f"Bearer {admin}"}).json()
+    assert {p["name"]: (p["tier"], p["disabled"]) for p in people} == {
+        "carol": ("pro", True), "dave": ("pro_plus", False), "erin": ("free", False)}
