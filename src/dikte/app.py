@@ -33,6 +33,7 @@ from dikte.db import Database
 from dikte.drive import Drive
 from dikte.errors import SandboxUnavailable
 from dikte.runtimes.base import RuntimeBackend
+from dikte.sessions.enforcement import tier_for
 from dikte.sessions.manager import SessionManager, sandbox_uid
 from dikte.sessions.uploads import Uploads
 
@@ -56,14 +57,18 @@ def make_backend(settings: Settings) -> RuntimeBackend:
     return LocalBackend(settings.data_dir, sandbox_uid_base=settings.sandbox_uid_base)
 
 
-def drive_factory(settings: Settings) -> Callable[[int], Drive]:
+def drive_factory(settings: Settings, db: Database | None = None) -> Callable[[int], Drive]:
+    """Each person's drive, with their tier's drive quota (looked up at each use: tiers change)."""
     drives: dict[int, Drive] = {}
 
     def drive_for(person_id: int) -> Drive:
         if person_id not in drives:
             drives[person_id] = Drive(settings.data_dir / "drives" / str(person_id),
                                       owner_uid=sandbox_uid(settings, person_id))
-        return drives[person_id]
+        drive = drives[person_id]
+        if db is not None:
+            drive.quota_bytes = tier_for(settings, db, person_id)[1].drive_quota
+        return drive
 
     return drive_for
 
@@ -85,7 +90,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         if token is not None:
             (announce or _print_token)(token)
         backend = make_backend(settings)
-        manager = SessionManager(settings, db, backend, drive_factory(settings))
+        manager = SessionManager(settings, db, backend, drive_factory(settings, db))
         app.state.services = Services(settings=settings, db=db, backend=backend,
                                       sessions=manager)
         app.state.uploads = Uploads(settings.data_dir / "uploads",

@@ -128,3 +128,23 @@ def test_my_usage_counts_runtime_time_today(fresh_server: SERVER, tmp_path: Path
     assert usage["runtime_seconds_today"]["standard"] > 0
     assert usage["accelerator_hours_left"] == 0
     assert usage["resets_at"] > 0 and usage["reset"] == {"time": "00:00", "timezone": "UTC"}
+
+
+def test_running_a_cell_past_the_limit_is_refused_and_nothing_stays_queued(
+        fresh_server: SERVER, tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path)
+    client.new_notebook("Notebooks/a.ipynb", ["1"])
+    (cid,) = client.new_notebook("Notebooks/b.ipynb", ["print('never')"])
+    client.post("/api/notebooks/connect", {"path": "Notebooks/a.ipynb"})
+    r = client.http.post("/api/notebooks/run", json={"path": "Notebooks/b.ipynb",
+                                                      "cell_ids": [cid]})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "session_limit"
+    sock = client.socket("Notebooks/b.ipynb")
+    try:
+        sock.send({"type": "execute", "cell_id": cid})  # the same through the WebSocket
+        err = sock.wait_for(lambda m: m["type"] == "error")
+        assert err["code"] == "session_limit" and "1 of 1" in err["message"]
+    finally:
+        sock.close()
+    view = client.view("Notebooks/b.ipynb")
+    assert view["cells"][cid]["state"] == "idle" and view["runtime"] is None

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import sign_in
-from tests.support.server import Client, DikteServer
+from tests.support.server import ROOMY_TIER, Client, DikteServer
 
 LONG = 90_000  # ms: a runtime's first start on a busy machine
 
@@ -26,7 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DikteServer]:
     py = sys.executable.replace("\\", "\\\\")
     config.write_text(
         f'[images.default]\npython = "{py}"\ndescription = "Python with numpy and pandas"\n\n'
-        f'[images.lite]\npython = "{py}"\ndescription = "A second image for the test"\n')
+        f'[images.lite]\npython = "{py}"\ndescription = "A second image for the test"\n'
+        + ROOMY_TIER)
     srv = DikteServer(base / "data", "--config", str(config), env={"DIKTE_RUNTIME_MEMORY": "2GiB"})
     srv.start()
     yield srv

@@ -21,6 +21,24 @@ from websockets.sync.client import ClientConnection, connect
 Message = dict[str, Any]
 
 
+# Tests that are not about limits run under one roomy tier (the shipped free tier allows one
+# runtime at a time); tests about limits pass their own config (tests/api/test_tiers.py).
+ROOMY_TIER = """\
+[tiers.free]
+name = "free"
+idle_timeout_s = 3600
+max_lifetime_s = 7200
+disconnect_grace_s = 3600
+daily_accelerator_hours = 0
+drive_quota = "50GiB"
+connect_limit = 1000
+[tiers.free.shapes.standard]
+max_sessions = 50
+memory = "12GiB"
+disk = "50GiB"
+"""
+
+
 class DikteServer:
     """Runs ``python -m dikte.cli.main serve --port 0`` with its output in a file (not a pipe)."""
 
@@ -39,6 +57,10 @@ class DikteServer:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        if "DIKTE_CONFIG" not in env and "--config" not in self.extra:
+            config = self.data_dir.parent / f"{self.data_dir.name}-roomy.toml"
+            config.write_text(ROOMY_TIER)
+            env["DIKTE_CONFIG"] = str(config)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dikte.cli.main", "serve", "--port", "0",
              "--data-dir", str(self.data_dir), *self.extra],

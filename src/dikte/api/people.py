@@ -9,9 +9,9 @@ import asyncio
 
 from fastapi import APIRouter
 
-from dikte.api.deps import AdminDep, ServicesDep
+from dikte.api.deps import AdminDep, Services, ServicesDep
 from dikte.db import Person
-from dikte.errors import Conflict, NotFound
+from dikte.errors import BadRequest, Conflict, NotFound
 from dikte.schemas.rest import ErrorResponse, NewPerson, PersonChange, PersonInfo
 
 router = APIRouter(prefix="/api/people", tags=["people"],
@@ -30,6 +30,7 @@ async def list_people(_admin: AdminDep, svc: ServicesDep) -> list[PersonInfo]:
 
 @router.post("", response_model=PersonInfo, status_code=201)
 async def add_person(body: NewPerson, _admin: AdminDep, svc: ServicesDep) -> PersonInfo:
+    check_tier(svc, body.tier)
     person = await asyncio.to_thread(svc.db.add_person, body.name, password=body.password,
                                      is_admin=body.is_admin, tier=body.tier)
     return person_info(person)
@@ -44,7 +45,16 @@ async def change_person(person_id: int, body: PersonChange, admin: AdminDep,
     if person_id == admin.person.id and (body.disabled or body.is_admin is False):
         raise Conflict("You cannot disable yourself or take away your own admin role; ask "
                        "another administrator.", code="self_lockout")
+    check_tier(svc, body.tier)
     person = await asyncio.to_thread(svc.db.update_person, person_id, tier=body.tier,
                                      disabled=body.disabled, is_admin=body.is_admin,
                                      password=body.password)
+    if body.disabled:
+        await svc.sessions.disconnect_person(person_id, "Your account was disabled.")
     return person_info(person)
+
+
+def check_tier(svc: Services, tier: str | None) -> None:
+    if tier is not None and tier not in svc.settings.tiers:
+        raise BadRequest(f"There is no tier {tier!r}; the tiers are "
+                         f"{', '.join(sorted(svc.settings.tiers))}.", code="no_such_tier")

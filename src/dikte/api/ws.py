@@ -94,8 +94,7 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, raw: str) -> Non
                          code="bad_message", status=400) from None
     if isinstance(msg, ExecuteMsg):
         hashes = {msg.cell_id: msg.source_hash} if msg.source_hash else None
-        if nb.enqueue([msg.cell_id], hashes):
-            sessions.connect_soon(nb)
+        sessions.run(nb, [msg.cell_id], hashes)
     elif isinstance(msg, EditMsg):
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):

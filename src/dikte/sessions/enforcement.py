@@ -24,12 +24,25 @@ from dikte.policy import (
 )
 
 if TYPE_CHECKING:
+    from dikte.config import Settings
+    from dikte.db import Database
     from dikte.sessions.manager import SessionManager
     from dikte.sessions.notebook import OpenNotebook
 
 log = logging.getLogger(__name__)
 
 SHAPE = "standard"  # shapes beyond the standard CPU runtime come with accelerators
+
+
+def tier_for(settings: Settings, db: Database, person_id: int) -> tuple[str, Tier]:
+    """A person's tier (name and limits); the default tier when none or an unknown one is set."""
+    person = db.person(person_id)
+    name = getattr(person, "tier", None) or settings.default_tier
+    if name not in settings.tiers:
+        log.warning("person %s has unknown tier %r; using %r", person_id, name,
+                    settings.default_tier)
+        name = settings.default_tier
+    return name, settings.tiers[name]
 
 
 class Enforcer:
@@ -40,13 +53,7 @@ class Enforcer:
         self._task: asyncio.Task[None] | None = None
 
     def tier_of(self, person_id: int) -> tuple[str, Tier]:
-        person = self.manager.db.person(person_id)
-        name = getattr(person, "tier", None) or self.settings.default_tier
-        if name not in self.settings.tiers:
-            log.warning("person %s has unknown tier %r; using %r", person_id, name,
-                        self.settings.default_tier)
-            name = self.settings.default_tier
-        return name, self.settings.tiers[name]
+        return tier_for(self.settings, self.manager.db, person_id)
 
     def runtime_limits(self, person_id: int) -> tuple[int, int]:
         """RAM and disk of a new runtime: the tier's for its shape, capped by the host settings."""

@@ -16,7 +16,7 @@ from typing import Any
 from dikte.config import Settings
 from dikte.db import Database
 from dikte.drive import Drive
-from dikte.errors import BadRequest, NotFound, RuntimeUnavailable
+from dikte.errors import BadRequest, DikteError, NotFound, RuntimeUnavailable
 from dikte.execution.outputs import OutputLimits
 from dikte.runtimes.base import RuntimeBackend, RuntimeSpec
 from dikte.sessions.enforcement import Enforcer
@@ -85,14 +85,19 @@ class SessionManager:
         memory, _ = self.enforcer.runtime_limits(nb.person_id)
         return build_spec(self.settings, nb, runtime_id, image, memory=memory)
 
+    def _prepare(self, nb: OpenNotebook, image: str | None) -> tuple[RuntimeLink, RuntimeSpec]:
+        """Admission and the runtime's spec; raises the refusal before anything starts."""
+        image = image or self.settings.default_image
+        rid = new_runtime_id()
+        spec = self.spec(nb, rid, image)
+        self.enforcer.admit(nb)
+        link = nb.runtime = self._link(nb, rid, image)
+        return link, spec
+
     async def connect(self, nb: OpenNotebook, image: str | None = None) -> RuntimeLink:
         """Give the notebook a runtime (if it has none) and wait until its kernel answers."""
         if nb.runtime is None:
-            image = image or self.settings.default_image
-            rid = new_runtime_id()
-            spec = self.spec(nb, rid, image)
-            self.enforcer.admit(nb)
-            link = nb.runtime = self._link(nb, rid, image)
+            link, spec = self._prepare(nb, image)
             await link.launch(spec)
             return link
         link = nb.runtime
@@ -102,16 +107,32 @@ class SessionManager:
             await asyncio.sleep(0.05)
         return link
 
-    def connect_soon(self, nb: OpenNotebook) -> None:
-        """Run requested without a runtime: connect one in the background, as Colab does."""
-        if nb.runtime is None:
-            task = asyncio.create_task(self.connect(nb))
+    def run(self, nb: OpenNotebook, cell_ids: list[str],
+            hashes: dict[str, str] | None = None) -> list[str]:
+        """Queue cells; without a runtime, connect one in the background as Colab does. A
+        refused connect (a tier limit) un-queues the cells and raises the refusal."""
+        queued = nb.enqueue(cell_ids, hashes)
+        if queued and nb.runtime is None:
+            try:
+                link, spec = self._prepare(nb, None)
+            except DikteError:
+                nb.cancel(queued)
+                raise
+            task = asyncio.create_task(link.launch(spec))
             task.add_done_callback(_log_failure)
+        return queued
 
     async def disconnect(self, nb: OpenNotebook, reason: str = "You disconnected it.") -> None:
         if nb.runtime is not None:
             await nb.runtime.shutdown(reason)
             await nb.save()
+
+    async def disconnect_person(self, person_id: int, reason: str) -> None:
+        """End every runtime of one person (e.g. when an administrator disables them)."""
+        for nb in list(self.notebooks.values()):
+            if nb.person_id == person_id:
+                await self.disconnect(nb, reason)
+                nb.audience.close_all()
 
     def find_runtime(self, person_id: int | None, runtime_id: str) -> OpenNotebook:
         for nb in self.notebooks.values():
