@@ -23,20 +23,20 @@ Message = dict[str, Any]
 
 # Tests that are not about limits run under one roomy tier (the shipped free tier allows one
 # runtime at a time); tests about limits pass their own config (tests/api/test_tiers.py).
-ROOMY_TIER = """\
-[tiers.free]
-name = "free"
+ROOMY_TIER = "".join(f"""\
+[tiers.{name}]
+name = "{name}"
 idle_timeout_s = 3600
 max_lifetime_s = 7200
 disconnect_grace_s = 3600
 daily_accelerator_hours = 0
 drive_quota = "50GiB"
 connect_limit = 1000
-[tiers.free.shapes.standard]
+[tiers.{name}.shapes.standard]
 max_sessions = 50
 memory = "12GiB"
 disk = "50GiB"
-"""
+""" for name in ("free", "pro", "pro_plus"))
 
 
 class DikteServer:
