@@ -148,3 +148,17 @@ def test_running_a_cell_past_the_limit_is_refused_and_nothing_stays_queued(
         sock.close()
     view = client.view("Notebooks/b.ipynb")
     assert view["cells"][cid]["state"] == "idle" and view["runtime"] is None
+
+
+def test_the_kernel_gets_a_preemption_notice_before_a_stop(fresh_server: SERVER,
+                                                           tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path, max_lifetime_s=5, warn_before_stop_s=4)
+    path = "Notebooks/checkpoint.ipynb"
+    subscribe, wait = client.new_notebook(path, [
+        "import dikte_runtime, time\ngot = []\ndikte_runtime.on_preemption(got.append)",
+        "while not got: time.sleep(0.1)\n"
+        "print(got[0]['code'], 0 < got[0]['at'] - time.time() <= 4)",
+    ])
+    client.post("/api/notebooks/connect", {"path": path})
+    client.run_cells(path, [subscribe, wait], timeout=30)
+    assert cell_text(client.view(path), wait).strip() == "max_lifetime True"

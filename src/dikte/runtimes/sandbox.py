@@ -34,6 +34,9 @@ from dikte.errors import RuntimeUnavailable, SandboxUnavailable
 
 KERNEL_SOCKET_DIR = "/run/dikte"
 SITE_DIR = "/opt/dikte/site"
+LIB_DIR = "/opt/dikte/lib"
+"""Dikte's in-runtime helpers (src/dikte/kernel, importable as ``dikte_runtime``), read-only."""
+KERNEL_HELPERS = Path(__file__).resolve().parents[1] / "kernel"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 _PROBE = (
@@ -120,7 +123,8 @@ def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]
         "PATH": f"{layout.bin_dir}:{SITE_DIR}/bin:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TERM": "xterm-256color",
-        "PYTHONPATH": SITE_DIR,
+        "PYTHONPATH": f"{SITE_DIR}:{LIB_DIR}",
+        "DIKTE_NOTICE_FILE": f"{KERNEL_SOCKET_DIR}/notice.json",
         "PIP_TARGET": SITE_DIR,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
@@ -190,6 +194,7 @@ def bwrap_options(
         (["--bind", str(paths.home)], "/root"),
         (["--bind", str(paths.site)], SITE_DIR),
         (["--bind", str(paths.sock)], KERNEL_SOCKET_DIR),
+        (["--ro-bind", str(KERNEL_HELPERS)], LIB_DIR),
         # after /tmp and /root: an image may live under either
         *((["--ro-bind", root], root) for root in layout.roots),
     ]

@@ -28,7 +28,7 @@ from dikte.runtimes.persist import (
     spec_from_handle,
     spec_to_state,
 )
-from dikte.runtimes.sandbox import probe_python
+from dikte.runtimes.sandbox import KERNEL_HELPERS, probe_python
 
 
 class UnsandboxedBackend:
@@ -64,7 +64,9 @@ class UnsandboxedBackend:
         host_conn, _ = new_connection(str(space.sock / "kernel"), "")
         write_connection_file(space.connection_file, host_conn, None)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
-        env.update(HOME=str(space.home), PYTHONPATH=str(space.site), PIP_TARGET=str(space.site),
+        env.update(HOME=str(space.home), PIP_TARGET=str(space.site),
+                   PYTHONPATH=f"{space.site}:{KERNEL_HELPERS}",
+                   DIKTE_NOTICE_FILE=str(space.sock / "notice.json"),
                    TMPDIR=str(space.tmp), MPLBACKEND="module://matplotlib_inline.backend_inline",
                    PIP_DISABLE_PIP_VERSION_CHECK="1")
         env.update(spec.env)

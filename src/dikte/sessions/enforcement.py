@@ -22,6 +22,7 @@ from dikte.policy import (
     next_reset,
     usage_today,
 )
+from dikte.runtimes.notices import write_notice
 
 if TYPE_CHECKING:
     from dikte.config import Settings
@@ -134,8 +135,14 @@ class Enforcer:
                 reset=self.settings.usage_reset, warned_at=link.warned_at))
             if decision.kind == "warn":
                 link.warned_at[decision.code] = now
-                nb.broadcast({"type": "notice", "level": "warning", "code": decision.code,
-                              "message": decision.message, "at": decision.at})
+                notice = {"code": decision.code, "message": decision.message, "at": decision.at}
+                nb.broadcast({"type": "notice", "level": "warning", **notice})
+                if link.handle is not None:  # the kernel's preemption notice (checkpoint now)
+                    try:
+                        write_notice(link.handle, notice)
+                    except OSError:
+                        log.warning("no preemption notice for %s", link.runtime_id,
+                                    exc_info=True)
             elif decision.kind == "stop":
                 log.info("stopping runtime %s: %s", link.runtime_id, decision.message)
                 await self.manager.disconnect(nb, decision.message)
