@@ -4,6 +4,9 @@ import { navigate, useRoute } from "./router";
 import { DrivePage } from "./pages/drive";
 import { NotebookPage } from "./pages/notebook";
 import { SessionsPage } from "./pages/sessions";
+import { UsagePage } from "./pages/usage";
+import { TokensPage } from "./pages/tokens";
+import { AdminPage } from "./pages/admin";
 import { SignInPage } from "./pages/signin";
 
 export function App() {
@@ -31,6 +34,12 @@ export function App() {
       return <NotebookPage path={route.path} me={me} />;
     case "sessions":
       return <SessionsPage me={me} />;
+    case "usage":
+      return <UsagePage me={me} />;
+    case "tokens":
+      return <TokensPage me={me} />;
+    case "admin":
+      return <AdminPage me={me} />;
     default:
       return <DrivePage path={route.path} me={me} />;
   }

@@ -4,7 +4,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { post, type Me } from "./api";
 import { errorText } from "./format";
-import { DriveIcon, Logo, SessionsIcon, SignOutIcon } from "./icons";
+import { AdminIcon, DriveIcon, Logo, SessionsIcon, SignOutIcon, UsageIcon } from "./icons";
 import { href, navigate, useRoute } from "./router";
 
 export function TopBar({ me, children }: { me: Me; children?: ComponentChildren }) {
@@ -40,6 +40,14 @@ export function TopBar({ me, children }: { me: Me; children?: ComponentChildren 
         <a href={href({ page: "sessions" })} aria-current={here("sessions")} class="topnav-link">
           <SessionsIcon /><span class="topnav-label">Manage sessions</span>
         </a>
+        <a href={href({ page: "usage" })} aria-current={here("usage") ?? here("tokens")} class="topnav-link">
+          <UsageIcon /><span class="topnav-label">My usage</span>
+        </a>
+        {me.is_admin && (
+          <a href={href({ page: "admin" })} aria-current={here("admin")} class="topnav-link">
+            <AdminIcon /><span class="topnav-label">Admin</span>
+          </a>
+        )}
       </nav>
       <div class="me" title={me.is_admin ? `${me.name} (administrator)` : me.name}>
         <span class="avatar" aria-hidden="true">{(me.name[0] ?? "?").toUpperCase()}</span>

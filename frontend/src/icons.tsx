@@ -45,6 +45,15 @@ export const SignOutIcon = (p: P) =>
 export const RefreshIcon = (p: P) =>
   <Svg {...p} d="M17.65 6.35A7.96 7.96 0 0 0 12 4a8 8 0 1 0 7.73 10h-2.08A6 6 0 1 1 12 6c1.66 0 3.14.69 4.22 1.78L13 11h7V4l-2.35 2.35z" />;
 
+export const UsageIcon = (p: P) =>
+  <Svg {...p} d="M5 9.2h3V19H5V9.2zM10.6 5h2.8v14h-2.8V5zm5.6 8H19v6h-2.8v-6z" />;
+export const AdminIcon = (p: P) =>
+  <Svg {...p} d="M12 1 3 5v6c0 5.55 3.84 10.74 9 12 5.16-1.26 9-6.45 9-12V5l-9-4zm0 10.99h7c-.53 4.12-3.28 7.79-7 8.94V12H5V6.3l7-3.11v8.8z" />;
+export const KeyIcon = (p: P) =>
+  <Svg {...p} d="M12.65 10A6 6 0 1 0 12.65 14H17v4h4v-4h2v-4H12.65zM7 14a2 2 0 1 1 0-4 2 2 0 0 1 0 4z" />;
+export const CopyIcon = (p: P) =>
+  <Svg {...p} d="M16 1H4a2 2 0 0 0-2 2v14h2V3h12V1zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11v14z" />;
+
 /** The Dikte mark: a notebook page with a run triangle. */
 export function Logo({ class: cls }: { class?: string }) {
   return (

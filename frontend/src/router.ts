@@ -1,16 +1,20 @@
-// Hash routes: #/drive/<folder>, #/notebook/<path>, #/sessions, #/signin.
+// Hash routes: #/drive/<folder>, #/notebook/<path>, #/sessions, #/usage, #/tokens, #/admin, #/signin.
 import { useEffect, useState } from "preact/hooks";
 
 export type Route =
   | { page: "drive"; path: string }
   | { page: "notebook"; path: string }
   | { page: "sessions" }
+  | { page: "usage" }
+  | { page: "tokens" }
+  | { page: "admin" }
   | { page: "signin" };
 
 export function parseRoute(hash: string): Route {
   const h = decodeURIComponent(hash.replace(/^#\/?/, ""));
   if (h.startsWith("notebook/")) return { page: "notebook", path: h.slice("notebook/".length) };
   if (h === "sessions") return { page: "sessions" };
+  if (h === "usage" || h === "tokens" || h === "admin") return { page: h };
   if (h === "signin") return { page: "signin" };
   if (h.startsWith("drive")) return { page: "drive", path: h.slice("drive".length).replace(/^\//, "") };
   return { page: "drive", path: "" };

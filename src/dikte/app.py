@@ -12,9 +12,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from dikte import __version__
-from dikte.api import drive as drive_api
-from dikte.api import errors as api_errors
 from dikte.api import (
+    admin,
     meta,
     notebooks,
     people,
@@ -27,6 +26,8 @@ from dikte.api import (
     web,
     ws,
 )
+from dikte.api import drive as drive_api
+from dikte.api import errors as api_errors
 from dikte.api.deps import Services
 from dikte.config import Settings
 from dikte.db import Database
@@ -107,7 +108,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api_errors.install(app)
-    for router in (meta.router, web.router, people.router, tokens.router, drive_api.router,
+    for router in (meta.router, web.router, people.router, admin.router, tokens.router, drive_api.router,
                    notebooks.router, sessions.router, usage.router, ws.router, runtime_files.router,
                    uploads.router, terminal.router):
         app.include_router(router)

@@ -12,8 +12,9 @@ from tests.support.server import Client, DikteServer, cell_text
 SERVER = Callable[..., DikteServer]
 
 
-def tier_config(tmp_path: Path, **fields: object) -> str:
-    """A config whose one tier, free, has small limits (overridable by keyword)."""
+def tier_config(tmp_path: Path, extra: str = "", **fields: object) -> str:
+    """A config whose one tier, free, has small limits (overridable by keyword); ``extra`` adds
+    TOML lines at the end (e.g. more shapes)."""
     tier: dict[str, object] = {
         "idle_timeout_s": 3600, "max_lifetime_s": 3600, "disconnect_grace_s": 3600,
         "daily_accelerator_hours": 0, "drive_quota": '"1GiB"', "warn_before_stop_s": 2,
@@ -22,14 +23,14 @@ def tier_config(tmp_path: Path, **fields: object) -> str:
     lines = ["reaper_seconds = 0.25", "[tiers.free]", 'name = "free"']
     lines += [f"{k} = {v}" for k, v in tier.items()]
     lines += ["[tiers.free.shapes.standard]", "max_sessions = 1", 'memory = "1GiB"',
-              'disk = "1GiB"']
+              'disk = "1GiB"', extra]
     path = tmp_path / "dikte.toml"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
 
-def start(fresh_server: SERVER, tmp_path: Path, **fields: object) -> Client:
-    return fresh_server(DIKTE_CONFIG=tier_config(tmp_path, **fields)).start().client()
+def start(fresh_server: SERVER, tmp_path: Path, extra: str = "", **fields: object) -> Client:
+    return fresh_server(DIKTE_CONFIG=tier_config(tmp_path, extra, **fields)).start().client()
 
 
 def test_a_connect_beyond_the_session_limit_is_refused_naming_it(
@@ -162,3 +163,41 @@ def test_the_kernel_gets_a_preemption_notice_before_a_stop(fresh_server: SERVER,
     client.post("/api/notebooks/connect", {"path": path})
     client.run_cells(path, [subscribe, wait], timeout=30)
     assert cell_text(client.view(path), wait).strip() == "max_lifetime True"
+
+
+def test_shapes_and_background_execution(fresh_server: SERVER, tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path, background_execution="true", background_sessions=1,
+                   disconnect_grace_s=2,
+                   extra='[tiers.free.shapes.high_ram]\nmax_sessions = 1\nmemory = "1500MiB"\n'
+                         'disk = "1GiB"')
+    for name in ("a", "b", "c"):
+        client.new_notebook(f"Notebooks/{name}.ipynb", ["1"])
+    big = client.post("/api/notebooks/connect", {"path": "Notebooks/a.ipynb", "shape": "high_ram",
+                                                 "background": True})
+    assert big["shape"] == "high_ram" and big["background"] is True
+    r = client.http.post("/api/notebooks/connect", json={"path": "Notebooks/b.ipynb",
+                                                         "shape": "high_ram"})
+    assert r.status_code == 429 and "1 of 1 high-RAM sessions" in r.json()["error"]["message"]
+    client.post("/api/notebooks/connect", {"path": "Notebooks/b.ipynb"})  # a standard one
+    sessions = {s["notebook_path"]: s for s in client.get("/api/sessions")}
+    assert sessions["Notebooks/a.ipynb"]["memory_limit"] == 1500 * 2**20
+    # nobody watches: the standard runtime is reaped after its grace, the background one lives
+    import time
+
+    deadline = time.monotonic() + 30
+    while len(client.get("/api/sessions")) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (left,) = client.get("/api/sessions")
+    assert left["notebook_path"] == "Notebooks/a.ipynb" and left["background"] is True
+
+
+def test_what_the_tier_lacks_is_refused_naming_it(fresh_server: SERVER, tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path)
+    client.new_notebook("Notebooks/a.ipynb", ["1"])
+    r = client.http.post("/api/notebooks/connect", json={"path": "Notebooks/a.ipynb",
+                                                         "shape": "high_ram"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "shape_unavailable"
+    assert "high-RAM" in r.json()["error"]["message"]
+    r = client.http.post("/api/notebooks/connect", json={"path": "Notebooks/a.ipynb",
+                                                         "background": True})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "background_unavailable"

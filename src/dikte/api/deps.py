@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from starlette.requests import HTTPConnection
 
 from dikte.api.login_limits import LoginLimiter
@@ -147,3 +147,6 @@ PersonDep = Annotated[Person, Depends(current_person)]
 CredentialDep = Annotated[Credential, Depends(current_credential)]
 AdminDep = Annotated[Credential, Depends(current_admin)]
 ServicesDep = Annotated[Services, Depends(services)]
+# A row id in a path: the database's integers are 64-bit, so larger ones are refused with 422
+# before they reach it (SQLite raises OverflowError on them).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.config import format_size
 from dikte.errors import BadRequest, PayloadTooLarge
 from dikte.schemas.rest import DriveEntry, DriveListing, PathBody, RenameBody
 
-router = APIRouter(prefix="/api/drive", tags=["drive"])
+router = APIRouter(prefix="/api/drive", tags=["drive"],
+                   responses=error_responses(*COMMON_ERRORS, 413, 507))
 
 
 @router.get("/list", response_model=DriveListing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,11 +11,38 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dikte.errors import DikteError
+from dikte.schemas.rest import ErrorResponse
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                403: "forbidden", 413: "too_large"}
+
+
+_DESCRIPTIONS = {
+    400: "Bad request: the body is not JSON, or a value is not allowed (see error.code).",
+    401: "Not signed in: no credential, or one that is not valid.",
+    403: "Forbidden: not allowed for this person or token, or a cross-site request.",
+    404: "There is no such thing (file, notebook, session, upload...).",
+    409: "Conflicts with the current state (e.g. no runtime connected).",
+    413: "Too large.",
+    422: "The request does not match its schema, or the notebook is not valid.",
+    429: "A limit is reached (quota, rate); Retry-After says when to try again, if it can.",
+    503: "No runtime can be started now.",
+    507: "The drive is full.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting these error statuses with the one error shape.
+
+    Documenting 422 here also replaces FastAPI's default ``HTTPValidationError``, which is not
+    what this API sends."""
+    return {s: {"model": ErrorResponse, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+# What any authenticated route may answer; routers add the statuses particular to them.
+COMMON_ERRORS = (400, 401, 403, 404, 409, 422)
 
 
 def error_response(status: int, code: str, message: str,

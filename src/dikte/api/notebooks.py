@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.errors import RuntimeUnavailable
 from dikte.schemas.rest import (
     CancelBody,
@@ -24,7 +25,8 @@ from dikte.schemas.rest import (
 )
 from dikte.sessions.document import code_cells
 
-router = APIRouter(prefix="/api/notebooks", tags=["notebooks"])
+router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
+                   responses=error_responses(*COMMON_ERRORS, 429, 503, 507))
 
 
 @router.post("", response_model=DriveEntry, status_code=201)
@@ -56,7 +58,7 @@ async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResul
 async def connect(body: ConnectBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
     """Connect the notebook to a runtime; returns once its kernel answers."""
     nb = await svc.sessions.open(person.id, body.path)
-    link = await svc.sessions.connect(nb, body.image)
+    link = await svc.sessions.connect(nb, body.image, body.shape, body.background)
     return link.info()
 
 

@@ -9,13 +9,14 @@ import asyncio
 
 from fastapi import APIRouter
 
-from dikte.api.deps import AdminDep, Services, ServicesDep
+from dikte.api.deps import AdminDep, RowId, Services, ServicesDep
+from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.db import Person
 from dikte.errors import BadRequest, Conflict, NotFound
-from dikte.schemas.rest import ErrorResponse, NewPerson, PersonChange, PersonInfo
+from dikte.schemas.rest import NewPerson, PersonChange, PersonInfo
 
 router = APIRouter(prefix="/api/people", tags=["people"],
-                   responses={403: {"model": ErrorResponse}})
+                   responses=error_responses(*COMMON_ERRORS))
 
 
 def person_info(p: Person) -> PersonInfo:
@@ -37,7 +38,7 @@ async def add_person(body: NewPerson, _admin: AdminDep, svc: ServicesDep) -> Per
 
 
 @router.patch("/{person_id}", response_model=PersonInfo)
-async def change_person(person_id: int, body: PersonChange, admin: AdminDep,
+async def change_person(person_id: RowId, body: PersonChange, admin: AdminDep,
                         svc: ServicesDep) -> PersonInfo:
     """Change tier, password, admin role; ``disabled: true`` signs the person out everywhere."""
     if svc.db.person(person_id) is None:

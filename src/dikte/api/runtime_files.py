@@ -15,12 +15,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.config import format_size
 from dikte.errors import PayloadTooLarge
 from dikte.schemas.rest import DriveEntry, DriveListing, RuntimeDirBody, RuntimeFileBody
 from dikte.sessions.runtime_files import RuntimeFiles
 
-router = APIRouter(prefix="/api/runtime/files", tags=["runtime files"])
+router = APIRouter(prefix="/api/runtime/files", tags=["runtime files"],
+                   responses=error_responses(*COMMON_ERRORS, 413, 503))
 
 _READ_SIZE = 1 << 20
 RAW_BODY = {"requestBody": {"required": True, "content": {

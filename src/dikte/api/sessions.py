@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.schemas.rest import SessionInfo
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions", tags=["sessions"],
+                   responses=error_responses(*COMMON_ERRORS))
 
 
 @router.get("", response_model=list[SessionInfo])

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dikte.api.deps import CredentialDep, PersonDep, ServicesDep
+from dikte.api.deps import CredentialDep, PersonDep, RowId, ServicesDep
+from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.db import TokenInfo
 from dikte.db.accounts import normalize_scopes
 from dikte.errors import Forbidden, NotFound
-from dikte.schemas.rest import ApiToken, ErrorResponse, IssuedApiToken, NewApiToken
+from dikte.schemas.rest import ApiToken, IssuedApiToken, NewApiToken
 
 router = APIRouter(prefix="/api/tokens", tags=["tokens"],
-                   responses={403: {"model": ErrorResponse}})
+                   responses=error_responses(*COMMON_ERRORS))
 DAY = 24 * 3600
 
 
@@ -44,7 +45,7 @@ async def new_token(body: NewApiToken, cred: CredentialDep, svc: ServicesDep) ->
 
 
 @router.delete("/{token_id}", status_code=204)
-async def revoke_token(token_id: int, person: PersonDep, svc: ServicesDep) -> None:
+async def revoke_token(token_id: RowId, person: PersonDep, svc: ServicesDep) -> None:
     """Revoke one of your tokens; it stops working at once."""
     if not svc.db.revoke_token(person.id, token_id):
         raise NotFound(f"You have no token with id {token_id}.", code="no_token_id")

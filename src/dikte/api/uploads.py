@@ -17,13 +17,14 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect, HTTPConnection
 
 from dikte.api.deps import PersonDep, ServicesDep
-from dikte.api.errors import error_response
+from dikte.api.errors import COMMON_ERRORS, error_response, error_responses
 from dikte.api.runtime_files import RAW_BODY
-from dikte.schemas.rest import DriveEntry, UploadInfo, UploadStart, UploadStatus
+from dikte.schemas.rest import DriveEntry, ErrorResponse, UploadInfo, UploadStart, UploadStatus
 from dikte.sessions.uploads import UploadPlan, Uploads, WrongOffset
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/uploads", tags=["uploads"])
+router = APIRouter(prefix="/api/uploads", tags=["uploads"],
+                   responses=error_responses(*COMMON_ERRORS, 413, 507))
 
 
 def uploads(conn: HTTPConnection) -> Uploads:
@@ -45,7 +46,8 @@ async def start(body: UploadStart, person: PersonDep, svc: ServicesDep,
 
 
 @router.put("/{upload_id}", response_model=UploadStatus, openapi_extra=RAW_BODY,
-            responses={409: {"description": "wrong_offset: the header Upload-Offset and the "
+            responses={409: {"model": ErrorResponse,
+                             "description": "wrong_offset: the header Upload-Offset and the "
                              "message give the offset the next chunk must start at."}})
 async def append(upload_id: str, request: Request, person: PersonDep, store: UploadsDep,
                  offset: int = Query(ge=0, description="Where this chunk starts.")

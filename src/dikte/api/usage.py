@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.errors import error_responses
 
-router = APIRouter(prefix="/api", tags=["usage"])
+router = APIRouter(prefix="/api", tags=["usage"], responses=error_responses(401, 403))
 
 
 @router.get("/tiers")

@@ -17,6 +17,7 @@ from dikte.api.deps import (
     cookie_name,
     is_https,
 )
+from dikte.api.errors import error_responses
 from dikte.db import SCOPES, Person
 from dikte.errors import BadRequest, NotFound, Unauthorized
 from dikte.schemas.rest import ErrorResponse, LoginBody, Me
@@ -27,7 +28,7 @@ router = APIRouter(tags=["auth"])
 
 
 @router.post("/api/auth/login", response_model=Me, responses={
-    401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
+    **error_responses(400, 401, 403, 422),
     429: {"model": ErrorResponse, "description": "Too many failed sign-ins; see Retry-After."}})
 async def login(body: LoginBody, request: Request, response: Response,
                 svc: ServicesDep) -> Me:
@@ -64,7 +65,7 @@ async def login(body: LoginBody, request: Request, response: Response,
     return Me(id=person.id, name=person.name, is_admin=person.is_admin)
 
 
-@router.post("/api/auth/logout", status_code=204)
+@router.post("/api/auth/logout", status_code=204, responses=error_responses(403))
 async def logout(request: Request, response: Response, svc: ServicesDep) -> None:
     """End this browser's session on the server (its cookie stops working at once)."""
     check_origin(request, required=True)

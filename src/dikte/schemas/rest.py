@@ -133,6 +133,8 @@ class CellState(BaseModel):
 class RuntimeInfo(BaseModel):
     runtime_id: str
     image: str
+    shape: str = "standard"
+    background: bool = False
     status: Literal["starting", "connected", "restarting"]
     started_at: float
     memory_bytes: int | None = None
@@ -199,12 +201,19 @@ class InputBody(BaseModel):
 class ConnectBody(BaseModel):
     path: str
     image: str | None = None
+    shape: Literal["standard", "high_ram"] = Field(
+        "standard", description="Runtime shape: standard or high-RAM (the tier sets their RAM).")
+    background: bool = Field(
+        False, description="Keep running with no browser connected (tiers with background "
+        "execution only).")
 
 
 class SessionInfo(BaseModel):
     runtime_id: str
     notebook_path: str
     image: str
+    shape: str = "standard"
+    background: bool = False
     backend: str
     started_at: float
     busy: bool
@@ -212,6 +221,13 @@ class SessionInfo(BaseModel):
     memory_limit: int | None
     disk_bytes: int | None
     disk_limit: int | None
+
+
+class AdminSessionInfo(SessionInfo):
+    """A session as administrators see it: whose it is too."""
+
+    person_id: int
+    person_name: str
 
 
 class RuntimeDirBody(BaseModel):

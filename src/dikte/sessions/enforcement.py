@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHAPE = "standard"  # shapes beyond the standard CPU runtime come with accelerators
+SHAPE = "standard"
 
 
 def tier_for(settings: Settings, db: Database, person_id: int) -> tuple[str, Tier]:
@@ -56,10 +56,10 @@ class Enforcer:
     def tier_of(self, person_id: int) -> tuple[str, Tier]:
         return tier_for(self.settings, self.manager.db, person_id)
 
-    def runtime_limits(self, person_id: int) -> tuple[int, int]:
+    def runtime_limits(self, person_id: int, shape_name: str = SHAPE) -> tuple[int, int]:
         """RAM and disk of a new runtime: the tier's for its shape, capped by the host settings."""
         _, tier = self.tier_of(person_id)
-        shape = tier.shapes.get(SHAPE)
+        shape = tier.shapes.get(shape_name)
         memory, disk = self.settings.runtime_memory, self.settings.runtime_disk
         if shape is not None and shape.memory:
             memory = min(memory, shape.memory)
@@ -67,20 +67,24 @@ class Enforcer:
             disk = min(disk, shape.disk)
         return memory, disk
 
-    def admit(self, nb: OpenNotebook) -> None:
+    def admit(self, nb: OpenNotebook, shape: str = SHAPE, background: bool = False) -> None:
         """Raise the refusal (a sentence naming the limit) when this connect is not allowed."""
         now = time.time()
         name, tier = self.tier_of(nb.person_id)
         window = self._connects.setdefault(nb.person_id, [])
         window[:] = [t for t in window if t > now - tier.connect_window_s]
-        held = sum(1 for other in self.manager.notebooks.values()
-                   if other.person_id == nb.person_id and other.runtime is not None
-                   and other is not nb)
+        held: dict[str, int] = {}
+        held_background = 0
+        for other in self.manager.notebooks.values():
+            link = other.runtime
+            if other.person_id == nb.person_id and link is not None and other is not nb:
+                held[link.shape] = held.get(link.shape, 0) + 1
+                held_background += link.background
         decision = decide_admission(AdmissionSnapshot(
-            tier=tier, tier_name=name, shape=SHAPE, background=False, sessions={SHAPE: held},
-            background_sessions=0, accelerator_seconds_today=0.0, recent_connects=list(window),
-            now=now, reset=self.settings.usage_reset, all_tiers=self.settings.tiers,
-            drive_bytes=nb.drive.usage_bytes()))
+            tier=tier, tier_name=name, shape=shape, background=background, sessions=held,
+            background_sessions=held_background, accelerator_seconds_today=0.0,
+            recent_connects=list(window), now=now, reset=self.settings.usage_reset,
+            all_tiers=self.settings.tiers, drive_bytes=nb.drive.usage_bytes()))
         if not decision.allowed:
             raise decision.to_error()
         window.append(now)
@@ -130,7 +134,8 @@ class Enforcer:
             decision = decide_lifecycle(RuntimeSnapshot(
                 tier=tier, started_at=link.started_at, last_activity=nb.last_activity,
                 busy=nb.running is not None, viewers=len(nb.audience),
-                last_viewer_left_at=nb.last_viewer_left_at, background=False,
+                last_viewer_left_at=nb.last_viewer_left_at, background=link.background,
+                shape=link.shape,
                 accelerator_seconds_today=0.0, drive_bytes=0, now=now,
                 reset=self.settings.usage_reset, warned_at=link.warned_at))
             if decision.kind == "warn":

@@ -75,29 +75,34 @@ class SessionManager:
 
     # runtimes
 
-    def _link(self, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeLink:
-        _, disk = self.enforcer.runtime_limits(nb.person_id)
+    def _link(self, nb: OpenNotebook, runtime_id: str, image: str,
+              shape: str = "standard") -> RuntimeLink:
+        _, disk = self.enforcer.runtime_limits(nb.person_id, shape)
         return RuntimeLink(nb, backend=self.backend, db=self.db, runtime_id=runtime_id,
                            image=image, disk_limit=disk,
                            disk_check_seconds=self.settings.disk_check_seconds)
 
-    def spec(self, nb: OpenNotebook, runtime_id: str, image: str) -> RuntimeSpec:
-        memory, _ = self.enforcer.runtime_limits(nb.person_id)
+    def spec(self, nb: OpenNotebook, runtime_id: str, image: str,
+             shape: str = "standard") -> RuntimeSpec:
+        memory, _ = self.enforcer.runtime_limits(nb.person_id, shape)
         return build_spec(self.settings, nb, runtime_id, image, memory=memory)
 
-    def _prepare(self, nb: OpenNotebook, image: str | None) -> tuple[RuntimeLink, RuntimeSpec]:
+    def _prepare(self, nb: OpenNotebook, image: str | None, shape: str = "standard",
+                 background: bool = False) -> tuple[RuntimeLink, RuntimeSpec]:
         """Admission and the runtime's spec; raises the refusal before anything starts."""
         image = image or self.settings.default_image
         rid = new_runtime_id()
-        spec = self.spec(nb, rid, image)
-        self.enforcer.admit(nb)
-        link = nb.runtime = self._link(nb, rid, image)
+        spec = self.spec(nb, rid, image, shape)
+        self.enforcer.admit(nb, shape, background)
+        link = nb.runtime = self._link(nb, rid, image, shape)
+        link.shape, link.background = shape, background
         return link, spec
 
-    async def connect(self, nb: OpenNotebook, image: str | None = None) -> RuntimeLink:
+    async def connect(self, nb: OpenNotebook, image: str | None = None,
+                      shape: str = "standard", background: bool = False) -> RuntimeLink:
         """Give the notebook a runtime (if it has none) and wait until its kernel answers."""
         if nb.runtime is None:
-            link, spec = self._prepare(nb, image)
+            link, spec = self._prepare(nb, image, shape, background)
             await link.launch(spec)
             return link
         link = nb.runtime

@@ -45,6 +45,9 @@ class RuntimeLink:
         self._pending_state: dict[str, Any] | None = None
         self._state_writer: asyncio.Task[None] | None = None
         self._ended = False
+        self.shape = "standard"
+        self.background = False
+        """Admitted with background execution: keeps running with no viewer."""
         self.warned_at: dict[str, float] = {}
         """Warnings already given, by rule code (see dikte.policy.lifecycle)."""
 
@@ -62,6 +65,7 @@ class RuntimeLink:
         u = self.last_usage
         return {
             "runtime_id": self.runtime_id, "image": self.image, "status": self.status,
+            "shape": self.shape, "background": self.background,
             "started_at": self.started_at,
             "memory_bytes": u.memory_bytes if u else None,
             "memory_limit": u.memory_limit if u else (
