@@ -89,6 +89,20 @@ export function CommandPalette({ nb, open, onClose }: { nb: NotebookHandle; open
     }
   }, [open]);
 
+  // A modal keeps the focus: an editor that takes the cursor late (it mounts when the page is
+  // idle) must not pull the typing out of the palette.
+  useEffect(() => {
+    if (!open) return;
+    const keep = (e: FocusEvent) => {
+      const input = inputRef.current;
+      if (input && e.target instanceof Node && !input.closest(".pal")?.contains(e.target)) {
+        input.focus();
+      }
+    };
+    document.addEventListener("focusin", keep);
+    return () => document.removeEventListener("focusin", keep);
+  }, [open]);
+
   const items = useMemo(() => {
     if (!open) return [];
     const seen = new Set<string>();
