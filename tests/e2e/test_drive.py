@@ -121,7 +121,7 @@ def test_create_rename_move_and_delete(page: Page, server: DikteServer, client: 
     page.get_by_label("Notebook name").fill("lesson one")
     page.get_by_role("button", name="Create").click()
     expect(page).to_have_url(re.compile(r"#/notebook/Work/lesson%20one\.ipynb$"))
-    expect(page.locator("body")).to_contain_text("lesson one")
+    expect(page.locator("input.nb-title")).to_have_value("lesson one.ipynb")
     assert drive_file(server, "Work/lesson one.ipynb").is_file()
 
     open_drive(page, server, "Work")

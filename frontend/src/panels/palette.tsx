@@ -99,8 +99,17 @@ export function CommandPalette({ nb, open, onClose }: { nb: NotebookHandle; open
         input.focus();
       }
     };
+    // focus can also just vanish (the focused editor re-mounted): take it back then too
+    const orphaned = () => {
+      const a = document.activeElement;
+      if (!a || a === document.body) inputRef.current?.focus();
+    };
+    const timer = setInterval(orphaned, 100);
     document.addEventListener("focusin", keep);
-    return () => document.removeEventListener("focusin", keep);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("focusin", keep);
+    };
   }, [open]);
 
   const items = useMemo(() => {
