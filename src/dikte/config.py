@@ -9,45 +9,19 @@ with the key, the value and what was expected.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dikte.policy.tiers import Tier, UsageReset, default_tiers
 
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-def parse_size(value: object) -> int:
-    """``"4GiB"``, ``"500 MB"``, ``1024`` -> bytes."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as 4GiB or 500MB")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a size cannot be negative")
-        return value
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
-        if m and m.group(2).upper() in _UNITS:
-            return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
-    raise ValueError("expected a size such as 4GiB, 500MB or a number of bytes")
-
-
-def format_size(n: float) -> str:
-    """Bytes -> ``"4 GiB"`` / ``"1.5 MiB"`` for messages people read."""
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            v = n / scale
-            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-Size = Annotated[int, BeforeValidator(parse_size)]
+# re-exported: the rest of Dikte reads sizes through the config
+from dikte.policy.units import Size as Size
+from dikte.policy.units import format_size as format_size
+from dikte.policy.units import parse_size as parse_size
 
 
 def _default_data_dir() -> Path:

@@ -1,7 +1,7 @@
 """Sizes, durations and hours: parsing for tier data, wording for the sentences people read.
 
-A local copy of ``dikte.config.parse_size``/``format_size`` (policy may import only ``dikte.schemas``
-and ``dikte.errors``), so tier files accept ``"12GiB"`` as well as a number of bytes.
+The one parser and wording of sizes (``dikte.config`` uses them too), so tier files and settings
+accept ``"12GiB"`` as well as a number of bytes.
 """
 
 from __future__ import annotations
