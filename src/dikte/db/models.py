@@ -71,3 +71,7 @@ class RuntimeRow(Base):
     backend_state: Mapped[dict[str, Any]] = mapped_column(JSON)
     # the notebook's execution state: {"running": {"cell_id", "msg_id"} | None, "queued": [cell ids]}
     exec_state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    shape: Mapped[str] = mapped_column(String(100), default="standard")
+    background: Mapped[bool] = mapped_column(Boolean, default=False)
+    # accelerator devices allocated to it (ids as the allocator names them)
+    devices: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ class RuntimeRecord:
     started_at: float
     backend_state: dict[str, Any]
     exec_state: dict[str, Any]
+    shape: str = "standard"
+    background: bool = False
+    devices: list[str] = field(default_factory=list)
 
 
 def _runtime(row: RuntimeRow) -> RuntimeRecord:
@@ -40,6 +43,7 @@ def _runtime(row: RuntimeRow) -> RuntimeRecord:
         id=row.id, person_id=row.person_id, notebook_path=row.notebook_path, image=row.image,
         backend=row.backend, status=row.status, started_at=row.started_at,
         backend_state=dict(row.backend_state), exec_state=dict(row.exec_state),
+        shape=row.shape, background=row.background, devices=list(row.devices or []),
     )
 
 
@@ -96,7 +100,8 @@ class Database(Accounts):
                 id=rec.id, person_id=rec.person_id, notebook_path=rec.notebook_path,
                 image=rec.image, backend=rec.backend, status=rec.status,
                 started_at=rec.started_at, backend_state=rec.backend_state,
-                exec_state=rec.exec_state,
+                exec_state=rec.exec_state, shape=rec.shape, background=rec.background,
+                devices=list(rec.devices),
             ))
 
     def update_runtime(self, runtime_id: str, **fields: Any) -> None:
