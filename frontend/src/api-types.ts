@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/api/admin/accelerators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Accelerators
+         * @description Every accelerator of this server (discovered through NVML or declared), the runtimes
+         *     holding each, and the line of requests waiting.
+         */
+        get: operations["accelerators_api_admin_accelerators_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/sessions": {
         parameters: {
             query?: never;
@@ -64,6 +85,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look Up
+         * @description Whom a pending invitation is for (no credential needed: the code is the credential).
+         */
+        post: operations["look_up_api_auth_invitation_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/invitation/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept
+         * @description Choose a password: creates the invited person, uses the invitation up and signs this
+         *     browser in (as ``POST /api/auth/login`` does).
+         */
+        post: operations["accept_api_auth_invitation_accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -76,7 +138,8 @@ export interface paths {
         /**
          * Login
          * @description Sign in with name and password (or a token): starts a server-side session whose id goes
-         *     into an HttpOnly, SameSite=Lax cookie (``__Host-dikte_session`` over HTTPS).
+         *     into an HttpOnly, SameSite=Lax cookie (``__Host-dikte_session`` over HTTPS). The answer's
+         *     ``next`` is the body's ``next`` when that is a path on this server, else the drive.
          */
         post: operations["login_api_auth_login_post"];
         delete?: never;
@@ -215,6 +278,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invitations
+         * @description Every invitation, newest first, with its status (pending, used, expired, revoked).
+         */
+        get: operations["list_invitations_api_invitations_get"];
+        put?: never;
+        /**
+         * Invite
+         * @description Invite someone: the answer holds the link to pass on (shown once). A new invitation for a
+         *     name replaces a pending one.
+         */
+        post: operations["invite_api_invitations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Invitation
+         * @description Withdraw an invitation: its link stops working at once.
+         */
+        delete: operations["revoke_invitation_api_invitations__invitation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -317,6 +425,49 @@ export interface paths {
         put?: never;
         /** Edit */
         post: operations["edit_api_notebooks_edit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notebooks/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Notebook
+         * @description Download a notebook with its current outputs (an open notebook's live copy).
+         */
+        get: operations["export_notebook_api_notebooks_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notebooks/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Notebook
+         * @description Copy a notebook from a URL or a git repository into the drive ("Save a copy in Drive").
+         *
+         *     The copy never replaces a file: it is named like the original, or "name (1).ipynb", ...
+         *     A malformed notebook is refused (422) and nothing is saved.
+         */
+        post: operations["import_notebook_api_notebooks_import_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -458,6 +609,115 @@ export interface paths {
         patch: operations["change_person_api_people__person_id__patch"];
         trace?: never;
     };
+    "/api/runtime-channel/{runtime_id}/ports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Serve Port
+         * @description For a runtime (its token): allow its person to open ``port`` through the proxy.
+         */
+        post: operations["serve_port_api_runtime_channel__runtime_id__ports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime-channel/{runtime_id}/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Request
+         * @description Ask the notebook's page (the tab used last) for something; 409 ``no_viewer`` when no
+         *     tab has the notebook open.
+         */
+        post: operations["open_request_api_runtime_channel__runtime_id__requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime-channel/{runtime_id}/requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Poll Request
+         * @description The answer, once there (then it is forgotten), or ``done: false`` after ``wait``.
+         */
+        get: operations["poll_request_api_runtime_channel__runtime_id__requests__request_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel Request
+         * @description Give up waiting (a timeout, an interrupted cell): the page drops its prompt.
+         */
+        delete: operations["cancel_request_api_runtime_channel__runtime_id__requests__request_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime-channel/{runtime_id}/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Secret
+         * @description For a runtime (its token): a secret of its person, if granted to its notebook.
+         *
+         *     The answer is Colab's ``GetSecret`` reply: whether the secret exists, whether this
+         *     notebook may read it, and then its value (``userdata.get`` raises ``SecretNotFoundError``
+         *     or ``NotebookAccessError`` from it).
+         */
+        get: operations["read_secret_api_runtime_channel__runtime_id__secrets__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runtime-channel/{runtime_id}/unassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unassign
+         * @description End this runtime, as disconnecting it does, once this answer is sent.
+         */
+        post: operations["unassign_api_runtime_channel__runtime_id__unassign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runtime/files": {
         parameters: {
             query?: never;
@@ -555,6 +815,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runtime/proxy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint
+         * @description A same-origin URL, valid for a few hours, that shows a port your runtime serves.
+         */
+        post: operations["mint_api_runtime_proxy_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Secrets
+         * @description Your secrets: names and the notebooks granted each one, never values.
+         */
+        get: operations["list_secrets_api_secrets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Secret
+         * @description Add a secret, or replace its value (its grants stay). 201 when it is new.
+         */
+        put: operations["put_secret_api_secrets__name__put"];
+        post?: never;
+        /**
+         * Delete Secret
+         * @description Delete a secret and every notebook's access to it.
+         */
+        delete: operations["delete_secret_api_secrets__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/secrets/{name}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set Access
+         * @description Grant or revoke one notebook's access to a secret (Colab's "Notebook access").
+         */
+        post: operations["set_access_api_secrets__name__access_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions": {
         parameters: {
             query?: never;
@@ -584,6 +928,27 @@ export interface paths {
         post?: never;
         /** Terminate */
         delete: operations["terminate_api_sessions__runtime_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shapes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Shapes
+         * @description The runtime types this server offers (CPU shapes and each accelerator type it has), with
+         *     free devices, the line waiting, and whether my tier allows each and why not.
+         */
+        get: operations["shapes_api_shapes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -743,10 +1108,43 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AcceleratorInfo
+         * @description An accelerator a runtime holds, with its use when the driver reports it.
+         */
+        AcceleratorInfo: {
+            /** Id */
+            id: string;
+            /** Memory Total */
+            memory_total?: number | null;
+            /** Memory Used */
+            memory_used?: number | null;
+            /** Model */
+            model: string;
+            /** Type */
+            type: string;
+            /**
+             * Utilization
+             * @description GPU utilization in percent.
+             */
+            utilization?: number | null;
+        };
+        /** AcceptInvitation */
+        AcceptInvitation: {
+            /** Code */
+            code: string;
+            /**
+             * Password
+             * @description At least 8 characters.
+             */
+            password: string;
+        };
+        /**
          * AdminSessionInfo
          * @description A session as administrators see it: whose it is too.
          */
         AdminSessionInfo: {
+            /** Accelerators */
+            accelerators?: components["schemas"]["AcceleratorInfo"][];
             /** Backend */
             backend: string;
             /**
@@ -772,6 +1170,8 @@ export interface components {
             person_id: number;
             /** Person Name */
             person_name: string;
+            /** Queue Position */
+            queue_position?: number | null;
             /** Runtime Id */
             runtime_id: string;
             /**
@@ -781,6 +1181,11 @@ export interface components {
             shape: string;
             /** Started At */
             started_at: number;
+            /**
+             * Status
+             * @default connected
+             */
+            status: string;
         };
         /** ApiToken */
         ApiToken: {
@@ -822,6 +1227,29 @@ export interface components {
              */
             state: "idle" | "queued" | "running";
         };
+        /** ChannelAnswer */
+        ChannelAnswer: {
+            /**
+             * Done
+             * @description False: no answer yet; ask again.
+             */
+            done: boolean;
+            /**
+             * Error
+             * @description Why the page could not do it, when done.
+             */
+            error?: string | null;
+            /**
+             * Value
+             * @description The answer (JSON), when done without error.
+             */
+            value?: unknown;
+        };
+        /** ChannelRequestOpened */
+        ChannelRequestOpened: {
+            /** Request Id */
+            request_id: string;
+        };
         /** ConnectBody */
         ConnectBody: {
             /**
@@ -836,11 +1264,31 @@ export interface components {
             path: string;
             /**
              * Shape
-             * @description Runtime shape: standard or high-RAM (the tier sets their RAM).
+             * @description Runtime shape: standard, high_ram or an accelerator type such as T4 (GET /api/shapes lists what this server offers). Waits in line when none is free.
              * @default standard
+             */
+            shape: string;
+        };
+        /**
+         * DownloadRequest
+         * @description Make the page download a file of the runtime.
+         */
+        DownloadRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
-            shape: "standard" | "high_ram";
+            kind: "download";
+            /**
+             * Parent
+             * @description msg_id of the kernel request the code runs in (its parent header); it decides which cell's output area the request belongs to.
+             */
+            parent?: string | null;
+            /**
+             * Path
+             * @description Absolute path, as the kernel sees it, of a file in /content.
+             */
+            path: string;
         };
         /** DriveEntry */
         DriveEntry: {
@@ -874,7 +1322,7 @@ export interface components {
         };
         /**
          * EditOp
-         * @description One edit: insert, delete, move, set_source, set_type, clear_outputs.
+         * @description One edit: insert, delete, move, set_source, set_type, clear_outputs, set_metadata.
          */
         EditOp: {
             /**
@@ -890,10 +1338,17 @@ export interface components {
              */
             index?: number | null;
             /**
+             * Metadata
+             * @description For set_metadata: keys to set in the cell's metadata; a null value removes the key (e.g. {"cellView": "form"} hides a form's code, as Colab stores it).
+             */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            /**
              * Op
              * @enum {string}
              */
-            op: "insert" | "delete" | "move" | "set_source" | "set_type" | "clear_outputs";
+            op: "insert" | "delete" | "move" | "set_source" | "set_type" | "clear_outputs" | "set_metadata";
             /** Source */
             source?: string | null;
         };
@@ -927,6 +1382,33 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * EvalJsRequest
+         * @description Evaluate JavaScript in a sandboxed frame of the cell's output area.
+         */
+        EvalJsRequest: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "eval_js";
+            /**
+             * Parent
+             * @description msg_id of the kernel request the code runs in (its parent header); it decides which cell's output area the request belongs to.
+             */
+            parent?: string | null;
+            /**
+             * Script
+             * @description JavaScript; its completion value (awaited when a promise) is the answer, as JSON.
+             */
+            script: string;
+            /**
+             * Wait
+             * @description False: the kernel will not read the answer (eval_js(ignore_result=True)).
+             * @default true
+             */
+            wait: boolean;
+        };
         /** Health */
         Health: {
             /**
@@ -946,12 +1428,83 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * ImportBody
+         * @description Copy a notebook from a URL or a git repository into the drive.
+         */
+        ImportBody: {
+            /**
+             * Folder
+             * @description Drive folder the copy is saved in.
+             * @default Notebooks
+             */
+            folder: string;
+            /**
+             * Ref
+             * @description Branch or tag of the repository (its default if none).
+             */
+            ref?: string | null;
+            /**
+             * Repo Path
+             * @description The notebook's path inside the git repository.
+             */
+            repo_path?: string | null;
+            /**
+             * Url
+             * @description An .ipynb URL (http or https), a github.com/<user>/<repo>/blob/<ref>/<path> link, or, with repo_path, a git repository (https, http or git).
+             */
+            url: string;
+        };
         /** InputBody */
         InputBody: {
             /** Path */
             path: string;
             /** Value */
             value: string;
+        };
+        /** InvitationCode */
+        InvitationCode: {
+            /** Code */
+            code: string;
+        };
+        /** InvitationInfo */
+        InvitationInfo: {
+            /** Created At */
+            created_at: number;
+            /** Expires At */
+            expires_at: number;
+            /** Id */
+            id: number;
+            /**
+             * Invited By
+             * @description The administrator who invited them.
+             */
+            invited_by: string | null;
+            /** Is Admin */
+            is_admin: boolean;
+            /**
+             * Name
+             * @description The name the person will sign in with.
+             */
+            name: string;
+            /** Revoked At */
+            revoked_at: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "used" | "expired" | "revoked";
+            /** Tier */
+            tier: string;
+            /** Used At */
+            used_at: number | null;
+        };
+        /** InvitationPreview */
+        InvitationPreview: {
+            /** Expires At */
+            expires_at: number;
+            /** Name */
+            name: string;
         };
         /** IssuedApiToken */
         IssuedApiToken: {
@@ -973,6 +1526,48 @@ export interface components {
              */
             token: string;
         };
+        /** IssuedInvitation */
+        IssuedInvitation: {
+            /**
+             * Code
+             * @description The secret of the link: shown only this once, stored only hashed.
+             */
+            code: string;
+            /** Created At */
+            created_at: number;
+            /** Expires At */
+            expires_at: number;
+            /** Id */
+            id: number;
+            /**
+             * Invited By
+             * @description The administrator who invited them.
+             */
+            invited_by: string | null;
+            /** Is Admin */
+            is_admin: boolean;
+            /**
+             * Link
+             * @description What to send the person: this server's /invite page with the code in the fragment (#), which browsers never send to a server.
+             */
+            link: string;
+            /**
+             * Name
+             * @description The name the person will sign in with.
+             */
+            name: string;
+            /** Revoked At */
+            revoked_at: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "used" | "expired" | "revoked";
+            /** Tier */
+            tier: string;
+            /** Used At */
+            used_at: number | null;
+        };
         /**
          * LoginBody
          * @description Sign in with a name and password, or with a personal API token.
@@ -980,6 +1575,11 @@ export interface components {
         LoginBody: {
             /** Name */
             name?: string | null;
+            /**
+             * Next
+             * @description Where the web app goes after signing in; kept only when it is a path on this server (else the drive).
+             */
+            next?: string | null;
             /** Password */
             password?: string | null;
             /**
@@ -1014,6 +1614,30 @@ export interface components {
              * @description read: GET and HEAD only; write: everything a person may do (includes read); admin: the admin endpoints too (includes write; administrators only).
              */
             scopes?: ("read" | "write" | "admin")[];
+        };
+        /** NewInvitation */
+        NewInvitation: {
+            /**
+             * Expires In Days
+             * @description How long the link works (at most 30 days).
+             * @default 7
+             */
+            expires_in_days: number;
+            /**
+             * Is Admin
+             * @default false
+             */
+            is_admin: boolean;
+            /**
+             * Name
+             * @description 1 to 100 letters, digits or . _ @ + -
+             */
+            name: string;
+            /**
+             * Tier
+             * @description Their tier; the default tier when omitted.
+             */
+            tier?: string | null;
         };
         /** NewPerson */
         NewPerson: {
@@ -1107,6 +1731,32 @@ export interface components {
              */
             tier: string;
         };
+        /** ProxyCapability */
+        ProxyCapability: {
+            /**
+             * Expires At
+             * @description Unix time after which the URL is refused.
+             */
+            expires_at: number;
+            /**
+             * Url
+             * @description Same-origin URL of the proxied page, capability included.
+             */
+            url: string;
+        };
+        /** ProxyCapabilityBody */
+        ProxyCapabilityBody: {
+            /**
+             * Path
+             * @description Path (and query) on the port to open.
+             * @default /
+             */
+            path: string;
+            /** Port */
+            port: number;
+            /** Runtime Id */
+            runtime_id: string;
+        };
         /** RenameBody */
         RenameBody: {
             /** Dst */
@@ -1175,6 +1825,8 @@ export interface components {
         };
         /** RuntimeInfo */
         RuntimeInfo: {
+            /** Accelerators */
+            accelerators?: components["schemas"]["AcceleratorInfo"][];
             /**
              * Background
              * @default false
@@ -1190,6 +1842,11 @@ export interface components {
             memory_bytes?: number | null;
             /** Memory Limit */
             memory_limit?: number | null;
+            /**
+             * Queue Position
+             * @description While queued: place in the line for this accelerator type (1 = next).
+             */
+            queue_position?: number | null;
             /** Runtime Id */
             runtime_id: string;
             /**
@@ -1201,12 +1858,96 @@ export interface components {
             started_at: number;
             /**
              * Status
+             * @description queued: waiting for a free accelerator (see queue_position).
              * @enum {string}
              */
-            status: "starting" | "connected" | "restarting";
+            status: "queued" | "starting" | "connected" | "restarting";
+        };
+        /**
+         * SecretAccessBody
+         * @description Colab's "Notebook access" toggle: may this notebook's runtime read the secret?
+         */
+        SecretAccessBody: {
+            /** Granted */
+            granted: boolean;
+            /**
+             * Path
+             * @description The notebook (.ipynb).
+             */
+            path: string;
+        };
+        /**
+         * SecretEntry
+         * @description A secret as listings show it: never its value.
+         */
+        SecretEntry: {
+            /** Created At */
+            created_at: number;
+            /** Name */
+            name: string;
+            /**
+             * Notebooks
+             * @description The notebooks (drive paths) granted access.
+             */
+            notebooks: string[];
+            /** Updated At */
+            updated_at: number;
+        };
+        /**
+         * SecretReply
+         * @description A runtime's answer about one secret, as Colab's ``GetSecret`` reply has it.
+         */
+        SecretReply: {
+            /**
+             * Access
+             * @description It is granted to the runtime's notebook.
+             */
+            access: boolean;
+            /**
+             * Exists
+             * @description The runtime's person has a secret of this name.
+             */
+            exists: boolean;
+            /**
+             * Message
+             * @description Otherwise, a sentence for the person: what is missing and where to fix it.
+             */
+            message?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Value
+             * @description The value, when it exists and is granted.
+             */
+            value?: string | null;
+        };
+        /** SecretValueBody */
+        SecretValueBody: {
+            /**
+             * Value
+             * @description The secret's value; stored encrypted, never listed.
+             */
+            value: string;
+        };
+        /** ServePortBody */
+        ServePortBody: {
+            /**
+             * Port
+             * @description A port of the runtime, above 1024.
+             */
+            port: number;
+        };
+        /** ServedPort */
+        ServedPort: {
+            /** Port */
+            port: number;
+            /** Runtime Id */
+            runtime_id: string;
         };
         /** SessionInfo */
         SessionInfo: {
+            /** Accelerators */
+            accelerators?: components["schemas"]["AcceleratorInfo"][];
             /** Backend */
             backend: string;
             /**
@@ -1228,6 +1969,8 @@ export interface components {
             memory_limit: number | null;
             /** Notebook Path */
             notebook_path: string;
+            /** Queue Position */
+            queue_position?: number | null;
             /** Runtime Id */
             runtime_id: string;
             /**
@@ -1237,6 +1980,84 @@ export interface components {
             shape: string;
             /** Started At */
             started_at: number;
+            /**
+             * Status
+             * @default connected
+             */
+            status: string;
+        };
+        /**
+         * ShapeOffer
+         * @description A runtime type this server offers, and whether the person's tier allows it.
+         */
+        ShapeOffer: {
+            /**
+             * Accelerator
+             * @description Accelerator type; none for CPU shapes.
+             */
+            accelerator?: string | null;
+            /** Allowed */
+            allowed: boolean;
+            /**
+             * Devices
+             * @description Accelerators of this type on the server.
+             * @default 0
+             */
+            devices: number;
+            /**
+             * Free
+             * @description Of those, free now.
+             * @default 0
+             */
+            free: number;
+            /** Label */
+            label: string;
+            /**
+             * Memory
+             * @description RAM of such a runtime in the person's tier.
+             */
+            memory?: number | null;
+            /**
+             * Reason
+             * @description Why not, naming a tier that has it.
+             */
+            reason?: string | null;
+            /**
+             * Shape
+             * @description What to pass as ConnectBody.shape.
+             */
+            shape: string;
+            /**
+             * Waiting
+             * @description Requests waiting in line for this type.
+             * @default 0
+             */
+            waiting: number;
+        };
+        /**
+         * SignedIn
+         * @description The person now signed in, and where the web app goes next.
+         */
+        SignedIn: {
+            /** Id */
+            id: number;
+            /** Is Admin */
+            is_admin: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Next
+             * @description A path on this server: the sign-in's safe `next`, or the drive.
+             */
+            next: string;
+        };
+        /** Unassigned */
+        Unassigned: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ending";
         };
         /** UploadInfo */
         UploadInfo: {
@@ -1254,6 +2075,27 @@ export interface components {
             size: number;
             /** Upload Id */
             upload_id: string;
+        };
+        /**
+         * UploadRequest
+         * @description Let the person choose files; the page uploads them into ``directory``.
+         */
+        UploadRequest: {
+            /**
+             * Directory
+             * @description Absolute path, as the kernel sees it, of an empty folder in /content the files are uploaded into.
+             */
+            directory: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "upload";
+            /**
+             * Parent
+             * @description msg_id of the kernel request the code runs in (its parent header); it decides which cell's output area the request belongs to.
+             */
+            parent?: string | null;
         };
         /** UploadStart */
         UploadStart: {
@@ -1304,6 +2146,82 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    accelerators_api_admin_accelerators_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     all_sessions_api_admin_sessions_get: {
         parameters: {
             query?: never;
@@ -1528,6 +2446,162 @@ export interface operations {
             };
         };
     };
+    look_up_api_auth_invitation_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The invitation was used, withdrawn or has expired (see error.code). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    accept_api_auth_invitation_accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The invitation was used, withdrawn or has expired (see error.code). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     login_api_auth_login_post: {
         parameters: {
             query?: never;
@@ -1547,7 +2621,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Me"];
+                    "application/json": components["schemas"]["SignedIn"];
                 };
             };
             /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
@@ -2250,6 +3324,234 @@ export interface operations {
             };
         };
     };
+    list_invitations_api_invitations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationInfo"][];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invite_api_invitations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewInvitation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedInvitation"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_invitation_api_invitations__invitation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationInfo"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     me_api_me_get: {
         parameters: {
             query?: never;
@@ -2793,6 +4095,200 @@ export interface operations {
             };
             /** @description No runtime can be started now. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The drive is full. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_notebook_api_notebooks_export_get: {
+        parameters: {
+            query: {
+                path: string;
+                /** @description ipynb, py or html */
+                format?: "ipynb" | "py" | "html";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notebook in the format asked for, as an attachment. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ipynb+json": unknown;
+                    "text/html": unknown;
+                    "text/x-python": unknown;
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The drive is full. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    import_notebook_api_notebooks_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveEntry"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3562,6 +5058,490 @@ export interface operations {
             };
         };
     };
+    serve_port_api_runtime_channel__runtime_id__ports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The calling runtime. */
+                runtime_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServePortBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServedPort"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    open_request_api_runtime_channel__runtime_id__requests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The calling runtime. */
+                runtime_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvalJsRequest"] | components["schemas"]["UploadRequest"] | components["schemas"]["DownloadRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelRequestOpened"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    poll_request_api_runtime_channel__runtime_id__requests__request_id__get: {
+        parameters: {
+            query?: {
+                /** @description Seconds to wait for the answer. */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                request_id: string;
+                /** @description The calling runtime. */
+                runtime_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelAnswer"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancel_request_api_runtime_channel__runtime_id__requests__request_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+                /** @description The calling runtime. */
+                runtime_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    read_secret_api_runtime_channel__runtime_id__secrets__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 letters, digits, _ . or -, starting with a letter or _. */
+                name: string;
+                /** @description The calling runtime. */
+                runtime_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretReply"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unassign_api_runtime_channel__runtime_id__unassign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The calling runtime. */
+                runtime_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unassigned"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_dir_api_runtime_files_get: {
         parameters: {
             query: {
@@ -4047,6 +6027,440 @@ export interface operations {
             };
         };
     };
+    mint_api_runtime_proxy_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProxyCapabilityBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProxyCapability"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_secrets_api_secrets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretEntry"][];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_secret_api_secrets__name__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 letters, digits, _ . or -, starting with a letter or _. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretValueBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretEntry"];
+                };
+            };
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretEntry"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_secret_api_secrets__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 letters, digits, _ . or -, starting with a letter or _. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_access_api_secrets__name__access_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 1 to 100 letters, digits, _ . or -, starting with a letter or _. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretAccessBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretEntry"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_sessions_api_sessions_get: {
         parameters: {
             query?: never;
@@ -4186,6 +6600,44 @@ export interface operations {
             };
             /** @description The request does not match its schema, or the notebook is not valid. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    shapes_api_shapes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShapeOffer"][];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,10 +14,15 @@ from fastapi import FastAPI
 from dikte import __version__
 from dikte.api import (
     admin,
+    invitations,
     meta,
+    notebook_io,
     notebooks,
     people,
+    port_proxy,
+    runtime_channel,
     runtime_files,
+    secrets,
     sessions,
     terminal,
     tokens,
@@ -31,11 +36,14 @@ from dikte.api import errors as api_errors
 from dikte.api.deps import Services
 from dikte.config import Settings
 from dikte.db import Database
+from dikte.db.secrets import SecretBox
 from dikte.drive import Drive
 from dikte.errors import SandboxUnavailable
+from dikte.keys import derive_key
 from dikte.runtimes.base import RuntimeBackend
 from dikte.sessions.enforcement import tier_for
 from dikte.sessions.manager import SessionManager, sandbox_uid
+from dikte.sessions.port_proxy import PortProxy
 from dikte.sessions.uploads import Uploads
 
 log = logging.getLogger(__name__)
@@ -79,8 +87,10 @@ def prepare_data_dir(settings: Settings) -> None:
     os.chmod(settings.data_dir, 0o700)
 
 
-def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None) -> FastAPI:
-    """Build the ASGI app. ``announce`` receives the first admin token, printed once."""
+def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None,
+               control_url: str | None = None) -> FastAPI:
+    """Build the ASGI app. ``announce`` receives the first admin token, printed once;
+    ``control_url`` is where runtimes reach this server (the runtime channel is off without)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,8 +102,13 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
             (announce or _print_token)(token)
         backend = make_backend(settings)
         manager = SessionManager(settings, db, backend, drive_factory(settings, db))
+        if control_url is not None:
+            manager.channel.configure(derive_key(settings.data_dir, "runtime-channel"),
+                                      control_url)
         app.state.services = Services(settings=settings, db=db, backend=backend,
                                       sessions=manager)
+        app.state.secret_box = SecretBox(derive_key(settings.data_dir, "secrets"))
+        app.state.port_proxy = PortProxy(derive_key(settings.data_dir, "port-proxy"))
         app.state.uploads = Uploads(settings.data_dir / "uploads",
                                     max_bytes=settings.upload_max_bytes)
         await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day
@@ -108,9 +123,11 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api_errors.install(app)
-    for router in (meta.router, web.router, people.router, admin.router, tokens.router, drive_api.router,
+    for router in (meta.router, web.router, invitations.router, people.router,
+                   invitations.admin_router, admin.router, tokens.router, drive_api.router,
                    notebooks.router, sessions.router, usage.router, ws.router, runtime_files.router,
-                   uploads.router, terminal.router):
+                   uploads.router, terminal.router, notebook_io.router, secrets.router,
+                   port_proxy.router, runtime_channel.router):
         app.include_router(router)
     web.mount_frontend(app)
     return app

@@ -39,6 +39,25 @@ class ImageConfig(BaseModel):
     description: str = Field("", description="What the image offers, shown to people.")
 
 
+class AcceleratorConfig(BaseModel):
+    """An accelerator the admin declares: a GPU to group, share or reserve, or one NVML cannot
+    see. ``id`` equal to a discovered GPU's or MIG instance's UUID changes that device."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, description="The device's UUID (GPU-..., MIG-...) or a name.")
+    type: str = Field(pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="The accelerator type, which is the shape people ask for: T4.")
+    model: str = Field("", description="The model, shown to people and admins.")
+    memory: Size = Field(0, description="Device memory in bytes; accepts sizes such as 16GiB.")
+    visible_id: str = Field("", description="What CUDA_VISIBLE_DEVICES names it by; default id.")
+    nodes: list[str] = Field(
+        default_factory=list,
+        description="Device nodes bound into the runtime's sandbox: /dev/nvidia0, or "
+        "HOST_PATH:SANDBOX_PATH.")
+    shared: bool = Field(False, description="Several runtimes may use it at once.")
+    reserved: bool = Field(False, description="Keep it out of allocation.")
+
+
 class Settings(BaseModel):
     """Everything an administrator can set."""
 
@@ -116,8 +135,37 @@ class Settings(BaseModel):
         default_factory=UsageReset,
         description="When daily usage (accelerator hours) resets: time HH:MM and an IANA time zone.",
     )
+    accelerators: list[AcceleratorConfig] = Field(
+        default_factory=list,
+        description="Accelerators the admin declares, as [[accelerators]] tables: to group GPUs "
+        "into types, share or reserve them, or add ones NVML cannot see (see docs/gpu.md).",
+    )
+    discover_gpus: bool = Field(
+        True, description="Find NVIDIA GPUs and MIG instances through NVML at start; none found "
+        "is not an error.")
     reaper_seconds: float = Field(
         1.0, gt=0, description="How often runtimes are checked against their tier's time limits."
+    )
+    import_max_bytes: Size = Field(
+        100 * 10**6, description="Largest notebook that \"Open from URL\" fetches."
+    )
+    import_clone_max_bytes: Size = Field(
+        500 * 10**6,
+        description="Most bytes a git repository's shallow clone may take while a notebook is "
+        "copied out of it; past it the clone is stopped.",
+    )
+    import_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long fetching a notebook, or cloning its repository, may take."
+    )
+    import_allow_private_addresses: bool = Field(
+        False,
+        description="Let \"Open from URL\" reach loopback, private and link-local addresses "
+        "(refused by default, so people cannot make the server fetch from its own network).",
+    )
+    import_github_raw_url: str = Field(
+        "https://raw.githubusercontent.com",
+        description="Where github.com/<user>/<repo>/blob/<ref>/<path> links are fetched from, "
+        "as <this>/<user>/<repo>/<ref>/<path>.",
     )
 
     @model_validator(mode="after")
@@ -140,7 +188,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in Settings.model_fields:
         key = f"DIKTE_{name.upper()}"
-        if key in environ and name not in ("images", "tiers", "usage_reset"):
+        if key in environ and name not in ("images", "tiers", "usage_reset", "accelerators"):
             out[name] = environ[key]
     return out
 

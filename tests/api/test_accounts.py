@@ -6,14 +6,16 @@ import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from dikte.api.login_limits import LoginLimiter
+from dikte.api.login_limits import LoginLimiter, refusal
 from dikte.db import Database
-from dikte.db.models import PersonRow, WebSessionRow
+from dikte.db.models import PersonRow, SignInFailureRow, WebSessionRow
+from dikte.db.sign_ins import Failures, SignInFailures
 from dikte.errors import QuotaExceeded
 from tests.support.server import Client, DikteServer
 
@@ -24,7 +26,8 @@ def db_of(server: DikteServer, **kw: object) -> Database:
     return Database(f"sqlite:///{server.data_dir / 'dikte.db'}", **kw)  # type: ignore[arg-type]
 
 
-def new_person(client: Client, password: str | None = "correct horse", **fields: object) -> dict:
+def new_person(client: Client, password: str | None = "correct horse",
+               **fields: object) -> dict[str, Any]:
     body = {"name": f"person{next(_names)}", "password": password, **fields}
     return dict(client.call("POST", "/api/people", json=body))
 
@@ -119,27 +122,90 @@ def test_login_is_rate_limited_per_name_and_a_success_resets(
     assert other["name"]  # (the address is now blocked too; see the limiter's own test)
 
 
-def test_the_login_limiter_counts_per_key_in_a_sliding_window() -> None:
-    now = [0.0]
-    limiter = LoginLimiter(max_failures=5, window=300, clock=lambda: now[0])
-    alice, bob = ["addr:a", "name:alice"], ["addr:b", "name:bob"]
-    for _ in range(4):
-        limiter.failed(alice)
-    limiter.check(alice)  # four are allowed
-    limiter.succeeded(alice)  # a success resets
+def test_the_login_limiter_counts_per_key_in_a_sliding_window(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}", clock=lambda: now[0])
+    db.migrate()
+    try:
+        limiter = LoginLimiter(SignInFailures(db.session, clock=db.clock), 5, 300)
+        alice, bob = ["addr:a", "name:alice"], ["addr:b", "name:bob"]
+        for _ in range(4):
+            limiter.failed(alice)
+        limiter.check(alice)  # four are allowed
+        limiter.succeeded(alice)  # a success resets
+        for _ in range(5):
+            limiter.check(alice)
+            limiter.failed(alice)
+            now[0] += 1
+        with pytest.raises(QuotaExceeded) as refused:
+            limiter.check(["addr:c", "name:alice"])  # the name is blocked from anywhere
+        assert refused.value.retry_after == 295 and "for this name" in refused.value.message
+        limiter.check(bob)  # others are not
+        # another process on the same database sees the same failures
+        other = LoginLimiter(SignInFailures(db.session, clock=db.clock), 5, 300)
+        with pytest.raises(QuotaExceeded):
+            other.check(["name:alice"])
+        now[0] = 1_000_200.0
+        with pytest.raises(QuotaExceeded) as refused:
+            limiter.check(alice)
+        assert refused.value.retry_after == 100
+        now[0] = 1_000_300.5  # the first failure left the window: four remain
+        limiter.check(alice)
+        limiter.failed(bob)  # and the rows of failures past the window are gone
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(SignInFailureRow)) == 4 * 2 + 2
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(("failures", "now", "refused_after", "sentence"), [
+    ({}, 0.0, None, ""),
+    ({"name:x": Failures(4, 0.0)}, 10.0, None, ""),
+    ({"name:x": Failures(5, 0.0)}, 10.0, 290,
+     "Too many failed sign-ins for this name (5 in 5 minutes). Try again in 5 minutes."),
+    ({"addr:y": Failures(9, 100.0)}, 399.5, 1,  # never less than a second
+     "Too many failed sign-ins from your address (9 in 5 minutes). Try again in 1 second."),
+    ({"addr:y": Failures(5, 0.0), "name:x": Failures(5, 50.0)}, 60.0, 240,  # the first key's
+     "Too many failed sign-ins from your address (5 in 5 minutes). Try again in 4 minutes."),
+    ({"name:x": Failures(5, 0.0)}, 250.0, 50,
+     "Too many failed sign-ins for this name (5 in 5 minutes). Try again in 50 seconds."),
+])
+def test_the_login_refusal_rule(failures: dict[str, Failures], now: float,
+                                refused_after: int | None, sentence: str) -> None:
+    refused = refusal(failures, now, max_failures=5, window=300)
+    if refused_after is None:
+        assert refused is None
+    else:
+        assert refused is not None and refused.retry_after == refused_after
+        assert refused.status == 429 and refused.code == "too_many_sign_ins"
+        assert refused.message == sentence
+
+
+def test_the_login_limit_survives_a_restart(fresh_server: Callable[..., DikteServer]) -> None:
+    server = fresh_server("--unsafe-no-sandbox").start()
+    target = new_person(server.client())
     for _ in range(5):
-        limiter.check(alice)
-        limiter.failed(alice)
-    with pytest.raises(QuotaExceeded) as refused:
-        limiter.check(["addr:c", "name:alice"])  # the name is blocked from anywhere
-    assert refused.value.retry_after == 300 and "for this name" in refused.value.message
-    limiter.check(bob)  # others are not
-    now[0] = 200.0
-    with pytest.raises(QuotaExceeded) as refused:
-        limiter.check(alice)
-    assert refused.value.retry_after == 100
-    now[0] = 300.5  # the failures left the window
-    limiter.check(alice)
+        assert login(server, target["name"], "guess").status_code == 401
+    assert login(server, target["name"], "correct horse").status_code == 429
+    server.stop()
+    server.start()
+    r = login(server, target["name"], "correct horse")
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_sign_ins"
+    assert 0 < int(r.headers["Retry-After"]) <= 300
+
+
+def test_servers_sharing_a_database_share_the_login_limit(
+        fresh_server: Callable[..., DikteServer], postgres_db: str) -> None:
+    """Two server processes on one PostgreSQL database: failures at one refuse at the other."""
+    first = fresh_server("--unsafe-no-sandbox", DIKTE_DATABASE_URL=postgres_db).start()
+    second = fresh_server("--unsafe-no-sandbox", DIKTE_DATABASE_URL=postgres_db).start()
+    second.token = first.token  # the admin exists already: the second printed no token
+    target = new_person(first.client())
+    for i in range(5):
+        assert login((first, second)[i % 2], target["name"], "guess").status_code == 401
+    for server in (first, second):
+        r = login(server, target["name"], "correct horse")
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_sign_ins"
 
 
 def test_login_is_rate_limited_per_address(fresh_server: Callable[..., DikteServer]) -> None:

@@ -25,7 +25,10 @@ def _routes() -> list[tuple[str, str]]:
     return out
 
 
-PUBLIC = {"/api/health", "/api/auth/login", "/api/auth/logout"}  # sign-in is tested on its own
+# sign-in and accepting an invitation are tested on their own (tests/api/test_accounts.py,
+# tests/api/test_invitations.py)
+PUBLIC = {"/api/health", "/api/auth/login", "/api/auth/logout", "/api/auth/invitation",
+          "/api/auth/invitation/accept"}
 
 
 @pytest.mark.parametrize(("method", "path"), [r for r in _routes() if r[1] not in PUBLIC])

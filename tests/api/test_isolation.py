@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from dikte.app import create_app
 from dikte.config import Settings
-from tests.support.server import Client, DikteServer
+from tests.support.server import Client, DikteServer, make_person
 
 MARKER = f"A-SECRET-{uuid.uuid4().hex}"
 NOTEBOOK = "Notebooks/a-secret.ipynb"
@@ -38,14 +38,7 @@ class World:
 
 
 def _person(server: DikteServer, admin: Client, name: str) -> tuple[int, Client]:
-    """A person made through the admin API, who signs in and makes their own token."""
-    p = admin.call("POST", "/api/people", json={"name": name, "password": "password-of-" + name})
-    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as web:
-        r = web.post("/api/auth/login", json={"name": name, "password": "password-of-" + name})
-        assert r.status_code == 200, r.text
-        r = web.post("/api/tokens", json={"name": "scripts", "scopes": ["write"]})
-        assert r.status_code == 201, r.text
-    return p["id"], server.client(r.json()["token"])
+    return make_person(server, admin, name)
 
 
 @pytest.fixture(scope="module")

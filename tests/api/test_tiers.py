@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -201,3 +202,40 @@ def test_what_the_tier_lacks_is_refused_naming_it(fresh_server: SERVER, tmp_path
     r = client.http.post("/api/notebooks/connect", json={"path": "Notebooks/a.ipynb",
                                                          "background": True})
     assert r.status_code == 403 and r.json()["error"]["code"] == "background_unavailable"
+
+
+def test_a_runtime_writing_past_the_drive_quota_is_warned_then_stopped(
+        fresh_server: SERVER, tmp_path: Path) -> None:
+    client = start(fresh_server, tmp_path, drive_quota='"1MiB"', warn_before_stop_s=3)
+    path = "Notebooks/fill.ipynb"
+    subscribe, fill = client.new_notebook(path, [
+        "import dikte_runtime\ngot = []\ndikte_runtime.on_preemption(got.append)",
+        "open('/content/drive/MyDrive/big.bin', 'wb').write(b'x' * 3 * 2**20)\n"
+        "import time\nwhile not got: time.sleep(0.1)\nprint(got[0]['code'])\n"
+        "while True: time.sleep(0.1)",
+    ])
+    client.post("/api/notebooks/connect", {"path": path})
+    client.run_cells(path, [subscribe])
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": fill})
+        warning = sock.wait_for(lambda m: m["type"] == "notice"
+                                and m.get("code") == "drive_quota")
+        assert "over its quota of 1 MiB" in warning["message"]
+        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected")
+    finally:
+        sock.close()
+    assert gone["message"].startswith("Runtime disconnected: your drive holds 3")
+    assert "over its quota of 1 MiB" in gone["message"]
+    # the notebook could not be saved into the full drive, so the server keeps its outputs
+    text = cell_text(client.view(path), fill)
+    assert text.startswith("drive_quota") and "Runtime disconnected" in text
+    # nothing was deleted: the drive keeps the file, and a new runtime is refused until it shrinks
+    r = client.http.post("/api/notebooks/connect", json={"path": path})
+    assert r.status_code == 507 and r.json()["error"]["code"] == "drive_full", r.text
+    client.call("DELETE", "/api/drive/files/big.bin")
+    client.post("/api/notebooks/connect", {"path": path})
+    client.post("/api/notebooks/disconnect", {"path": path})  # saves, now that there is room
+    saved = client.call("GET", f"/api/drive/files/{path}")
+    (out,) = [c for c in saved["cells"] if c["id"] == fill]
+    assert "drive_quota" in json.dumps(out["outputs"])

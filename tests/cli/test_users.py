@@ -56,9 +56,9 @@ def test_user_commands_then_a_server_accepts_password_and_token(
     assert server.token == ""  # erin is an admin already: no first-start token printed
     server.token = admin  # for the fixture's clean-up
     origin = {"Origin": server.url}
-    r = httpx.post(server.url + "/api/auth/login",
-                   json={"name": "carol", "password": "carol's password"}, headers=origin)
-    assert r.status_code == 200 and r.json()["name"] == "carol"
+    carol = httpx.post(server.url + "/api/auth/login",
+                       json={"name": "carol", "password": "carol's password"}, headers=origin)
+    assert carol.status_code == 200 and carol.json()["name"] == "carol"
     reader = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
     with reader:
         assert reader.get("/api/me").json()["name"] == "carol"
@@ -67,10 +67,48 @@ def test_user_commands_then_a_server_accepts_password_and_token(
         # disabling through the CLI signs carol out of the running server at once
         ok(data, "disable", "carol")
         assert reader.get("/api/me").status_code == 401
-    r = httpx.post(server.url + "/api/auth/login",
-                   json={"name": "dave", "password": "dave's new password"}, headers=origin)
-    assert r.status_code == 200
+    signed_in = httpx.post(server.url + "/api/auth/login",
+                           json={"name": "dave", "password": "dave's new password"},
+                           headers=origin)
+    assert signed_in.status_code == 200
     people = httpx.get(server.url + "/api/people",
                        headers={"Authorization": f"Bearer {admin}"}).json()
     assert {p["name"]: (p["tier"], p["disabled"]) for p in people} == {
         "carol": ("pro", True), "dave": ("pro_plus", False), "erin": ("free", False)}
+
+
+def test_user_invite_prints_a_link_the_server_accepts_once(
+        tmp_path: Path, fresh_server: Callable[..., DikteServer]) -> None:
+    data = tmp_path / "data0"  # where fresh_server's first server keeps its data
+    ok(data, "add", "root", "--admin")
+    r = user(data, "invite", "frank", "--tier", "pro", "--admin", "--expires", "2",
+             "--url", "https://dikte.example.org/")
+    assert r.returncode == 0, r.stderr
+    link = r.stdout.strip()
+    assert link.startswith("https://dikte.example.org/invite#") and "\n" not in link
+    assert "invited frank (tier pro, admin)" in r.stderr and "works once" in r.stderr
+    code = link.split("#", 1)[1]
+
+    r = user(data, "invite", "root")
+    assert r.returncode == 1 and "already someone called 'root'" in r.stderr
+    r = user(data, "invite", "gina", "--tier", "gold")
+    assert r.returncode == 1 and "There is no tier 'gold'" in r.stderr
+    r = user(data, "invite", "gina", "--expires", "31")
+    assert r.returncode == 1 and "at most 30 days" in r.stderr
+    r = user(data, "invite", "gina")  # without --url: the configured address
+    assert r.returncode == 0 and r.stdout.startswith("http://127.0.0.1:8750/invite#")
+
+    admin = ok(data, "token", "root").strip()
+    server = fresh_server("--unsafe-no-sandbox").start()
+    server.token = admin  # for the fixture's clean-up
+    origin = {"Origin": server.url}
+    body = {"code": code, "password": "frank's password"}
+    answer = httpx.post(server.url + "/api/auth/invitation/accept", json=body, headers=origin)
+    assert answer.status_code == 200 and answer.json()["name"] == "frank"
+    assert answer.json()["is_admin"]
+    answer = httpx.post(server.url + "/api/auth/invitation/accept", json=body, headers=origin)
+    assert answer.status_code == 410 and answer.json()["error"]["code"] == "invitation_used"
+    listing = ok(data, "list")
+    lines = {line.split()[1]: line.split() for line in listing.splitlines()[1:]}
+    assert lines["frank"][2:] == ["pro", "admin", "active", "set"]
+    assert "gina" not in lines  # invited, not yet a person

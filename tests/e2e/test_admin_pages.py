@@ -6,6 +6,7 @@ import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -17,7 +18,7 @@ _names = itertools.count(1)
 PASSWORD = "correct horse battery"
 
 
-def person_with_token(server: DikteServer, client: Client) -> tuple[dict, str]:
+def person_with_token(server: DikteServer, client: Client) -> tuple[dict[str, Any], str]:
     """A new person (added over REST) and a token they made for themselves after signing in."""
     person = client.post("/api/people", {"name": f"pupil{next(_names)}", "password": PASSWORD})
     return person, token_of(server, person["name"])
@@ -165,3 +166,66 @@ def test_someone_who_is_not_an_administrator_gets_no_admin_page(
     page.goto(server.url + "/#/tokens")
     expect(page.get_by_role("checkbox", name="write")).to_be_visible()
     expect(page.get_by_role("checkbox", name="admin")).to_have_count(0)
+
+
+def test_admin_invites_and_the_invitee_lands_in_their_drive(
+        page: Page, new_page: Callable[..., Page], server: DikteServer, client: Client,
+        shot: Callable[[Page, str], Path]) -> None:
+    name = f"invitee{next(_names)}"
+    page.goto(server.url + "/#/admin")
+    page.get_by_role("button", name="Invite person").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name", exact=True).fill(name)
+    dialog.get_by_label("Tier").select_option("pro")
+    dialog.get_by_role("button", name="Create link").click()
+    expect(dialog).to_have_count(0)
+    link_field = page.get_by_label("Invitation link")
+    expect(link_field).to_have_value(re.compile(r"/invite#."))
+    link = link_field.input_value()
+    assert link.startswith(server.url + "/invite#")
+    invitations = page.get_by_role("table", name="Invitations")
+    row = invitations.get_by_role("row", name=f"Invitation of {name}")
+    expect(row).to_contain_text("Pending")
+    shot(page, "admin-invite")
+
+    guest = new_page()
+    guest.goto(link)
+    expect(guest.get_by_text(f"Welcome, {name}.")).to_be_visible()
+    expect(guest.get_by_label("Name")).to_have_value(name)
+    guest.get_by_label("New password").fill(PASSWORD)
+    guest.get_by_label("Repeat the password").fill(PASSWORD + "!")
+    guest.get_by_role("button", name="Set password and sign in").click()
+    expect(guest.get_by_role("alert")).to_have_text("The two passwords are not the same.")
+    guest.get_by_label("Repeat the password").fill(PASSWORD)
+    guest.get_by_role("button", name="Set password and sign in").click()
+    guest.wait_for_url(server.url + "/#/drive")
+    expect(guest.get_by_role("toolbar", name="Drive actions")).to_be_visible()
+    assert guest.evaluate("fetch('/api/me').then(r => r.json())")["name"] == name
+    guest.go_back()  # the invitation's address (with its code) is not in the history
+    assert "#" + link.split("#", 1)[1] not in guest.url
+
+    again = new_page()  # the link works once
+    again.goto(link)
+    expect(again.get_by_role("alert")).to_have_text(
+        "This invitation was already used. Sign in with your name and password, or ask your "
+        "administrator for a new invitation.")
+    (person,) = [p for p in client.get("/api/people") if p["name"] == name]
+    assert person["tier"] == "pro" and person["has_password"] and not person["is_admin"]
+    page.get_by_role("button", name="Refresh").click()
+    expect(row).to_contain_text("Used")
+    expect(row.get_by_role("button", name=re.compile("^Revoke"))).to_have_count(0)
+
+    # a pending invitation withdrawn from the page: its link says so
+    other = f"invitee{next(_names)}"
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Invite person").click()
+    page.get_by_role("dialog").get_by_label("Name", exact=True).fill(other)
+    page.get_by_role("dialog").get_by_role("button", name="Create link").click()
+    other_link = page.get_by_label("Invitation link").input_value()
+    invitations.get_by_role("button", name=f"Revoke the invitation of {other}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    expect(invitations.get_by_role("row", name=f"Invitation of {other}")).to_contain_text("Revoked")
+    late = new_page()
+    late.goto(other_link)
+    expect(late.get_by_role("alert")).to_have_text(
+        "This invitation was withdrawn by an administrator. Ask them for a new one.")

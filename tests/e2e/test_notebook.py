@@ -185,7 +185,7 @@ def test_change_runtime_type_lists_images_and_reconnects(page: Page, server: Dik
     page.get_by_role("button", name="Runtime").click()
     page.get_by_role("menuitem", name="Change runtime type").click()
     dialog = page.get_by_role("dialog", name="Change runtime type")
-    expect(dialog.get_by_role("radio")).to_have_count(2)
+    expect(dialog.get_by_role("group", name="Runtime image").get_by_role("radio")).to_have_count(2)
     expect(dialog).to_contain_text("A second image for the test")
     dialog.get_by_label(re.compile("^lite")).check()
     dialog.get_by_role("button", name="Save").click()

@@ -82,3 +82,55 @@ def test_spec_validation(changes: dict[str, object], tmp_path: Path) -> None:
             "python": "python", "memory_bytes": 1 << 30, "cpu_weight": 100}
     with pytest.raises(ValueError):
         RuntimeSpec(**{**base, **changes}).validate()  # type: ignore[arg-type]
+
+
+def test_sweep_removes_only_empty_cgroups_of_ended_runtimes(tmp_path: Path) -> None:
+    """Plain directories stand in for a cgroup hierarchy: rmdir fails on a non-empty one as it
+    does on a cgroup with a process in it."""
+    import os
+    import time
+
+    from dikte.runtimes.cgroups import CgroupDriver
+
+    base = tmp_path / "dikte"
+    names = {"mine0ended00": "owned, empty", "mine1alive00": "alive", "mine2busy000": "busy",
+             "other0fresh0": "another server's, just made", "other1stale0": "stale, empty"}
+    for name in names:
+        (base / name).mkdir(parents=True)
+    (base / "mine2busy000" / "cgroup.procs").write_text("123\n")  # still has a process
+    (base / "notaruntime").mkdir()
+    old = time.time() - 3600
+    os.utime(base / "other1stale0", (old, old))
+    driver = CgroupDriver(2, {"unified": base})
+    removed = driver.sweep(keep={"mine1alive00"},
+                           owned={"mine0ended00", "mine1alive00", "mine2busy000"})
+    assert removed == ["mine0ended00", "other1stale0"]
+    assert sorted(p.name for p in base.iterdir()) == [
+        "mine1alive00", "mine2busy000", "notaruntime", "other0fresh0"]
+
+
+def test_dikte_code_is_bound_read_only_and_on_the_path_before_the_image(tmp_path: Path) -> None:
+    from dikte.runtimes.sandbox import (
+        COLAB_PACKAGE,
+        DIKTE_PACKAGE,
+        PythonLayout,
+        SandboxPaths,
+        bwrap_options,
+        kernel_command,
+        kernel_env,
+    )
+
+    layout = PythonLayout("/opt/py/bin/python", "/opt/py/bin", ("/opt/py",))
+    env = kernel_env(layout, {})
+    assert env["PYTHONPATH"].split(":") == [
+        "/opt/dikte/colab", "/opt/dikte/site", "/opt/dikte/lib",
+        "/opt/dikte/lib/dikte/kernel/legacy"]
+    assert env["DIKTE_DRIVE"] == "/content/drive/MyDrive"
+    paths = SandboxPaths(*(tmp_path / n for n in ("c", "d", "t", "h", "s", "k", "p", "g")))
+    opts = bwrap_options("abcdefabcdef", paths, layout, env, forbidden=tmp_path / "data",
+                         as_root=True)
+    pairs = list(zip(opts, opts[1:], opts[2:], strict=False))
+    assert ("--ro-bind", str(DIKTE_PACKAGE), "/opt/dikte/lib/dikte") in pairs
+    assert ("--ro-bind", str(COLAB_PACKAGE), "/opt/dikte/colab") in pairs
+    assert kernel_command(layout, None)[-1] == "--ext=dikte.kernel.extension"
+    assert kernel_command(layout, 600001)[-1] == "--ext=dikte.kernel.extension"

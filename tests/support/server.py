@@ -229,7 +229,7 @@ class NotebookSocket:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._closed:
                     kinds = [m["type"] for m in self.messages[-20:]]
-                    raise AssertionError(f"no matching message; last seen: {kinds}")
+                    raise AssertionError(f"no matching message; last seen: {kinds} {self.messages[-6:]}")
                 self._cond.wait(left)
 
     def wait_done(self, cell_id: str, timeout: float = 60.0) -> Message:
@@ -256,3 +256,21 @@ def cell_text(view: dict[str, Any], cell_id: str) -> str:
                     parts.append(f"{out['ename']}: {out['evalue']}")
             return "".join(parts)
     raise KeyError(cell_id)
+
+
+def make_person(server: DikteServer, admin: Client, name: str, *, password: str | None = None,
+                tier: str | None = None,
+                scopes: tuple[str, ...] = ("write",)) -> tuple[int, Client]:
+    """A person made through the admin API, who signs in with a password and makes their own
+    token (with ``scopes``); their id and an API client with that token."""
+    password = password or f"password-of-{name}"
+    body: dict[str, Any] = {"name": name, "password": password}
+    if tier is not None:
+        body["tier"] = tier
+    p = admin.call("POST", "/api/people", json=body)
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as web:
+        r = web.post("/api/auth/login", json={"name": name, "password": password})
+        assert r.status_code == 200, r.text
+        r = web.post("/api/tokens", json={"name": "scripts", "scopes": list(scopes)})
+        assert r.status_code == 201, r.text
+    return int(p["id"]), server.client(r.json()["token"])

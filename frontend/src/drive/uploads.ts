@@ -58,7 +58,7 @@ function errorFromXhr(xhr: XMLHttpRequest): ApiError {
 }
 
 /** PUT one chunk with XMLHttpRequest, which (unlike fetch) reports upload progress. */
-function putChunk(url: string, chunk: Blob, onProgress: (sent: number) => void,
+export function putChunk(url: string, chunk: Blob, onProgress: (sent: number) => void,
                   signal: AbortSignal): Promise<Progress> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
@@ -88,7 +88,7 @@ function putChunk(url: string, chunk: Blob, onProgress: (sent: number) => void,
 }
 
 /** Worth trying again: the request never got a real answer, or the server was briefly unwell. */
-function transient(err: unknown): boolean {
+export function transient(err: unknown): boolean {
   if (err instanceof Dropped || err instanceof TypeError) return true;
   return err instanceof ApiError && (err.status >= 500 || err.status === 408 || err.status === 429
     || err.status === 0);

@@ -79,18 +79,20 @@ export async function runMode(store: NotebookStore, mode: "all" | "before" | "af
   await nbCall(store, "run", { mode, ...(mode === "all" ? {} : { anchor }) });
 }
 
-export async function connect(store: NotebookStore, image?: string) {
+export type RuntimeChoice = { image?: string; shape?: string; background?: boolean };
+
+export async function connect(store: NotebookStore, choice: RuntimeChoice = {}) {
   store.markStarting();
-  await nbCall(store, "connect", image ? { image } : {});
+  await nbCall(store, "connect", { ...choice });
 }
 
 export async function disconnect(store: NotebookStore) {
   await nbCall(store, "disconnect");
 }
 
-export async function changeRuntime(store: NotebookStore, image: string) {
+export async function changeRuntime(store: NotebookStore, choice: RuntimeChoice) {
   if (store.runtime) await nbCall(store, "disconnect");
-  await connect(store, image);
+  await connect(store, choice);
 }
 
 export async function restart(store: NotebookStore) {

@@ -1,7 +1,7 @@
 // One cell: its toolbar, run button, CodeMirror editor (or rendered Markdown), outputs and an
 // input() prompt. Memoised: it re-renders only when its own cell object or state changes.
 import { memo } from "preact/compat";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
 import { EditorSelection } from "@codemirror/state";
 import type { CellModel } from "./handle";
@@ -13,6 +13,9 @@ import { Icon } from "./icons";
 import { Markdown } from "./markdown";
 import { Outputs } from "./outputs";
 import { InputPrompt } from "./stdin";
+import { ColabArea } from "./colab-area";
+import { parseForm, setFieldValue, type FormField, type Value } from "./forms";
+import { FormView, cellView, type CellView } from "./form-view";
 
 type Props = {
   store: NotebookStore;
@@ -164,9 +167,34 @@ function CellTools({ store, cell, index, total }: { store: NotebookStore; cell: 
   );
 }
 
+/** A Colab form's field changed: rewrite its line in the cell's latest source (and, for a
+ * `run: "auto"` form that ran before, run the cell again once the change is complete). */
+function changeField(store: NotebookStore, id: string, field: FormField, value: Value, commit: boolean) {
+  const cell = store.cell(id);
+  if (!cell) return;
+  const form = parseForm(cell.source);
+  const now = form?.items.find((i) => i.kind === "field" && i.field.name === field.name && i.field.widget === field.widget);
+  const next = now?.kind === "field" ? setFieldValue(cell.source, now.field, value) : null;
+  if (next !== null && next !== cell.source) store.setLocalSource(id, next);
+  if (commit && form?.runAuto && cell.execution_count !== null) store.execute(id);
+}
+
 function CellImpl({ store, cell, state, index, total, focused, editing, input }: Props) {
   const id = cell.id;
   const code = cell.cell_type === "code";
+  const form = useMemo(() => (code ? parseForm(cell.source) : null), [code, cell.source]);
+  const view: CellView | null = form ? cellView(cell.metadata, form) : null;
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    // with its code hidden, a cell asked to take the cursor takes it on its box
+    if (view !== "form") return;
+    return store.registerEditor(id, {
+      focus() {
+        box.current?.focus({ preventScroll: true });
+        box.current?.scrollIntoView({ block: "nearest" });
+      },
+    });
+  }, [view, id]);
   const exec = (cell.metadata.execution ?? {}) as { started?: string; finished?: string };
   const showEditor = code || editing;
   const onKeyDown = (e: KeyboardEvent) => {
@@ -187,6 +215,7 @@ function CellImpl({ store, cell, state, index, total, focused, editing, input }:
   };
   return (
     <div
+      ref={box}
       class={`cell ${code ? "code-cell" : "text-cell"}${focused ? " focused" : ""}${editing ? " editing" : ""}`}
       data-cell-id={id}
       data-cell-type={cell.cell_type}
@@ -211,7 +240,29 @@ function CellImpl({ store, cell, state, index, total, focused, editing, input }:
           )}
         </div>
         <div class="cell-body">
-          {showEditor && <CellEditor store={store} cell={cell} index={index} />}
+          {form && view ? (
+            <div class={`cell-form-split view-${view}`}>
+              {view !== "form" && (
+                <div class="cell-code">
+                  <CellEditor store={store} cell={cell} index={index} />
+                </div>
+              )}
+              {view !== "code" ? (
+                <FormView form={form} cellId={id} view={view}
+                  onChange={(f, v, commit) => changeField(store, id, f, v, commit)}
+                  onView={(v) => store.setMetadata(id, { cellView: v })}
+                  onRun={(advance) => runCell(store, id, advance ? "advance" : "in_place")} />
+              ) : (
+                <div class="form-show">
+                  <button type="button" class="form-toggle" onClick={() => store.setMetadata(id, { cellView: "both" })}>
+                    Show form
+                  </button>
+                </div>
+              )}
+            </div>
+          ) : (
+            showEditor && <CellEditor store={store} cell={cell} index={index} />
+          )}
           {!code && !editing && (
             <div class="md-view" onDblClick={() => store.focusCell(id)} title="Double-click to edit">
               {cell.source.trim() ? <Markdown source={cell.source} /> : <p class="md-empty">Double-click (or Enter) to edit</p>}
@@ -237,6 +288,7 @@ function CellImpl({ store, cell, state, index, total, focused, editing, input }:
           )}
         </div>
       )}
+      {code && <ColabArea bridge={store.colab} cellId={id} />}
     </div>
   );
 }

@@ -88,11 +88,45 @@ export function ShortcutsDialog({ onClose }: { onClose(): void }) {
 }
 
 type Image = { name: string; description: string; default: boolean };
+type ShapeOffer = {
+  shape: string;
+  label: string;
+  accelerator?: string | null;
+  devices: number;
+  free: number;
+  waiting: number;
+  memory?: number | null;
+  allowed: boolean;
+  reason?: string | null;
+};
+type Choice = { image?: string; shape?: string; background?: boolean };
 
-export function RuntimeTypeDialog(p: { current: string | null; onClose(): void; onChoose(image: string): void }) {
+function gib(bytes: number): string {
+  const g = bytes / 2 ** 30;
+  return `${Number.isInteger(g) ? g : g.toFixed(1)} GiB RAM`;
+}
+
+function shapeNote(s: ShapeOffer): string {
+  const parts = s.memory ? [gib(s.memory)] : [];
+  if (s.accelerator) {
+    parts.push(`${s.free} of ${s.devices} free`);
+    if (s.waiting) parts.push(`${s.waiting} waiting`);
+  }
+  return parts.join(" · ");
+}
+
+export function RuntimeTypeDialog(p: {
+  current: string | null;
+  currentShape: string | null;
+  onClose(): void;
+  onChoose(choice: Choice): void;
+}) {
   const [images, setImages] = useState<Image[] | null>(null);
+  const [shapes, setShapes] = useState<ShapeOffer[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [choice, setChoice] = useState<string | null>(p.current);
+  const [shape, setShape] = useState<string>(p.currentShape ?? "standard");
+  const [background, setBackground] = useState(false);
   useEffect(() => {
     get<Image[]>("/api/images").then(
       (list) => {
@@ -101,13 +135,15 @@ export function RuntimeTypeDialog(p: { current: string | null; onClose(): void; 
       },
       (e: Error) => setError(e.message),
     );
+    get<ShapeOffer[]>("/api/shapes").then(setShapes, (e: Error) => setError(e.message));
   }, []);
+  const picked = shapes?.find((s) => s.shape === shape);
   return (
     <Modal title="Change runtime type" onClose={p.onClose}>
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          if (choice) p.onChoose(choice);
+          if (choice) p.onChoose({ image: choice, shape, ...(background ? { background } : {}) });
         }}
       >
         <fieldset class="image-list">
@@ -133,12 +169,51 @@ export function RuntimeTypeDialog(p: { current: string | null; onClose(): void; 
             </label>
           ))}
         </fieldset>
+        <fieldset class="image-list shape-list">
+          <legend>Hardware</legend>
+          {!shapes && !error && <p class="muted">Loading…</p>}
+          {shapes?.map((s) => (
+            <label key={s.shape} class={`image-choice${s.allowed ? "" : " unavailable"}`} data-shape={s.shape}>
+              <input
+                type="radio"
+                name="shape"
+                value={s.shape}
+                checked={shape === s.shape}
+                disabled={!s.allowed}
+                onChange={() => setShape(s.shape)}
+              />
+              <span>
+                <strong>{s.accelerator ? `${s.label} GPU` : s.label === "standard" ? "CPU" : `CPU, ${s.label}`}</strong>
+                {p.currentShape === s.shape && <span class="tag">current</span>}
+                {shapeNote(s) && (
+                  <>
+                    <br />
+                    <span class="muted">{shapeNote(s)}</span>
+                  </>
+                )}
+                {!s.allowed && s.reason && (
+                  <>
+                    <br />
+                    <span class="muted why-not">{s.reason}</span>
+                  </>
+                )}
+              </span>
+            </label>
+          ))}
+          {picked?.accelerator && picked.free === 0 && (
+            <p class="muted small">All {picked.label} accelerators are in use: you will wait in line and can leave it at any time.</p>
+          )}
+        </fieldset>
+        <label class="check-line">
+          <input type="checkbox" checked={background} onChange={(e) => setBackground((e.target as HTMLInputElement).checked)} />
+          Background execution (keeps running with no browser open, where your tier allows it)
+        </label>
         <p class="muted small">Changing the runtime type disconnects this notebook's runtime: files in /content and variables are lost.</p>
         <div class="dlg-actions">
           <button type="button" class="btn" onClick={p.onClose}>
             Cancel
           </button>
-          <button type="submit" class="btn primary" disabled={!choice}>
+          <button type="submit" class="btn primary" disabled={!choice || (picked != null && !picked.allowed)}>
             Save
           </button>
         </div>

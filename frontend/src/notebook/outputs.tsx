@@ -10,6 +10,8 @@ import { memo } from "preact/compat";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Output } from "./handle";
 import { Markdown, latexToHtml, markdownToHtml, useKatex } from "./markdown";
+import { PORT_MIME, PortFrame } from "./port-frame";
+import { FRAME_BRIDGE } from "./colab-frame";
 
 /** Taller than this, an output scrolls inside a box with a "Show all" control. */
 const MAX_PX = 600;
@@ -21,6 +23,7 @@ const MAX_FRAME_PX = 20_000;
 
 /** Richest first, as JupyterLab ranks them. */
 const MIME_ORDER = [
+  PORT_MIME, // a port the runtime serves, through the proxy (port-frame.tsx)
   "application/javascript",
   "text/html",
   "text/markdown",
@@ -195,6 +198,13 @@ function pickMime(data: Record<string, unknown>): string | undefined {
   return MIME_ORDER.find((m) => m in data && data[m] != null);
 }
 
+/** Whether an output shows in a sandboxed frame (where eval_js can run: colab.ts). */
+export function rendersInFrame(output: Output): boolean {
+  if (output.output_type !== "display_data" && output.output_type !== "execute_result") return false;
+  const mime = pickMime(output.data ?? {});
+  return mime === "text/html" || mime === "application/javascript";
+}
+
 function RichOutput({ output }: { output: Output }) {
   const data = output.data ?? {};
   const mime = pickMime(data);
@@ -210,6 +220,9 @@ function RichOutput({ output }: { output: Output }) {
         <TextBlock text={text} />
       </div>
     );
+  } else if (mime === PORT_MIME) {
+    const cached = data["text/html"] != null ? <SandboxedFrame srcdoc={frameDoc(asText(data["text/html"]))} /> : null;
+    body = <PortFrame value={data[mime]} fallback={cached} />;
   } else if (mime === "text/html") {
     body = <SandboxedFrame srcdoc={frameDoc(asText(data[mime]))} />;
   } else if (mime === "application/javascript") {
@@ -270,8 +283,8 @@ function Latex({ source }: { source: string }) {
 
 // ---- sandboxed HTML / JavaScript -------------------------------------------------------------
 
-// Inside the frame: page-like defaults that follow the system theme, and a script reporting
-// the content's height (a plain number) to the parent.
+// Inside the frame: page-like defaults that follow the system theme, a script reporting
+// the content's height (a plain number) to the parent, and google.colab's bridge (colab.ts).
 const FRAME_HEAD = `<meta charset="utf-8"><style>
 :root{color-scheme:light dark;--fg:#1f2328;--muted:#656d76;--border:#d8dee4;--stripe:#f6f8fa;--hover:#e7f0fd;--link:#1a73e8}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#8d96a0;--border:#30363d;--stripe:#161b22;--hover:#1c2a3d;--link:#4493f8}}
@@ -287,9 +300,9 @@ table.dataframe tbody tr:hover{background:var(--hover)}
 table.dataframe tbody th{font-weight:600}
 </style><script>(function(){var last=-1;function post(){var d=document.documentElement;var h=Math.ceil(d.getBoundingClientRect().height+Math.max(0,innerHeight-d.clientHeight));if(h!==last){last=h;parent.postMessage(h,"*")}}
 new ResizeObserver(post).observe(document.documentElement);addEventListener("load",post);addEventListener("resize",post);
-addEventListener("message",function(e){if(e.source===parent&&e.data==="dikte:size"){last=-1;post()}})})()</script>`;
+addEventListener("message",function(e){if(e.source===parent&&e.data==="dikte:size"){last=-1;post()}})})()</script><script>${FRAME_BRIDGE}</script>`;
 
-function frameDoc(body: string): string {
+export function frameDoc(body: string): string {
   return `<!DOCTYPE html><html><head>${FRAME_HEAD}</head><body>${body}</body></html>`;
 }
 
@@ -301,10 +314,10 @@ function jsBody(code: string): string {
 
 /**
  * sandbox="allow-scripts" without allow-same-origin: the frame's scripts run in an opaque
- * origin, so they cannot reach the app's DOM, cookies or API. The only thing taken from it is
- * a number: its height.
+ * origin, so they cannot reach the app's DOM, cookies or API. What the page takes from it: a
+ * number (its height) and, from google.colab's bridge (colab.ts), JSON values only.
  */
-function SandboxedFrame({ srcdoc }: { srcdoc: string }) {
+export function SandboxedFrame({ srcdoc }: { srcdoc: string }) {
   const ref = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(24);
   useEffect(() => {
@@ -326,6 +339,7 @@ function SandboxedFrame({ srcdoc }: { srcdoc: string }) {
       ref={ref}
       onLoad={askSize}
       class="out-frame"
+      data-bridge=""
       title="Output"
       sandbox="allow-scripts"
       referrerpolicy="no-referrer"

@@ -5,13 +5,15 @@
 import { wsUrl, get, type RuntimeInfo } from "../api";
 import type { CellModel, CellType, Output, OutputChange } from "./handle";
 import { applyChange } from "./changes";
+import { ColabBridge } from "./colab";
+import { rendersInFrame } from "./outputs";
 
 export type CellState = {
   state: "idle" | "queued" | "running";
   position?: number | null;
   last_status?: string | null;
 };
-export type RuntimeStatus = "none" | "starting" | "connected" | "restarting" | "disconnected";
+export type RuntimeStatus = "none" | "queued" | "starting" | "connected" | "restarting" | "disconnected";
 export type ConnState = "connecting" | "open" | "reconnecting" | "gone";
 export type Notice = {
   id: number;
@@ -76,6 +78,15 @@ function pushChange(list: OutputChange[], ch: OutputChange) {
   list.push(ch);
 }
 
+function patchMetadata(meta: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...meta };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
 export async function sha256Hex(text: string): Promise<string | undefined> {
   if (!globalThis.crypto?.subtle) return undefined; // not a secure context: the hash is optional
   const buf = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -101,6 +112,8 @@ export class NotebookStore {
   version = 0;
   /** Called when the server says the notebook moved. */
   onRenamed: (path: string) => void = () => {};
+  /** Requests of the notebook's code to this tab (eval_js, files.upload...) and callbacks. */
+  readonly colab = new ColabBridge((msg) => this.send(msg), (id) => this.frameOutputs(id));
 
   readonly editors = new Map<string, EditorApi>();
   private pendingFocus = new Map<string, [number | undefined, number | undefined]>();
@@ -164,6 +177,7 @@ export class NotebookStore {
       if (this.ws !== ws) return;
       this.ws = null;
       this.dropInflight();
+      this.colab.dropAll();
       if (this.closed) return;
       if (ev.code === 4401) {
         get("/api/me").catch(() => {}); // lets the app show the sign-in page
@@ -202,6 +216,7 @@ export class NotebookStore {
     this.flushSources();
     this.ws?.close();
     this.ws = null;
+    this.colab.close();
   }
 
   private dropInflight() {
@@ -247,12 +262,14 @@ export class NotebookStore {
         const st: CellState = { state: msg.state, position: msg.position, last_status: msg.last_status };
         this.states = { ...this.states, [msg.cell_id]: st };
         if (prev?.state !== "running" && st.state === "running") {
+          this.colab.cellStarted(msg.cell_id);
           this.updateCell(msg.cell_id, (c) => ({
             ...c,
             execution_count: null,
             metadata: { ...c.metadata, execution: { started: new Date().toISOString() } },
           }));
         } else if (prev?.state === "running" && st.state !== "running") {
+          this.colab.cellStopped(msg.cell_id);
           this.updateCell(msg.cell_id, (c) => ({
             ...c,
             metadata: {
@@ -293,6 +310,11 @@ export class NotebookStore {
         this.gone = "This notebook was deleted.";
         this.conn = "gone";
         break;
+      case "channel_request":
+      case "channel_done":
+      case "invoke_result":
+        this.colab.handle(msg);
+        break;
       case "error":
         this.toast(msg.message, "error");
         if (this.inflight.length) this.resync();
@@ -329,6 +351,7 @@ export class NotebookStore {
     this.pendingInput = pi ? { cell_id: pi.cell_id, prompt: pi.prompt ?? "", password: !!pi.password } : null;
     this.loaded = true;
     this.conn = "open";
+    this.send({ type: "channel_ready" }); // this tab answers the notebook's code (colab.ts)
     const out = this.outbox;
     this.outbox = [];
     for (const id of resend) this.sendSource(id);
@@ -385,7 +408,16 @@ export class NotebookStore {
       case "clear_outputs":
         this.updateCell(id, (c) => ({ ...c, outputs: [], execution_count: null }));
         break;
+      case "set_metadata":
+        this.updateCell(id, (c) => ({ ...c, metadata: patchMetadata(c.metadata, op.metadata ?? {}) }));
+        break;
     }
+  }
+
+  /** How many of a cell's outputs show in a sandboxed frame, changes received so far included. */
+  private frameOutputs(id: string): number {
+    this.flushOutputs();
+    return this.cell(id)?.outputs.filter(rendersInFrame).length ?? 0;
   }
 
   private flushOutputs() {
@@ -571,6 +603,16 @@ export class NotebookStore {
     this.outQueue.delete(id);
     this.send({ type: "edit", ops: [{ op: "clear_outputs", cell_id: id }] }, {
       op: "clear_outputs",
+      cell_id: id,
+    });
+    this.changed();
+  }
+
+  /** Set keys of a cell's metadata (null removes one), e.g. Colab's cellView for forms. */
+  setMetadata(id: string, patch: Record<string, unknown>) {
+    this.updateCell(id, (c) => ({ ...c, metadata: patchMetadata(c.metadata, patch) }));
+    this.send({ type: "edit", ops: [{ op: "set_metadata", cell_id: id, metadata: patch }] }, {
+      op: "set_metadata",
       cell_id: id,
     });
     this.changed();

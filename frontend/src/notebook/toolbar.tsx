@@ -4,7 +4,9 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { post } from "../api";
 import { href, navigate } from "../router";
+import { disconnect } from "./actions";
 import type { Command } from "./handle";
+import { downloadCommands } from "./download";
 import type { NotebookStore } from "./store";
 import { Icon } from "./icons";
 import { Logo } from "../icons";
@@ -156,6 +158,24 @@ function Meter({ label, used, limit }: { label: string; used?: number | null; li
   );
 }
 
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th";
+  return `${n}${suffix}`;
+}
+
+type AcceleratorUse = { id: string; type: string; model: string; memory_total?: number | null; memory_used?: number | null; utilization?: number | null };
+
+function Accelerator({ a }: { a: AcceleratorUse }) {
+  const util = a.utilization == null ? "" : ` ${a.utilization}%`;
+  return (
+    <span class="accel" title={`${a.model || a.type}${util ? ` —${util} busy` : ""}`}>
+      <span class="meter-label">{a.type}{util}</span>
+      {a.memory_used != null && <Meter label="GPU RAM" used={a.memory_used} limit={a.memory_total} />}
+    </span>
+  );
+}
+
 function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect(): void }) {
   const s = store.runtimeStatus;
   const rt = store.runtime;
@@ -167,6 +187,23 @@ function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect()
         <span class="rt-text">{busy ? "Busy" : "Connected"}</span>
         <Meter label="RAM" used={rt.memory_bytes} limit={rt.memory_limit} />
         <Meter label="Disk" used={rt.disk_bytes} limit={rt.disk_limit} />
+        {(rt.accelerators ?? []).map((a) => (
+          <Accelerator key={a.id} a={a} />
+        ))}
+      </div>
+    );
+  }
+  if (s === "queued" && rt) {
+    const place = rt.queue_position ?? 1;
+    return (
+      <div class="rt-status starting queued" data-status="queued" role="status">
+        <span class="spinner" aria-hidden="true" />
+        <span>
+          Waiting for {rt.shape}: {place === 1 ? "next in line" : `${ordinal(place)} in line`}
+        </span>
+        <button type="button" class="btn small" onClick={() => void disconnect(store)}>
+          Leave the queue
+        </button>
       </div>
     );
   }
@@ -228,6 +265,9 @@ export function Header(p: {
         </button>
         <Menu label="Runtime" items={p.runtimeMenu}>
           Runtime <Icon name="caret" size={16} />
+        </Menu>
+        <Menu label="Download" items={downloadCommands(store)}>
+          Download <Icon name="caret" size={16} />
         </Menu>
         <span class="spacer" />
         <RuntimeStatus store={store} onConnect={p.onConnect} />

@@ -1,12 +1,17 @@
-// Administration: people (tier, admin, disabled, add), everyone's live sessions with Terminate,
-// and everyone's usage today. Only administrators get anything here; the server checks too.
+// Administration: people (tier, admin, disabled, add, invite), invitations, everyone's live
+// sessions with Terminate, and everyone's usage today. Only administrators get anything here;
+// the server checks too.
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api, get, post, type Me, type Schemas } from "../api";
 import { Shell } from "../chrome";
 import { ConfirmDialog, Dialog } from "../dialog";
 import { errorText, formatSize, fullDate, relativeTime } from "../format";
 import { PlusIcon, RefreshIcon } from "../icons";
+import { AcceleratorsSection } from "./admin-accelerators";
 import { HoursMeter, formatDuration, formatHours, type Tiers, type Usage } from "./usage";
+import {
+  InvitationLink, InvitationsTable, InviteDialog, type Invitation, type IssuedInvitation,
+} from "./admin-invitations";
 
 type Person = Schemas["PersonInfo"];
 type AdminSession = Schemas["AdminSessionInfo"];
@@ -46,6 +51,10 @@ export function AdminPage({ me }: { me: Me }) {
   const [sessions, setSessions] = useState<AdminSession[] | null>(null);
   const [usage, setUsage] = useState<PersonUsage[] | null>(null);
   const [tiers, setTiers] = useState<Tiers | null>(null);
+  const [invitations, setInvitations] = useState<Invitation[] | null>(null);
+  const [inviting, setInviting] = useState(false);
+  const [issued, setIssued] = useState<IssuedInvitation | null>(null);
+  const [revoking, setRevoking] = useState<Invitation | null>(null);
   const [error, setError] = useState("");
   const [adding, setAdding] = useState(false);
   const [disabling, setDisabling] = useState<Person | null>(null);
@@ -54,10 +63,12 @@ export function AdminPage({ me }: { me: Me }) {
 
   const load = useCallback(async () => {
     try {
-      const [p, s, u, t] = await Promise.all([
+      const [p, s, u, t, i] = await Promise.all([
         get<Person[]>("/api/people"), get<AdminSession[]>("/api/admin/sessions"),
-        get<PersonUsage[]>("/api/admin/usage"), get<Tiers>("/api/tiers")]);
+        get<PersonUsage[]>("/api/admin/usage"), get<Tiers>("/api/tiers"),
+        get<Invitation[]>("/api/invitations")]);
       setPeople(p);
+      setInvitations(i);
       setSessions(s);
       setUsage(u);
       setTiers(t);
@@ -105,10 +116,14 @@ export function AdminPage({ me }: { me: Me }) {
           <button type="button" class="btn btn-primary" onClick={() => setAdding(true)} disabled={!tiers}>
             <PlusIcon /><span>Add person</span>
           </button>
+          <button type="button" class="btn" onClick={() => setInviting(true)} disabled={!tiers}>
+            <PlusIcon /><span>Invite person</span>
+          </button>
           <button type="button" class="btn" onClick={() => void load()}><RefreshIcon /><span>Refresh</span></button>
         </div>
       </div>
       {error && <p class="alert-bar alert-error" role="alert">{error}</p>}
+      {issued && <InvitationLink issued={issued} onDone={() => setIssued(null)} />}
 
       <section class="card" aria-labelledby="people-head">
         <h2 id="people-head">People</h2>
@@ -146,6 +161,13 @@ export function AdminPage({ me }: { me: Me }) {
               </tbody>
             </table>
           </div>
+        )}
+      </section>
+
+      <section class="card" aria-labelledby="invitations-head">
+        <h2 id="invitations-head">Invitations</h2>
+        {invitations === null ? <p class="muted" aria-busy="true">Loading…</p> : (
+          <InvitationsTable invitations={invitations} now={now} onRevoke={setRevoking} />
         )}
       </section>
 
@@ -202,6 +224,21 @@ export function AdminPage({ me }: { me: Me }) {
         )}
       </section>
 
+      <AcceleratorsSection />
+
+      {inviting && tiers && (
+        <InviteDialog tiers={tiers} onClose={() => setInviting(false)}
+          onIssued={(inv) => { setIssued(inv); void load(); }} />
+      )}
+      {revoking && (
+        <ConfirmDialog title={`Revoke the invitation of ${revoking.name}?`} submitLabel="Revoke" danger
+          message={<>Its link stops working at once. You can invite {revoking.name} again later.</>}
+          onClose={() => setRevoking(null)}
+          onConfirm={async () => {
+            await api("DELETE", `/api/invitations/${revoking.id}`);
+            await load();
+          }} />
+      )}
       {adding && tiers && <AddPersonDialog tiers={tiers} onClose={() => setAdding(false)} onAdded={() => void load()} />}
       {disabling && (
         <ConfirmDialog title={`Disable ${disabling.name}?`} submitLabel="Disable" danger

@@ -6,6 +6,7 @@ import { Breadcrumb } from "../drive/breadcrumb";
 import { DriveDialogs, type DriveDialog } from "../drive/dialogs";
 import { EntryTable, type EntryAction } from "../drive/file-list";
 import { UploadPanel } from "../drive/upload-panel";
+import { LinkIcon, OpenFromUrlDialog } from "../drive/open-url";
 import { uploads } from "../drive/uploads";
 import { errorText } from "../format";
 import { NewFolderIcon, NotebookIcon, UploadIcon } from "../icons";
@@ -18,6 +19,7 @@ export function DrivePage({ path, me }: { path: string; me: Me }) {
   const [loadError, setLoadError] = useState("");
   const [dialog, setDialog] = useState<DriveDialog | null>(null);
   const [dragging, setDragging] = useState(false);
+  const [openUrl, setOpenUrl] = useState(false);
   const picker = useRef<HTMLInputElement>(null);
   const seq = useRef(0);
 
@@ -82,6 +84,9 @@ export function DrivePage({ path, me }: { path: string; me: Me }) {
             <button type="button" class="btn" onClick={() => picker.current?.click()}>
               <UploadIcon /><span>Upload</span>
             </button>
+            <button type="button" class="btn" onClick={() => setOpenUrl(true)}>
+              <LinkIcon /><span>Open from URL</span>
+            </button>
             <input ref={picker} type="file" multiple hidden aria-label="Files to upload"
               onChange={(e) => {
                 const input = e.target as HTMLInputElement;
@@ -109,6 +114,7 @@ export function DrivePage({ path, me }: { path: string; me: Me }) {
         {dragging && <div class="drop-hint" aria-hidden="true">Drop files to upload them to {path || "My Drive"}</div>}
       </div>
       <UploadPanel />
+      {openUrl && <OpenFromUrlDialog folder={path} onClose={() => setOpenUrl(false)} />}
       {dialog && (
         <DriveDialogs dialog={dialog} folder={path} entries={entries ?? []}
           onClose={() => setDialog(null)} onChanged={() => void load()} />

@@ -153,10 +153,11 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
       {dialog === "runtime" && (
         <RuntimeTypeDialog
           current={store.runtime?.image ?? null}
+          currentShape={store.runtime?.shape ?? null}
           onClose={() => setDialog(null)}
-          onChoose={(image) => {
+          onChoose={(choice) => {
             setDialog(null);
-            void changeRuntime(store, image);
+            void changeRuntime(store, choice);
           }}
         />
       )}

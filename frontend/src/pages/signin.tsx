@@ -1,6 +1,50 @@
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, post, type Me } from "../api";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
+import { ApiError, post, type Schemas } from "../api";
 import { Logo } from "../icons";
+
+type SignedIn = Schemas["SignedIn"];
+
+// Where to go after signing in. The sign-in page lives at /signin?next=<where you were going>;
+// `next` comes from a link anyone can write, so it is followed only when it is a path on this
+// server (the server applies the same rule first and answers the target with the sign-in).
+export const DRIVE = "/#/drive";
+const MAX_NEXT = 2048;
+
+/** An absolute URL on this origin for `next`, or the drive. */
+export function sameSite(next: string | null | undefined): string {
+  const fallback = new URL(DRIVE, location.origin).href;
+  // one leading slash, then printable ASCII without backslashes: no //host, /\host, schemes,
+  // whitespace or control characters
+  if (!next || next.length > MAX_NEXT || !/^\/(?![/\\])[\x21-\x7e]*$/.test(next) || next.includes("\\")) {
+    return fallback;
+  }
+  let url: URL;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return fallback;
+  }
+  // the whole URL, not its path: a path such as /.//x resolves to //x, which alone would be a host
+  return url.origin === location.origin ? url.href : fallback;
+}
+
+/** The page's `next` parameter (only the sign-in page has one). */
+function nextParam(): string | null {
+  return location.pathname === "/signin" ? new URLSearchParams(location.search).get("next") : null;
+}
+
+/** Go where signing in should lead. `replace`: the sign-in page leaves no history entry. */
+export function goNext(next: string | null = nextParam()) {
+  location.replace(sameSite(next));
+}
+
+/** Show /signin?next=<this page> in the address bar, so a reload keeps where to go afterwards. */
+function moveToSignInAddress() {
+  if (location.pathname === "/signin") return;
+  const here = location.pathname + location.search + location.hash;
+  const pointless = here === "/" || here === DRIVE || /^\/#\/?signin$/.test(here);
+  history.replaceState(null, "", pointless ? "/signin" : `/signin?next=${encodeURIComponent(here)}`);
+}
 
 // The way of signing in used last on this browser (never the secret itself).
 const MODE_KEY = "dikte.signin.mode";
@@ -14,7 +58,7 @@ function savedMode(): Mode {
   }
 }
 
-export function SignInPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+export function SignInPage() {
   const [mode, setMode] = useState<Mode>(savedMode);
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
@@ -22,6 +66,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
 
+  useLayoutEffect(moveToSignInAddress, []); // before the page shows
   useEffect(() => {
     document.title = "Sign in – Dikte";
   }, []);
@@ -36,14 +81,15 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     setBusy(true);
     setError("");
     try {
-      const body = mode === "token" ? { token: token.trim() } : { name: name.trim(), password };
-      const me = await post<Me>("/api/auth/login", body);
+      const next = nextParam();
+      const body = mode === "token" ? { token: token.trim(), next } : { name: name.trim(), password, next };
+      const signedIn = await post<SignedIn>("/api/auth/login", body);
       try {
         localStorage.setItem(MODE_KEY, mode);
       } catch {
         /* private mode: nothing to remember */
       }
-      onSignedIn(me);
+      goNext(signedIn.next);
     } catch (err) {
       // the server's sentence, e.g. "Too many failed sign-ins ... Try again in 5 minutes."
       setError(err instanceof ApiError ? err.message : "The server could not be reached.");

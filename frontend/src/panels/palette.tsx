@@ -8,6 +8,7 @@ const PANEL_COMMANDS: Command[] = [
   { id: "panel.toc", title: "Open table of contents", run: () => openPanel("toc") },
   { id: "panel.find", title: "Open find and replace", run: () => openPanel("find") },
   { id: "panel.snippets", title: "Open code snippets", run: () => openPanel("snippets") },
+  { id: "panel.secrets", title: "Open secrets", run: () => openPanel("secrets") },
   { id: "panel.files", title: "Open files", run: () => openPanel("files") },
   { id: "panel.terminal", title: "Open terminal", run: () => openPanel("terminal") },
 ];

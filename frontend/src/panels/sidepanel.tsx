@@ -5,6 +5,7 @@ import type { NotebookHandle } from "../notebook/handle";
 import { onOpenPanel, type PanelName } from "./bus";
 import { FilesPanel } from "./files";
 import { FindPanel } from "./find";
+import { SecretsPanel } from "./secrets";
 import { SnippetsPanel } from "./snippets";
 import { TerminalPanel } from "./terminal";
 import { TocPanel } from "./toc";
@@ -34,6 +35,13 @@ const PANELS: { name: PanelName; title: string; icon: JSX.Element }[] = [
     name: "snippets",
     title: "Code snippets",
     icon: icon("M9.4 16.6 4.8 12l4.6-4.6L8 6l-6 6 6 6zm5.2 0 4.6-4.6-4.6-4.6L16 6l6 6-6 6z"),
+  },
+  {
+    name: "secrets",
+    title: "Secrets",
+    icon: icon(
+      "M12.65 10A5.99 5.99 0 0 0 7 6a6 6 0 1 0 0 12 5.99 5.99 0 0 0 5.65-4H17v4h4v-4h2v-4zM7 14a2 2 0 1 1 0-4 2 2 0 0 1 0 4",
+    ),
   },
   {
     name: "files",
@@ -136,6 +144,7 @@ export function SidePanel({ nb }: { nb: NotebookHandle }) {
             {open === "toc" && <TocPanel nb={nb} />}
             {open === "find" && <FindPanel nb={nb} />}
             {open === "snippets" && <SnippetsPanel nb={nb} />}
+            {open === "secrets" && <SecretsPanel nb={nb} />}
             {open === "files" && <FilesPanel nb={nb} />}
             {termStarted && (
               <div class="sp-term-wrap" hidden={open !== "terminal"}>

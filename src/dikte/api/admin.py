@@ -37,3 +37,10 @@ async def everyones_usage(_admin: AdminDep, svc: ServicesDep) -> list[dict[str, 
     """For every person: name, tier and today's usage (as ``GET /api/usage`` gives it)."""
     return [{"person_id": p.id, "name": p.name, "disabled": p.disabled,
              **svc.sessions.enforcer.usage(p.id)} for p in svc.db.people()]
+
+
+@router.get("/accelerators")
+async def accelerators(_admin: AdminDep, svc: ServicesDep) -> dict[str, Any]:
+    """Every accelerator of this server (discovered through NVML or declared), the runtimes
+    holding each, and the line of requests waiting."""
+    return svc.sessions.accelerators.snapshot()

@@ -16,15 +16,15 @@ authenticate with a bearer token, not a browser's ambient cookie.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from starlette.requests import HTTPConnection
 
-from dikte.api.login_limits import LoginLimiter
 from dikte.config import Settings
 from dikte.db import Credential, Database, Person
+from dikte.db.accounts import hash_secret
 from dikte.drive import Drive
 from dikte.errors import Forbidden, Unauthorized
 from dikte.runtimes.base import RuntimeBackend
@@ -42,7 +42,6 @@ class Services:
     db: Database
     backend: RuntimeBackend
     sessions: SessionManager
-    logins: LoginLimiter = field(default_factory=LoginLimiter)
 
     def drive(self, person_id: int) -> Drive:
         return self.sessions.drive_for(person_id)
@@ -102,6 +101,15 @@ def credential(conn: HTTPConnection, *, unsafe: bool = False) -> Credential:
         raise Forbidden("This token may only read (scope read). Create a token with the write "
                         "scope to change anything.", code="read_only")
     return cred
+
+
+def credential_key(conn: HTTPConnection) -> str:
+    """Names the credential a connection uses (a hash, never the secret): ``t:`` a token,
+    ``s:`` the web app's sign-in; a socket opened with it is closed when it ends."""
+    token = bearer_token(conn)
+    if token:
+        return "t:" + hash_secret(token)
+    return "s:" + hash_secret(conn.cookies.get(cookie_name(conn)) or "")
 
 
 def authenticate(conn: HTTPConnection, *, unsafe: bool = False) -> Person:

@@ -47,5 +47,7 @@ async def new_token(body: NewApiToken, cred: CredentialDep, svc: ServicesDep) ->
 @router.delete("/{token_id}", status_code=204)
 async def revoke_token(token_id: RowId, person: PersonDep, svc: ServicesDep) -> None:
     """Revoke one of your tokens; it stops working at once."""
-    if not svc.db.revoke_token(person.id, token_id):
+    revoked = svc.db.revoke_token(person.id, token_id)
+    if revoked is None:
         raise NotFound(f"You have no token with id {token_id}.", code="no_token_id")
+    svc.sessions.close_viewers("t:" + revoked)  # the notebook sockets it opened end too

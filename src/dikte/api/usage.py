@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import error_responses
+from dikte.schemas.rest import ShapeOffer
 
 router = APIRouter(prefix="/api", tags=["usage"], responses=error_responses(401, 403))
 
@@ -18,6 +20,15 @@ async def tiers(_person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
     s = svc.settings
     return {"default_tier": s.default_tier, "reset": s.usage_reset.model_dump(),
             "tiers": {name: t.model_dump(mode="json") for name, t in s.tiers.items()}}
+
+
+@router.get("/shapes", response_model=list[ShapeOffer])
+async def shapes(person: PersonDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    """The runtime types this server offers (CPU shapes and each accelerator type it has), with
+    free devices, the line waiting, and whether my tier allows each and why not."""
+    drive = svc.drive(person.id)
+    used = await asyncio.to_thread(drive.usage_bytes)
+    return svc.sessions.enforcer.shape_offers(person.id, used)
 
 
 @router.get("/usage")

@@ -1,39 +1,70 @@
-"""The web app: sign-in (a server-side session in a cookie) and the built front end."""
+"""The web app: sign-in (a server-side session in a cookie) and the built front end.
+
+The front end is one page served at ``/`` (hash routes), at ``/signin`` (``?next=`` says where to
+go after signing in; someone already signed in is sent there at once) and at ``/invite`` (the
+invitation's code is in the fragment, which browsers never send to a server).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import HTTPConnection
 
 from dikte.api.deps import (
     COOKIE_NAME,
     SECURE_COOKIE_NAME,
+    Services,
     ServicesDep,
     check_origin,
     cookie_name,
+    credential_key,
     is_https,
 )
 from dikte.api.errors import error_responses
+from dikte.api.login_limits import LoginLimiter
+from dikte.api.redirects import safe_next
 from dikte.db import SCOPES, Person
+from dikte.db.sign_ins import SignInFailures
 from dikte.errors import BadRequest, NotFound, Unauthorized
-from dikte.schemas.rest import ErrorResponse, LoginBody, Me
+from dikte.schemas.rest import ErrorResponse, LoginBody, SignedIn
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 SESSION_LIFETIME = 30 * 24 * 3600  # seconds a web sign-in lasts
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/api/auth/login", response_model=Me, responses={
+def origin_of(conn: HTTPConnection) -> str:
+    """This server as the browser sees it: ``scheme://host[:port]``."""
+    return f"{conn.url.scheme}://{conn.headers.get('host', conn.url.netloc)}"
+
+
+def login_limiter(svc: Services) -> LoginLimiter:
+    return LoginLimiter(SignInFailures(svc.db.session, clock=svc.db.clock))
+
+
+def start_browser_session(request: Request, response: Response, svc: Services,
+                          person: Person, scopes: Iterable[str]) -> None:
+    """Sign this browser in: a server-side session whose id goes into the cookie."""
+    session_id = svc.db.start_web_session(person.id, SESSION_LIFETIME, scopes)
+    response.set_cookie(cookie_name(request), session_id, httponly=True, samesite="lax",
+                        path="/", secure=is_https(request), max_age=SESSION_LIFETIME)
+
+
+@router.post("/api/auth/login", response_model=SignedIn, responses={
     **error_responses(400, 401, 403, 422),
     429: {"model": ErrorResponse, "description": "Too many failed sign-ins; see Retry-After."}})
 async def login(body: LoginBody, request: Request, response: Response,
-                svc: ServicesDep) -> Me:
+                svc: ServicesDep) -> SignedIn:
     """Sign in with name and password (or a token): starts a server-side session whose id goes
-    into an HttpOnly, SameSite=Lax cookie (``__Host-dikte_session`` over HTTPS)."""
+    into an HttpOnly, SameSite=Lax cookie (``__Host-dikte_session`` over HTTPS). The answer's
+    ``next`` is the body's ``next`` when that is a path on this server, else the drive."""
     check_origin(request, required=True)
     address = request.client.host if request.client else "unknown"
     keys = [f"addr:{address}"]
@@ -42,7 +73,8 @@ async def login(body: LoginBody, request: Request, response: Response,
             raise BadRequest("Give your name and password (or an access token).",
                              code="bad_login")
         keys.append(f"name:{body.name.lower()}")
-    svc.logins.check(keys)
+    limiter = login_limiter(svc)
+    limiter.check(keys)
     person: Person | None
     if body.token is not None:
         cred = svc.db.credential_for_token(body.token.strip())
@@ -56,13 +88,12 @@ async def login(body: LoginBody, request: Request, response: Response,
         scopes = frozenset(SCOPES)
         refusal = Unauthorized("The name or password is not right.", code="bad_password")
     if person is None:
-        svc.logins.failed(keys)
+        limiter.failed(keys)
         raise refusal
-    svc.logins.succeeded(keys)
-    session_id = svc.db.start_web_session(person.id, SESSION_LIFETIME, scopes)
-    response.set_cookie(cookie_name(request), session_id, httponly=True, samesite="lax",
-                        path="/", secure=is_https(request), max_age=SESSION_LIFETIME)
-    return Me(id=person.id, name=person.name, is_admin=person.is_admin)
+    limiter.succeeded(keys)
+    start_browser_session(request, response, svc, person, scopes)
+    return SignedIn(id=person.id, name=person.name, is_admin=person.is_admin,
+                    next=safe_next(body.next, origin_of(request)))
 
 
 @router.post("/api/auth/logout", status_code=204, responses=error_responses(403))
@@ -72,6 +103,7 @@ async def logout(request: Request, response: Response, svc: ServicesDep) -> None
     session_id = request.cookies.get(cookie_name(request))
     if session_id:
         svc.db.end_web_session(session_id)
+        svc.sessions.close_viewers(credential_key(request))  # its open notebooks, too
     if is_https(request):
         response.delete_cookie(SECURE_COOKIE_NAME, path="/", secure=True, httponly=True,
                                samesite="lax")
@@ -84,12 +116,31 @@ def mount_frontend(app: FastAPI) -> None:
     index = STATIC / "index.html"
     if (STATIC / "assets").is_dir():
         app.mount("/assets", StaticFiles(directory=STATIC / "assets"), name="assets")
+    headers = {"Cache-Control": "no-cache", "X-Frame-Options": "DENY",
+               "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> FileResponse:
+    def page(extra: dict[str, str] | None = None) -> FileResponse:
         if not index.exists():
             raise NotFound("The web app is not built. Reinstall Dikte (./run.sh builds it).",
                            code="no_web_app")
-        return FileResponse(index, headers={
-            "Cache-Control": "no-cache", "X-Frame-Options": "DENY",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"})
+        return FileResponse(index, headers={**headers, **(extra or {})})
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> FileResponse:
+        return page()
+
+    @app.get("/signin", include_in_schema=False, response_model=None)
+    async def signin(request: Request, svc: ServicesDep,
+                     next_path: Annotated[str | None, Query(alias="next")] = None,
+                     ) -> FileResponse | RedirectResponse:
+        """The sign-in page; someone signed in already goes straight to ``next``."""
+        session_id = request.cookies.get(cookie_name(request))
+        if session_id and svc.db.credential_for_session(session_id) is not None:
+            return RedirectResponse(safe_next(next_path, origin_of(request)), status_code=303,
+                                    headers={"Cache-Control": "no-store"})
+        return page()
+
+    @app.get("/invite", include_in_schema=False)
+    async def invite() -> FileResponse:
+        """The page that accepts an invitation; its code stays in the fragment."""
+        return page({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})

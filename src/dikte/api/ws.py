@@ -11,20 +11,31 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import TypeAdapter, ValidationError
 
-from dikte.api.deps import TOKEN_PROTOCOL_PREFIX, authenticate, check_origin, services
+from dikte.api.deps import (
+    TOKEN_PROTOCOL_PREFIX,
+    authenticate,
+    check_origin,
+    credential_key,
+    services,
+)
 from dikte.errors import DikteError
 from dikte.schemas.ws import (
     ActivityMsg,
     CancelMsg,
+    ChannelReadyMsg,
+    ChannelReplyMsg,
     ClientMessage,
     EditMsg,
     ExecuteMsg,
     InputReplyMsg,
     InterruptMsg,
+    InvokeFunctionMsg,
     RestartMsg,
 )
+from dikte.sessions.callbacks import answer_invoke
 from dikte.sessions.manager import SessionManager
 from dikte.sessions.notebook import OpenNotebook
+from dikte.sessions.viewers import Viewer
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -49,19 +60,21 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
         await ws.close(code=4404 if exc.status == 404 else 4400, reason=exc.message[:120])
         return
     await ws.accept(subprotocol=subprotocol)
-    viewer = nb.join()
+    viewer = nb.join(credential_key(ws))
     sender = asyncio.create_task(_send_loop(ws, viewer.queue))
     try:
         while True:
             raw = await ws.receive_text()
+            svc.sessions.channel.seen(nb, viewer)
             try:
-                await _dispatch(nb, svc.sessions, raw)
+                await _dispatch(nb, svc.sessions, viewer, raw)
             except DikteError as exc:
                 viewer.send({"type": "error", "code": exc.code, "message": exc.message})
     except WebSocketDisconnect:
         pass
     finally:
         nb.leave(viewer)
+        svc.sessions.channel.left(nb, viewer)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
@@ -84,7 +97,8 @@ async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None])
             await ws.send_text(json.dumps(item))
 
 
-async def _dispatch(nb: OpenNotebook, sessions: SessionManager, raw: str) -> None:
+async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
+                    raw: str) -> None:
     try:
         msg = _client_message.validate_json(raw)
     except ValidationError as exc:
@@ -111,6 +125,13 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, raw: str) -> Non
         nb.input_reply(msg.value)
     elif isinstance(msg, ActivityMsg):
         nb.touch()
+    elif isinstance(msg, ChannelReadyMsg):
+        sessions.channel.ready(nb, viewer)
+    elif isinstance(msg, ChannelReplyMsg):
+        sessions.channel.answer(nb, viewer, msg.request_id, msg.value, msg.error)
+    elif isinstance(msg, InvokeFunctionMsg):
+        answer_invoke(nb, sessions.channel, viewer, msg.call_id, msg.cell_id, msg.name,
+                      msg.args, msg.keywords)
 
 
 __all__ = ["TOKEN_PROTOCOL_PREFIX", "router"]

@@ -1,8 +1,9 @@
 """``dikte run NOTEBOOK``: run every cell headless, through the same engine and sandbox.
 
-The runtime gets a fresh, empty drive holding a copy of the notebook (``--drive`` is not offered:
-a headless run touches nothing of yours but the ``-o`` file). Outputs print as each cell finishes;
-the exit code is 1 when a cell fails, and the failing cell, its output and traceback are printed.
+The runtime gets a fresh, empty drive holding a copy of the notebook and of each ``--with`` file
+or folder (``--drive`` is not offered: a headless run touches nothing of yours but the ``-o``
+file). Outputs print as each cell finishes; the exit code is 1 when a cell fails, and the failing
+cell, its output and traceback are printed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import re
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +42,31 @@ def output_text(output: dict[str, Any]) -> str:
 
 
 def run_notebook(settings: Settings, path: Path, output: Path | None, *, image: str | None,
-                 timeout: float | None) -> int:
+                 timeout: float | None, with_paths: Sequence[Path] = ()) -> int:
     try:
         return asyncio.run(_run(settings, path, output, image or settings.default_image,
-                                timeout))
+                                timeout, with_paths))
     except DikteError as exc:
         print(f"dikte run: {exc.message}", file=sys.stderr)
         return 2
 
 
+def _copy_into(drive: Drive, source: Path) -> None:
+    """``source`` (a file, or a folder and everything in it) into the drive's top folder."""
+    if not source.is_dir():
+        drive.write_bytes(source.name, source.read_bytes())
+        return
+    drive.mkdir(source.name)
+    for item in sorted(source.rglob("*")):
+        rel = f"{source.name}/{item.relative_to(source).as_posix()}"
+        if item.is_dir():
+            drive.mkdir(rel)
+        elif item.is_file():
+            drive.write_bytes(rel, item.read_bytes())
+
+
 async def _run(settings: Settings, path: Path, output: Path | None, image: str,
-               timeout: float | None) -> int:
+               timeout: float | None, with_paths: Sequence[Path] = ()) -> int:
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
@@ -61,6 +77,12 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
         drive = Drive(Path(tmp) / "drive", owner_uid=sandbox_uid(settings, 0))
         name = path.name if path.name.endswith(".ipynb") else path.name + ".ipynb"
         drive.write_bytes(name, data)
+        for extra in with_paths:
+            try:
+                await asyncio.to_thread(_copy_into, drive, extra)
+            except OSError as exc:
+                print(f"dikte run: cannot copy {extra}: {exc.strerror}", file=sys.stderr)
+                return 2
         doc = drive.read_notebook(name)
         nb = OpenNotebook(person_id=0, path=name, drive=drive, doc=doc,
                           limits=OutputLimits(settings.output_max_lines, settings.output_max_bytes),

@@ -43,12 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="runtime image")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds the whole run may take (default: no limit)")
+    p.add_argument("--with", dest="with_paths", action="append", type=Path, default=[],
+                   metavar="PATH", help="copy a file or folder into the run's drive, beside the "
+                   "notebook (repeatable)")
 
     from dikte.cli import remote, users
 
     users.add_commands(sub, local_options)
     remote.add_commands(sub)
     return parser
+
+
+def _accelerator_report() -> str:
+    """The GPUs NVML finds (none is not an error: CPU runtimes work regardless)."""
+    from dikte.accelerators.nvml import discover, driver_version
+
+    devices = discover()
+    if not devices:
+        return "\nAccelerators: none found (no NVIDIA driver or no GPU); CPU runtimes only."
+    lines = [f"\nAccelerators (NVIDIA driver {driver_version() or 'unknown'}):"]
+    for d in devices:
+        memory = f"{d.memory_bytes / 2**30:.0f} GiB" if d.memory_bytes else "?"
+        lines.append(f"  {d.type:<10} {d.model} ({memory}) {d.id} nodes {' '.join(d.nodes)}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,12 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 
             report = host_report()
             print(report.render())
+            print(_accelerator_report())
             return 0 if report.sandbox_ok else 1
         if args.command == "run":
             from dikte.cli.headless import run_notebook
 
             return run_notebook(_settings(args), args.notebook, args.output, image=args.image,
-                                timeout=args.timeout)
+                                timeout=args.timeout, with_paths=args.with_paths)
         if args.command == "user":
             from dikte.cli import users
 

@@ -14,6 +14,16 @@ from dikte.config import Settings
 from dikte.errors import SandboxUnavailable
 
 
+def control_url(host: str, port: int) -> str:
+    """Where runtimes reach this server: they share its network, so loopback when it listens
+    on every address (or on loopback), else the address it listens on."""
+    if host in ("", "0.0.0.0", "localhost", "127.0.0.1"):
+        return f"http://127.0.0.1:{port}"
+    if host in ("::", "::1"):
+        return f"http://[::1]:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def serve(settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.unsafe_no_sandbox:
@@ -43,7 +53,7 @@ def serve(settings: Settings) -> int:
               "Choose another with --port (0 picks a free one).", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
-    app = create_app(settings)
+    app = create_app(settings, control_url=control_url(settings.host, port))
     config = uvicorn.Config(app, log_level="info", ws_ping_interval=20, ws_ping_timeout=30,
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)

@@ -8,13 +8,16 @@ once (a disabled person is signed out on their next request).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from dikte.config import Settings
 from dikte.db import SCOPES, Database, Person
+from dikte.db.invitations import Invitations
 from dikte.errors import DikteError
 
 
@@ -43,6 +46,15 @@ def add_commands(sub: Any, local_options: Callable[[argparse.ArgumentParser], No
     p.add_argument("name")
     p = cmd("passwd", "set a person's password, read from standard input")
     p.add_argument("name")
+    p = cmd("invite", "invite someone: prints a single-use link where they choose a password")
+    p.add_argument("name", help="the name they will sign in with")
+    p.add_argument("--tier", help="their tier (default: the configured default tier)")
+    p.add_argument("--admin", action="store_true", help="make them an administrator")
+    p.add_argument("--expires", type=float, default=7.0, metavar="DAYS",
+                   help="days the link works (default 7, at most 30)")
+    p.add_argument("--url", default=os.environ.get("DIKTE_URL"),
+                   help="the address people reach Dikte at, for the link (default: DIKTE_URL, "
+                   "else http://HOST:PORT of the configuration)")
     p = cmd("token", "print a new API token for a person (shown only once)")
     p.add_argument("name")
     p.add_argument("--scope", action="append", choices=SCOPES, dest="scopes",
@@ -70,7 +82,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     db = Database(settings.db_url)
     try:
         db.migrate()
-        return _run(args, db)
+        return _run(args, db, settings)
     except DikteError as exc:
         print(f"dikte: {exc.message}", file=sys.stderr)
         return 1
@@ -78,7 +90,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         db.close()
 
 
-def _run(args: argparse.Namespace, db: Database) -> int:
+def _run(args: argparse.Namespace, db: Database, settings: Settings) -> int:
     if args.op == "add":
         password = _read_password() if args.password_stdin else None
         person = db.add_person(args.name, password=password or None, is_admin=args.admin,
@@ -102,6 +114,8 @@ def _run(args: argparse.Namespace, db: Database) -> int:
     elif args.op == "passwd":
         db.update_person(_find(db, args.name).id, password=_read_password())
         print(f"password of {args.name} changed")
+    elif args.op == "invite":
+        _invite(args, db, settings)
     elif args.op == "token":
         person = _find(db, args.name)
         if person.disabled:
@@ -114,3 +128,21 @@ def _run(args: argparse.Namespace, db: Database) -> int:
         _, secret = db.issue_token(person.id, args.token_name, scopes, expires)
         print(secret)
     return 0
+
+
+def _invite(args: argparse.Namespace, db: Database, settings: Settings) -> None:
+    tier = args.tier or settings.default_tier
+    if tier not in settings.tiers:
+        raise DikteError(f"There is no tier {tier!r}; the tiers are "
+                         f"{', '.join(sorted(settings.tiers))}.", code="no_such_tier")
+    if not 0 < args.expires <= 30:
+        raise DikteError("An invitation works for more than 0 and at most 30 days.",
+                         code="bad_expiry")
+    inv, code = Invitations(db.session, clock=db.clock).invite(
+        args.name, tier=tier, is_admin=args.admin, invited_by=None,
+        lifetime=args.expires * 86400)
+    base = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    until = datetime.fromtimestamp(inv.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"invited {inv.name} (tier {inv.tier}{', admin' if inv.is_admin else ''}); the link "
+          f"works once, until {until}. Send it to them:", file=sys.stderr)
+    print(f"{base}/invite#{code}")

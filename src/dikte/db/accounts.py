@@ -2,7 +2,8 @@
 
 Secrets never rest in the database in the clear: passwords are argon2id hashes, API tokens and
 web-session ids (random, 256 bits) are stored as their SHA-256. The clock is ``Database.clock``,
-so tests can move time without sleeping.
+so tests can move time without sleeping. Invitations (``dikte.db.invitations``) and failed
+sign-ins (``dikte.db.sign_ins``) have their own modules and use the helpers here.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _person(row: PersonRow) -> Person:
+def person_of(row: PersonRow) -> Person:
     return Person(id=row.id, name=row.name, is_admin=row.is_admin, tier=row.tier,
                   disabled=row.disabled, has_password=row.password_hash is not None,
                   created_at=row.created_at)
@@ -133,21 +134,21 @@ class Accounts:
         except IntegrityError:
             raise Conflict(f"There is already someone called {name!r}.",
                            code="name_taken") from None
-        return _person(row)
+        return person_of(row)
 
     def people(self) -> list[Person]:
         with self.session() as s:
-            return [_person(r) for r in s.scalars(select(PersonRow).order_by(PersonRow.id))]
+            return [person_of(r) for r in s.scalars(select(PersonRow).order_by(PersonRow.id))]
 
     def person(self, person_id: int) -> Person | None:
         with self.session() as s:
             row = s.get(PersonRow, person_id)
-            return _person(row) if row else None
+            return person_of(row) if row else None
 
     def person_by_name(self, name: str) -> Person | None:
         with self.session() as s:
             row = s.scalar(select(PersonRow).where(PersonRow.name == name))
-            return _person(row) if row else None
+            return person_of(row) if row else None
 
     def update_person(self, person_id: int, *, tier: str | None = None,
                       disabled: bool | None = None, is_admin: bool | None = None,
@@ -170,7 +171,7 @@ class Accounts:
                 row.disabled = disabled
                 if disabled:
                     self._revoke_all(s, person_id)
-            return _person(row)
+            return person_of(row)
 
     def check_password(self, name: str, password: str) -> Person | None:
         """The person with this name and password (not disabled), or None. Same cost either way."""
@@ -183,7 +184,7 @@ class Accounts:
                 return None
             if row is None or stored is None or row.disabled:
                 return None
-            person = _person(row)
+            person = person_of(row)
         if _hasher.check_needs_rehash(stored):
             with self.session() as s, s.begin():
                 fresh = s.get(PersonRow, person.id)
@@ -211,7 +212,7 @@ class Accounts:
                                 tier="free", disabled=False, external_subject=key)
                 s.add(row)
                 s.flush()
-            return _person(row)
+            return person_of(row)
 
     # personal API tokens
 
@@ -236,13 +237,15 @@ class Accounts:
                                        TokenRow.revoked.is_(False)).order_by(TokenRow.id)
             return [_token(r) for r in s.scalars(q)]
 
-    def revoke_token(self, person_id: int, token_id: int) -> bool:
+    def revoke_token(self, person_id: int, token_id: int) -> str | None:
+        """Revoke one of the person's tokens; its hash (which names the sockets it opened), or
+        None when the person has no such live token."""
         with self.session() as s, s.begin():
             row = s.get(TokenRow, token_id)
             if row is None or row.person_id != person_id or row.revoked:
-                return False
+                return None
             row.revoked = True
-            return True
+            return row.token_hash
 
     def credential_for_token(self, token: str) -> Credential | None:
         now = self.clock()
@@ -259,7 +262,7 @@ class Accounts:
             scopes = set(tok.scopes.split())
             if not row.is_admin:
                 scopes.discard("admin")
-            cred = Credential(person=_person(row), scopes=frozenset(scopes), kind="token")
+            cred = Credential(person=person_of(row), scopes=frozenset(scopes), kind="token")
             stale = tok.last_used_at is None or now - tok.last_used_at > TOUCH_EVERY
         if stale:
             with self.session() as s, s.begin():
@@ -300,7 +303,7 @@ class Accounts:
             scopes = set(sess.scopes.split())
             if not row.is_admin:
                 scopes.discard("admin")
-            cred = Credential(person=_person(row), scopes=frozenset(scopes), kind="session")
+            cred = Credential(person=person_of(row), scopes=frozenset(scopes), kind="session")
             stale = now - sess.last_seen > TOUCH_EVERY
         if stale:
             with self.session() as s, s.begin():

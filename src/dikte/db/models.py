@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -75,3 +75,65 @@ class RuntimeRow(Base):
     background: Mapped[bool] = mapped_column(Boolean, default=False)
     # accelerator devices allocated to it (ids as the allocator names them)
     devices: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class SecretRow(Base):
+    """A person's secret (Colab's Secrets panel): the value only as AES-GCM ciphertext."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("person_id", "name", name="uq_secrets_person_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    # nonce (12 bytes) + ciphertext + tag; see dikte.db.secrets
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class SecretGrantRow(Base):
+    """One notebook (by drive path) allowed to read one secret."""
+
+    __tablename__ = "secret_grants"
+    __table_args__ = (UniqueConstraint("secret_id", "notebook_key",
+                                       name="uq_secret_grants_secret_notebook"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_id: Mapped[int] = mapped_column(ForeignKey("secrets.id", ondelete="CASCADE"))
+    notebook_path: Mapped[str] = mapped_column(String(4096))
+    # SHA-256 of the path: unique together with the secret, whatever the path's length
+    notebook_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class InvitationRow(Base):
+    """A single-use link an administrator made for someone new; only the code's SHA-256 is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)  # the name they will have
+    tier: Mapped[str] = mapped_column(String(100))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    invited_by: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # who accepted it (the person it created)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), nullable=True)
+
+
+class SignInFailureRow(Base):
+    """One failed sign-in for one key (a name or a client address), kept for the rate limit's
+    window; in the database so every server process counts the same and a restart forgets none."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), index=True)  # SHA-256 of "name:x"/"addr:y"
+    at: Mapped[float] = mapped_column(Float, index=True)

@@ -9,12 +9,15 @@ from dikte.db.store import Database
 
 
 def runtime_intervals(db: Database, person_id: int,
-                      since: float) -> list[tuple[str, float, float | None]]:
-    """(runtime id, start, stop or None while running) of every runtime alive after ``since``."""
+                      since: float) -> list[tuple[str, str, bool, float, float | None]]:
+    """(runtime id, shape, background, start, stop or None while running) of every runtime of
+    the person alive after ``since``."""
     with db.session() as s:
         rows = s.execute(
-            select(RuntimeRow.id, RuntimeRow.started_at, RuntimeRow.ended_at).where(
+            select(RuntimeRow.id, RuntimeRow.shape, RuntimeRow.background, RuntimeRow.started_at,
+                   RuntimeRow.ended_at).where(
                 RuntimeRow.person_id == person_id,
                 or_(RuntimeRow.ended_at.is_(None), RuntimeRow.ended_at > since))
         ).all()
-    return [(r[0], float(r[1]), None if r[2] is None else float(r[2])) for r in rows]
+    return [(r[0], str(r[1]), bool(r[2]), float(r[3]), None if r[4] is None else float(r[4]))
+            for r in rows]

@@ -118,20 +118,33 @@ class KernelChannel:
                 except Exception:
                     log.exception("error while handling a %s message", name)
 
+    def _send(self, channel: str, msg: Message) -> None:
+        """Send through the asyncio socket itself. ``Session.send`` writes through a plain
+        shadow of it, and such a send can take the edge-triggered "readable" signal of a reply
+        arriving at that moment: the reader then sleeps with replies waiting, for good."""
+        self._sockets[channel].send_multipart(self.session.serialize(msg))
+
     def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         """Send a message; returns its msg_id."""
         msg = self.session.msg(msg_type, content)
-        self.session.send(self._sockets[channel], msg)
+        self._send(channel, msg)
         return str(msg["header"]["msg_id"])
+
+    def begin_request(self, channel: str, msg_type: str,
+                      content: dict[str, Any]) -> tuple[str, asyncio.Future[Message]]:
+        """Send a request; its reply resolves the future (the handlers never see it). The
+        msg_id comes back before any reply or iopub message of it can be read."""
+        msg = self.session.msg(msg_type, content)
+        msg_id = str(msg["header"]["msg_id"])
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._waiters[msg_id] = fut
+        self._send(channel, msg)
+        return msg_id, fut
 
     async def request(self, channel: str, msg_type: str, content: dict[str, Any],
                       timeout: float) -> Message:
         """Send a request and wait for its reply (which the handlers then never see)."""
-        msg = self.session.msg(msg_type, content)
-        msg_id = msg["header"]["msg_id"]
-        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._waiters[msg_id] = fut
-        self.session.send(self._sockets[channel], msg)
+        msg_id, fut = self.begin_request(channel, msg_type, content)
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError as exc:
@@ -168,7 +181,7 @@ class KernelChannel:
             seen = self._iopub_seen[msg_id] = asyncio.Event()
             fut: asyncio.Future[Message] = loop.create_future()
             self._waiters[msg_id] = fut
-            self.session.send(self._sockets["shell"], msg)
+            self._send("shell", msg)
             try:
                 reply = await asyncio.wait_for(fut, min(remaining, 1.0))
                 await asyncio.wait_for(seen.wait(), min(max(deadline - loop.time(), 0.01), 0.5))

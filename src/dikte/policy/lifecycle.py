@@ -12,6 +12,9 @@ Time rules (each has one code, used for its warning and for its stop):
 - ``accelerator_quota`` - an accelerator runtime when today's accelerator hours run out (estimated
   from the remaining seconds and how many accelerator runtimes the person runs); not applied when
   the daily reset comes first. The stop carries ``retry_after_s`` to the next reset.
+- ``drive_quota`` - the drive holds more than ``drive_quota`` bytes: code in the runtime wrote
+  past the quota (writes through Dikte are refused before that). Due at once, so the runtime is
+  warned and stopped ``warn_before_stop_s`` later unless the drive is back under its quota.
 
 Warning before a stop: when a rule's stop is within ``tier.warn_before_stop_s`` a ``warn`` comes
 first, with the countdown in the message and ``at`` = the stop time. It is returned once: the
@@ -22,9 +25,9 @@ moves the stop later rather than cutting the countdown short. ``warn_before_stop
 warnings, stops at the rule's time.
 
 Precedence: a ``stop`` beats a ``warn``, which beats ``drive_full``; among stops (or warnings) the
-earliest time wins, and on a tie: maximum lifetime, accelerator quota, idle timeout, disconnect
-grace. ``drive_full`` (a ``deny``: refuse writes and new runtimes, never a stop) applies while the
-drive holds ``drive_quota`` bytes or more.
+earliest time wins, and on a tie: maximum lifetime, accelerator quota, drive quota, idle
+timeout, disconnect grace. ``drive_full`` (a ``deny``: refuse writes and new runtimes, never a
+stop) applies while the drive holds ``drive_quota`` bytes or more.
 """
 
 from __future__ import annotations
@@ -37,10 +40,15 @@ from dikte.policy.admission import accelerator_quota_message, drive_full_message
 from dikte.policy.decisions import Decision
 from dikte.policy.ledger import next_reset
 from dikte.policy.tiers import Tier, UsageReset, is_accelerator_shape
-from dikte.policy.units import format_duration, format_hours
+from dikte.policy.units import format_duration, format_hours, format_size
 
-PRECEDENCE = ("max_lifetime", "accelerator_quota", "idle_timeout", "disconnect_grace")
+PRECEDENCE = ("max_lifetime", "accelerator_quota", "drive_quota", "idle_timeout",
+              "disconnect_grace")
 """Tie order of the time rules, first wins."""
+
+EPISODE_SLACK_S = 30
+"""A drive_quota warning older than its countdown plus this belongs to an earlier time over the
+quota (the person deleted files since): a new time over the quota is warned afresh."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,17 @@ def _rules(s: RuntimeSnapshot) -> list[_Due]:
                 f": GPU quota for today ({format_hours(t.daily_accelerator_s)} hours) runs out. "
                 f"Resets at {s.reset.label}.",
                 retry_after_s=max(1, math.ceil(reset_at - s.now))))
+    if s.drive_bytes > t.drive_quota:
+        # code in the runtime wrote past the quota (writes through Dikte are refused before)
+        held, quota = format_size(s.drive_bytes), format_size(t.drive_quota)
+        # due from the warning of this episode (so the countdown ends), else from now
+        warned = s.warned_at.get("drive_quota")
+        current = warned is not None and s.now - warned <= t.warn_before_stop_s + EPISODE_SLACK_S
+        rules.append(_Due("drive_quota", warned if current and warned is not None else s.now,
+                          f"Runtime disconnected: your drive holds {held}, over its quota of "
+                          f"{quota}. Delete files from your drive, then connect again.",
+                          f": your drive holds {held}, over its quota of {quota}. Delete files "
+                          "from your drive to keep it."))
     if not s.busy:
         idle = format_duration(t.idle_timeout_s)
         rules.append(_Due("idle_timeout", s.last_activity + t.idle_timeout_s,

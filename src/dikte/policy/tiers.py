@@ -76,6 +76,9 @@ class Tier(BaseModel):
     warn_before_stop_s: int = Field(
         60, ge=0, description="Seconds before a time or quota stop that viewers and the kernel are "
         "warned (0: no warning).")
+    queue_priority: int = Field(
+        0, description="Place in the line for accelerators when none is free: a higher "
+        "priority is served first, equal priorities in order of arrival.")
     connect_limit: int = Field(
         10, ge=1, description="Most connects allowed within connect_window_s; one more is refused.")
     connect_window_s: int = Field(
@@ -183,22 +186,23 @@ def default_tiers() -> dict[str, Tier]:
     80 GiB for accelerator shapes (close to what Colab gives); disconnect grace lets a closed tab
     come back within half an hour (free) or an hour (paid) before the runtime goes; the accelerator
     shapes T4 and A100 are offered as above (a shape the hardware lacks is simply never granted).
-    Every tier warns 60 s before a stop and allows 10 connects a minute.
+    Every tier warns 60 s before a stop and allows 10 connects a minute. When no accelerator is
+    free, pro_plus waits ahead of pro, and pro ahead of free (``queue_priority`` 2, 1, 0).
     """
     free = Tier(
         name="free", shapes={"standard": _shape(1, 12, 100), "high_ram": _NONE,
                              "T4": _shape(1, 12, 80), "A100": _NONE},
         idle_timeout_s=90 * 60, max_lifetime_s=12 * 3600, disconnect_grace_s=30 * 60,
-        daily_accelerator_hours=4, drive_quota=15 * GiB)
+        daily_accelerator_hours=4, drive_quota=15 * GiB, queue_priority=0)
     pro = Tier(
         name="pro", shapes={"standard": _shape(2, 12, 100), "high_ram": _shape(1, 25, 100),
                             "T4": _shape(2, 12, 80), "A100": _shape(1, 25, 80)},
         idle_timeout_s=180 * 60, max_lifetime_s=24 * 3600, disconnect_grace_s=60 * 60,
-        daily_accelerator_hours=12, drive_quota=100 * GiB)
+        daily_accelerator_hours=12, drive_quota=100 * GiB, queue_priority=1)
     pro_plus = Tier(
         name="pro_plus", shapes={"standard": _shape(3, 12, 100), "high_ram": _shape(3, 52, 100),
                                  "T4": _shape(3, 25, 80), "A100": _shape(2, 52, 80)},
         background_execution=True, background_sessions=2,
         idle_timeout_s=180 * 60, max_lifetime_s=24 * 3600, disconnect_grace_s=60 * 60,
-        daily_accelerator_hours=24, drive_quota=200 * GiB)
+        daily_accelerator_hours=24, drive_quota=200 * GiB, queue_priority=2)
     return {t.name: t for t in (free, pro, pro_plus)}

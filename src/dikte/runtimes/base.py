@@ -47,6 +47,11 @@ class RuntimeSpec:
     """1..10000 on the cgroup v2 ``cpu.weight`` scale (100 is the default share)."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment variables for the kernel."""
+    device_binds: tuple[tuple[str, str], ...] = ()
+    """Device nodes bound into the sandbox, (host path, sandbox path): the runtime's accelerators
+    and nothing else of the host's /dev."""
+    masked_paths: tuple[str, ...] = ()
+    """Paths hidden inside the sandbox under an empty tmpfs (other GPUs' /proc/driver entries)."""
 
     def validate(self) -> None:
         """Raise ValueError for a spec no backend may accept (a programming error)."""

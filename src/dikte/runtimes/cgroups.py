@@ -16,7 +16,9 @@ CPU share      cpu.weight                  cpu.shares (weight * 1024 / 100)
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +200,32 @@ class CgroupDriver:
             if missing:
                 _write(d / "cgroup.subtree_control", missing)
         return cls(2, {"unified": base})
+
+    def sweep(self, keep: set[str], owned: set[str], min_age_s: float = 600.0) -> list[str]:
+        """Remove empty runtime cgroups left behind (a runtime that ended while no server
+        watched it): those of ``owned`` runtimes (this server's) not in ``keep``, and any other
+        runtime's that has been empty for ``min_age_s`` (so another server's runtime that is
+        just starting is never touched). A cgroup with a process in it cannot be removed."""
+        removed = []
+        now = time.time()
+        for base in dict.fromkeys(self.bases.values()):
+            try:
+                children = list(base.iterdir())
+            except OSError:
+                continue
+            for d in children:
+                rid = d.name
+                if not d.is_dir() or rid in keep or not re.fullmatch(r"[a-z0-9]{12}", rid):
+                    continue
+                try:
+                    old = now - d.stat().st_mtime >= min_age_s
+                except OSError:
+                    continue
+                if rid in owned or old:
+                    with contextlib.suppress(OSError):  # busy: a process still runs there
+                        d.rmdir()
+                        removed.append(rid)
+        return sorted(set(removed))
 
     def create(self, runtime_id: str, memory_bytes: int, cpu_weight: int) -> Cgroup:
         paths = {name: base / runtime_id for name, base in self.bases.items()}

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dikte.errors import DikteError, RuntimeUnavailable
+from dikte.errors import DikteError, RuntimeUnavailable, SandboxUnavailable
 from dikte.runtimes import procs
 from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.cgroups import Cgroup, CgroupDriver
@@ -94,7 +94,8 @@ class LocalBackend:
         if self.as_root:
             prepare_mountpoints(paths, layout)
         opts = bwrap_options(spec.runtime_id, paths, layout, kernel_env(layout, spec.env),
-                             forbidden=self.data_dir, as_root=self.as_root)
+                             forbidden=self.data_dir, as_root=self.as_root,
+                             device_binds=spec.device_binds, masked_paths=spec.masked_paths)
         data = b"".join(o.encode() + b"\0" for o in opts)
         if len(data) > 60000:
             raise RuntimeUnavailable("The runtime's settings are too large.",
@@ -239,6 +240,17 @@ class LocalBackend:
             return handle
         await self.stop(handle, grace=0.5)
         return None
+
+    async def sweep(self, keep: set[str]) -> list[str]:
+        """Remove the empty cgroups of runtimes that ended unwatched (see CgroupDriver.sweep);
+        ``keep`` holds the runtimes alive now. Returns the ids removed."""
+        try:
+            _, driver = self._host_ready()
+        except SandboxUnavailable:
+            return []
+        runtimes = self.data_dir / "runtimes"
+        owned = {p.name for p in runtimes.iterdir()} if runtimes.is_dir() else set()
+        return await asyncio.to_thread(driver.sweep, keep, owned)
 
     async def usage(self, handle: RuntimeHandle) -> Usage:
         cgroup = Cgroup.from_state(handle.private["cgroup"])

@@ -5,6 +5,13 @@ their host paths), a fresh /proc for its own pid namespace, a minimal /dev, and 
 /content, /content/drive/MyDrive (its owner's drive), /tmp, /root, /opt/dikte/site and /run/dikte
 (kernel sockets). Nothing else of the host: not Dikte's data dir, not other drives or runtimes.
 
+Dikte's in-runtime code is bound read-only: the ``dikte`` package at /opt/dikte/lib/dikte (so
+``import dikte.kernel`` works; the image's own install of Dikte, editable or not, comes later on
+the path) and the ``google.colab`` compatibility package at /opt/dikte/colab. ``PYTHONPATH`` is
+/opt/dikte/colab, then the package layer /opt/dikte/site, then /opt/dikte/lib and the folder that
+keeps the old top-level ``dikte_runtime`` importing. The kernel starts with Dikte's IPython
+extension (``dikte.kernel.extension``); a kernel whose extension fails still starts.
+
 The network namespace is deliberately shared with the host: notebooks need ``pip install`` and
 ``git clone``. That also means the host's abstract unix sockets and loopback services are
 reachable; keep control-plane services on authenticated endpoints.
@@ -25,7 +32,7 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +42,14 @@ from dikte.errors import RuntimeUnavailable, SandboxUnavailable
 KERNEL_SOCKET_DIR = "/run/dikte"
 SITE_DIR = "/opt/dikte/site"
 LIB_DIR = "/opt/dikte/lib"
-"""Dikte's in-runtime helpers (src/dikte/kernel, importable as ``dikte_runtime``), read-only."""
-KERNEL_HELPERS = Path(__file__).resolve().parents[1] / "kernel"
+"""Holds the ``dikte`` package (src/dikte, read-only): ``import dikte.kernel`` in a runtime."""
+COLAB_DIR = "/opt/dikte/colab"
+"""Holds ``google/colab`` (src/dikte/kernel/colab, read-only); ``google`` is a namespace package."""
+DIKTE_PACKAGE = Path(__file__).resolve().parents[1]
+KERNEL_HELPERS = DIKTE_PACKAGE / "kernel"
+COLAB_PACKAGE = KERNEL_HELPERS / "colab"
+KERNEL_EXTENSION = "dikte.kernel.extension"
+DRIVE_DIR = "/content/drive/MyDrive"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 _PROBE = (
@@ -114,6 +127,13 @@ def _layout(path: str, info: dict[str, Any]) -> PythonLayout:
     return PythonLayout(python=path, bin_dir=os.path.dirname(path), roots=tuple(roots))
 
 
+def runtime_pythonpath(colab: str, site: str, lib: str) -> str:
+    """A runtime's PYTHONPATH: ``google.colab`` first (a pip-installed google-colab must not
+    shadow it), the package layer, Dikte's package, and the folder of the old ``dikte_runtime``.
+    The image's own site-packages (and an editable install's path entry) come after all four."""
+    return ":".join([colab, site, lib, f"{lib}/dikte/kernel/legacy"])
+
+
 def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]:
     env = {
         "HOME": "/root",
@@ -123,14 +143,22 @@ def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]
         "PATH": f"{layout.bin_dir}:{SITE_DIR}/bin:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TERM": "xterm-256color",
-        "PYTHONPATH": f"{SITE_DIR}:{LIB_DIR}",
+        "PYTHONPATH": runtime_pythonpath(COLAB_DIR, SITE_DIR, LIB_DIR),
+        "DIKTE_DRIVE": DRIVE_DIR,
         "DIKTE_NOTICE_FILE": f"{KERNEL_SOCKET_DIR}/notice.json",
         "PIP_TARGET": SITE_DIR,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
     env.update(extra)
+    suffix = env.pop(PATH_SUFFIX, "")
+    if suffix:  # e.g. where the GPU driver keeps nvidia-smi (/usr/local/nvidia/bin)
+        env["PATH"] += ":" + suffix
     return env
+
+
+PATH_SUFFIX = "DIKTE_PATH_SUFFIX"
+"""An extra variable naming directories to append to the runtime's PATH (not passed on)."""
 
 
 @dataclass(frozen=True)
@@ -155,10 +183,12 @@ def bwrap_options(
     *,
     forbidden: Path,
     as_root: bool,
+    device_binds: Sequence[tuple[str, str]] = (),
+    masked_paths: Sequence[str] = (),
 ) -> list[str]:
     """bwrap's options (everything before the command). ``forbidden`` (the data dir) must not
     be reachable through any image path."""
-    for root in layout.roots:
+    for root in (*layout.roots, str(DIKTE_PACKAGE)):
         if _inside(str(forbidden), root):
             raise SandboxUnavailable(
                 "The runtime image lives in a directory that also holds Dikte's data; "
@@ -185,6 +215,12 @@ def bwrap_options(
         opts += ["--ro-bind", resolv, "/etc/resolv.conf"]  # e.g. systemd-resolved's stub
     opts += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--tmpfs", "/dev/shm"]
+    for host, inside in device_binds:  # the runtime's accelerators: only their nodes
+        if not inside.startswith("/dev/") or ".." in inside.split("/"):
+            raise ValueError(f"device node {inside!r} must lie under /dev")
+        opts += ["--dev-bind", host, inside]
+    for path in masked_paths:
+        opts += ["--tmpfs", path]
     made = {"/", "/usr", "/etc", "/proc", "/dev", *SYSTEM_LINKS}
     binds: list[tuple[list[str], str]] = [
         (["--perms", "1777", "--tmpfs"], "/var/tmp"),
@@ -194,7 +230,8 @@ def bwrap_options(
         (["--bind", str(paths.home)], "/root"),
         (["--bind", str(paths.site)], SITE_DIR),
         (["--bind", str(paths.sock)], KERNEL_SOCKET_DIR),
-        (["--ro-bind", str(KERNEL_HELPERS)], LIB_DIR),
+        (["--ro-bind", str(DIKTE_PACKAGE)], f"{LIB_DIR}/dikte"),
+        (["--ro-bind", str(COLAB_PACKAGE)], COLAB_DIR),
         # after /tmp and /root: an image may live under either
         *((["--ro-bind", root], root) for root in layout.roots),
     ]
@@ -245,7 +282,8 @@ def _parents(target: str, made: set[str]) -> list[str]:
 
 def kernel_command(layout: PythonLayout, uid: int | None) -> list[str]:
     """The command bwrap runs: ipykernel, dropped to ``uid`` without capabilities when given."""
-    kernel = [layout.python, "-m", "ipykernel_launcher", "-f", f"{KERNEL_SOCKET_DIR}/kernel.json"]
+    kernel = [layout.python, "-m", "ipykernel_launcher", "-f", f"{KERNEL_SOCKET_DIR}/kernel.json",
+              f"--ext={KERNEL_EXTENSION}"]
     if uid is None:
         return kernel
     setpriv = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin") or "/usr/bin/setpriv"

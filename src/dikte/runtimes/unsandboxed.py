@@ -3,7 +3,9 @@
 The kernel runs directly as the current user, with ``content/`` of the instance space as its cwd
 and ``content/drive/MyDrive`` a symlink to the drive. Nothing is isolated and nothing is limited:
 the kernel can read every file the control plane can. RAM use is measured with psutil over the
-kernel's session; the memory limit is only reported, never enforced.
+kernel's session; the memory limit is only reported, never enforced. Its path and extension are
+a sandboxed kernel's (``google.colab``, ``dikte.kernel``, ``dikte_runtime``; see
+:mod:`dikte.runtimes.sandbox`), with host paths.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from dikte.runtimes.persist import (
     spec_from_handle,
     spec_to_state,
 )
-from dikte.runtimes.sandbox import KERNEL_HELPERS, probe_python
+from dikte.runtimes.sandbox import (
+    COLAB_PACKAGE,
+    DIKTE_PACKAGE,
+    KERNEL_EXTENSION,
+    probe_python,
+    runtime_pythonpath,
+)
 
 
 class UnsandboxedBackend:
@@ -65,12 +73,15 @@ class UnsandboxedBackend:
         write_connection_file(space.connection_file, host_conn, None)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
         env.update(HOME=str(space.home), PIP_TARGET=str(space.site),
-                   PYTHONPATH=f"{space.site}:{KERNEL_HELPERS}",
+                   PYTHONPATH=runtime_pythonpath(str(COLAB_PACKAGE), str(space.site),
+                                                 str(_dikte_lib(space))),
+                   DIKTE_DRIVE=str(space.content / "drive" / "MyDrive"),
                    DIKTE_NOTICE_FILE=str(space.sock / "notice.json"),
                    TMPDIR=str(space.tmp), MPLBACKEND="module://matplotlib_inline.backend_inline",
                    PIP_DISABLE_PIP_VERSION_CHECK="1")
         env.update(spec.env)
-        argv = [spec.python, "-m", "ipykernel_launcher", "-f", str(space.connection_file)]
+        argv = [spec.python, "-m", "ipykernel_launcher", "-f", str(space.connection_file),
+                f"--ext={KERNEL_EXTENSION}"]
         child = procs.spawn(argv, space.log, cwd=space.content, env=env)
         self._children[spec.runtime_id] = child
         handle = RuntimeHandle(
@@ -167,6 +178,16 @@ class UnsandboxedBackend:
 
         rss, disk = await asyncio.to_thread(measure)
         return Usage(rss, handle.memory_limit, disk)
+
+
+def _dikte_lib(space: InstanceSpace) -> Path:
+    """A folder holding only a link to the ``dikte`` package, for the kernel's path: the
+    package's parent may be a whole site-packages that must not shadow the image's."""
+    lib = space.root / "lib"
+    if not (lib / "dikte").is_symlink():
+        lib.mkdir(exist_ok=True)
+        (lib / "dikte").symlink_to(DIKTE_PACKAGE)
+    return lib
 
 
 def _link_drive(space: InstanceSpace, drive_root: Path) -> None:

@@ -37,6 +37,15 @@ class LoginBody(BaseModel):
     password: str | None = Field(None, max_length=1000)
     token: str | None = Field(None, max_length=200,
                               description="A personal API token instead of name and password.")
+    next: str | None = Field(None, description="Where the web app goes after signing in; kept "
+                             "only when it is a path on this server (else the drive).")
+
+
+class SignedIn(Me):
+    """The person now signed in, and where the web app goes next."""
+
+    next: str = Field(description="A path on this server: the sign-in's safe `next`, or the "
+                      "drive.")
 
 
 Scope = Literal["read", "write", "admin"]
@@ -130,13 +139,28 @@ class CellState(BaseModel):
     last_status: Literal["ok", "error", "cancelled", "interrupted"] | None = None
 
 
+class AcceleratorInfo(BaseModel):
+    """An accelerator a runtime holds, with its use when the driver reports it."""
+
+    id: str
+    type: str
+    model: str
+    memory_total: int | None = None
+    memory_used: int | None = None
+    utilization: int | None = Field(None, description="GPU utilization in percent.")
+
+
 class RuntimeInfo(BaseModel):
     runtime_id: str
     image: str
     shape: str = "standard"
     background: bool = False
-    status: Literal["starting", "connected", "restarting"]
+    status: Literal["queued", "starting", "connected", "restarting"] = Field(
+        description="queued: waiting for a free accelerator (see queue_position).")
     started_at: float
+    queue_position: int | None = Field(
+        None, description="While queued: place in the line for this accelerator type (1 = next).")
+    accelerators: list[AcceleratorInfo] = Field(default_factory=list)
     memory_bytes: int | None = None
     memory_limit: int | None = None
     disk_bytes: int | None = None
@@ -154,13 +178,17 @@ class NotebookView(BaseModel):
 
 
 class EditOp(BaseModel):
-    """One edit: insert, delete, move, set_source, set_type, clear_outputs."""
+    """One edit: insert, delete, move, set_source, set_type, clear_outputs, set_metadata."""
 
-    op: Literal["insert", "delete", "move", "set_source", "set_type", "clear_outputs"]
+    op: Literal["insert", "delete", "move", "set_source", "set_type", "clear_outputs",
+                "set_metadata"]
     cell_id: str | None = Field(None, description="The cell edited (all ops but insert).")
     index: int | None = Field(None, description="Target index for insert and move.")
     cell_type: Literal["code", "markdown", "raw"] | None = None
     source: str | None = None
+    metadata: dict[str, Any] | None = Field(
+        None, description="For set_metadata: keys to set in the cell's metadata; a null value "
+        "removes the key (e.g. {\"cellView\": \"form\"} hides a form's code, as Colab stores it).")
 
 
 class EditBody(BaseModel):
@@ -201,8 +229,10 @@ class InputBody(BaseModel):
 class ConnectBody(BaseModel):
     path: str
     image: str | None = None
-    shape: Literal["standard", "high_ram"] = Field(
-        "standard", description="Runtime shape: standard or high-RAM (the tier sets their RAM).")
+    shape: str = Field(
+        "standard", pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="Runtime shape: standard, high_ram or an accelerator type such as T4 "
+        "(GET /api/shapes lists what this server offers). Waits in line when none is free.")
     background: bool = Field(
         False, description="Keep running with no browser connected (tiers with background "
         "execution only).")
@@ -214,6 +244,9 @@ class SessionInfo(BaseModel):
     image: str
     shape: str = "standard"
     background: bool = False
+    status: str = "connected"
+    queue_position: int | None = None
+    accelerators: list[AcceleratorInfo] = Field(default_factory=list)
     backend: str
     started_at: float
     busy: bool
@@ -261,3 +294,135 @@ class UploadInfo(BaseModel):
 class UploadStatus(BaseModel):
     offset: int = Field(description="Bytes received so far; the next chunk starts here.")
     size: int
+
+
+class ImportBody(BaseModel):
+    """Copy a notebook from a URL or a git repository into the drive."""
+
+    url: str = Field(max_length=2000, description="An .ipynb URL (http or https), a "
+                     "github.com/<user>/<repo>/blob/<ref>/<path> link, or, with repo_path, a git "
+                     "repository (https, http or git).")
+    repo_path: str | None = Field(None, max_length=1000,
+                                  description="The notebook's path inside the git repository.")
+    ref: str | None = Field(None, max_length=250,
+                            description="Branch or tag of the repository (its default if none).")
+    folder: str = Field("Notebooks", max_length=1000,
+                        description="Drive folder the copy is saved in.")
+
+
+class ShapeOffer(BaseModel):
+    """A runtime type this server offers, and whether the person's tier allows it."""
+
+    shape: str = Field(description="What to pass as ConnectBody.shape.")
+    label: str
+    accelerator: str | None = Field(None, description="Accelerator type; none for CPU shapes.")
+    devices: int = Field(0, description="Accelerators of this type on the server.")
+    free: int = Field(0, description="Of those, free now.")
+    waiting: int = Field(0, description="Requests waiting in line for this type.")
+    memory: int | None = Field(None, description="RAM of such a runtime in the person's tier.")
+    allowed: bool
+    reason: str | None = Field(None, description="Why not, naming a tier that has it.")
+
+
+# ---- secrets (docs/api.md "Secrets") and the port proxy ("Serving a runtime's port") ----
+
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$"
+SECRET_MAX_CHARS = 65536
+
+
+class SecretEntry(BaseModel):
+    """A secret as listings show it: never its value."""
+
+    name: str
+    created_at: float
+    updated_at: float
+    notebooks: list[str] = Field(description="The notebooks (drive paths) granted access.")
+
+
+class SecretValueBody(BaseModel):
+    value: str = Field(max_length=SECRET_MAX_CHARS,
+                       description="The secret's value; stored encrypted, never listed.")
+
+
+class SecretAccessBody(BaseModel):
+    """Colab's "Notebook access" toggle: may this notebook's runtime read the secret?"""
+
+    path: str = Field(min_length=1, max_length=4096, description="The notebook (.ipynb).")
+    granted: bool
+
+
+class SecretReply(BaseModel):
+    """A runtime's answer about one secret, as Colab's ``GetSecret`` reply has it."""
+
+    name: str
+    exists: bool = Field(description="The runtime's person has a secret of this name.")
+    access: bool = Field(description="It is granted to the runtime's notebook.")
+    value: str | None = Field(None, description="The value, when it exists and is granted.")
+    message: str | None = Field(None, description="Otherwise, a sentence for the person: what "
+                                "is missing and where to fix it.")
+
+
+class ServePortBody(BaseModel):
+    port: int = Field(ge=1025, le=65535, description="A port of the runtime, above 1024.")
+
+
+class ServedPort(BaseModel):
+    runtime_id: str
+    port: int
+
+
+class ProxyCapabilityBody(BaseModel):
+    runtime_id: str = Field(min_length=1, max_length=64)
+    port: int = Field(ge=1025, le=65535)
+    path: str = Field("/", max_length=2000, description="Path (and query) on the port to open.")
+
+
+class ProxyCapability(BaseModel):
+    url: str = Field(description="Same-origin URL of the proxied page, capability included.")
+    expires_at: float = Field(description="Unix time after which the URL is refused.")
+
+
+InvitationStatus = Literal["pending", "used", "expired", "revoked"]
+
+
+class InvitationInfo(BaseModel):
+    id: int
+    name: str = Field(description="The name the person will sign in with.")
+    tier: str
+    is_admin: bool
+    invited_by: str | None = Field(description="The administrator who invited them.")
+    created_at: float
+    expires_at: float
+    used_at: float | None
+    revoked_at: float | None
+    status: InvitationStatus
+
+
+class NewInvitation(BaseModel):
+    name: str = Field(max_length=200, description="1 to 100 letters, digits or . _ @ + -")
+    tier: str | None = Field(None, max_length=100,
+                             description="Their tier; the default tier when omitted.")
+    is_admin: bool = False
+    expires_in_days: float = Field(7, gt=0, le=30,
+                                   description="How long the link works (at most 30 days).")
+
+
+class IssuedInvitation(InvitationInfo):
+    code: str = Field(description="The secret of the link: shown only this once, stored only "
+                      "hashed.")
+    link: str = Field(description="What to send the person: this server's /invite page with "
+                      "the code in the fragment (#), which browsers never send to a server.")
+
+
+class InvitationCode(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
+
+
+class InvitationPreview(BaseModel):
+    name: str
+    expires_at: float
+
+
+class AcceptInvitation(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=1000, description="At least 8 characters.")

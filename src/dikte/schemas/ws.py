@@ -1,9 +1,10 @@
 """WebSocket messages for one open notebook, as tagged unions on ``type``.
 
 Client -> server: ``execute``, ``edit``, ``interrupt``, ``cancel``, ``restart``, ``input_reply``,
-``activity``.
+``activity``, ``channel_ready``, ``channel_reply``, ``invoke_function``.
 Server -> client: ``snapshot`` first, then deltas: ``edited``, ``cell_state``, ``output``,
-``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``.
+``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``;
+to one tab only: ``channel_request``, ``channel_done``, ``invoke_result``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,35 @@ class ActivityMsg(BaseModel):
     type: Literal["activity"]
 
 
+class ChannelReadyMsg(BaseModel):
+    """This tab answers requests of the notebook's code (eval_js, files.upload, files.download)."""
+
+    type: Literal["channel_ready"]
+
+
+class ChannelReplyMsg(BaseModel):
+    """The answer to a ``channel_request``: a JSON ``value``, or an ``error`` sentence."""
+
+    type: Literal["channel_reply"]
+    request_id: str
+    value: Any = None
+    error: str | None = None
+
+
+class InvokeFunctionMsg(BaseModel):
+    """A cell's output frame called ``google.colab.kernel.invokeFunction``."""
+
+    type: Literal["invoke_function"]
+    call_id: str = Field(max_length=100)
+    cell_id: str
+    name: str = Field(max_length=1000)
+    args: list[Any] = Field(default_factory=list)
+    keywords: dict[str, Any] = Field(default_factory=dict, description="The kwargs.")
+
+
 ClientMessage = Annotated[
-    ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg | ActivityMsg,
+    ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg | ActivityMsg
+    | ChannelReadyMsg | ChannelReplyMsg | InvokeFunctionMsg,
     Field(discriminator="type"),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from typing import Any
 
@@ -71,12 +72,37 @@ def apply_op(nb: NotebookNode, op: EditOp) -> dict[str, Any]:
         if nb.cells[i].cell_type != op.cell_type:
             nb.cells[i] = _convert(nb.cells[i], op.cell_type)
         return {"op": "set_type", "cell_id": op.cell_id, "cell": dict(nb.cells[i])}
+    if op.op == "set_metadata":
+        return _set_metadata(nb, i, op)
     # clear_outputs
     cell = nb.cells[i]
     if cell.cell_type == "code":
         cell["outputs"].clear()  # in place: a running cell's recorder holds this list
         cell["execution_count"] = None
     return {"op": "clear_outputs", "cell_id": op.cell_id}
+
+
+def _set_metadata(nb: NotebookNode, i: int, op: EditOp) -> dict[str, Any]:
+    """Merge keys into a cell's metadata (None removes one); refused if the cell would not be
+    valid nbformat (e.g. ``collapsed`` that is not a boolean), leaving the cell as it was."""
+    if not op.metadata:
+        raise BadRequest("The set_metadata edit needs metadata.", code="missing_metadata")
+    cell = nb.cells[i]
+    meta = copy.deepcopy(dict(cell.get("metadata", {})))
+    for key, value in op.metadata.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    try:
+        nbformat.validator.validate({**cell, "metadata": meta}, ref=f"{cell.cell_type}_cell",
+                                    version=4, version_minor=5)
+    except nbformat.ValidationError as exc:
+        raise BadRequest(f"That cell metadata is not valid: {exc.message}.",
+                         code="bad_metadata") from None
+    # in place: a running cell's recorder holds this cell's outputs
+    cell["metadata"] = nbformat.from_dict(meta)  # type: ignore[no-untyped-call]
+    return {"op": "set_metadata", "cell_id": op.cell_id, "metadata": op.metadata}
 
 
 def code_cells(nb: NotebookNode, mode: str, anchor: str | None) -> list[str]:

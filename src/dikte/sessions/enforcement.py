@@ -11,15 +11,19 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from dikte.accelerators.model import shape_request
 from dikte.db.usage import runtime_intervals
 from dikte.policy import (
+    CPU_SHAPES,
     AdmissionSnapshot,
     RuntimeInterval,
     RuntimeSnapshot,
     Tier,
     decide_admission,
     decide_lifecycle,
+    is_accelerator_shape,
     next_reset,
+    shape_label,
     usage_today,
 )
 from dikte.runtimes.notices import write_notice
@@ -35,13 +39,18 @@ log = logging.getLogger(__name__)
 SHAPE = "standard"
 
 
+_unknown_tiers: set[tuple[int, str]] = set()
+
+
 def tier_for(settings: Settings, db: Database, person_id: int) -> tuple[str, Tier]:
     """A person's tier (name and limits); the default tier when none or an unknown one is set."""
     person = db.person(person_id)
     name = getattr(person, "tier", None) or settings.default_tier
     if name not in settings.tiers:
-        log.warning("person %s has unknown tier %r; using %r", person_id, name,
-                    settings.default_tier)
+        if (person_id, name) not in _unknown_tiers:  # once per person, not on every check
+            _unknown_tiers.add((person_id, name))
+            log.warning("person %s has unknown tier %r; using %r", person_id, name,
+                        settings.default_tier)
         name = settings.default_tier
     return name, settings.tiers[name]
 
@@ -51,6 +60,7 @@ class Enforcer:
         self.manager = manager
         self.settings = manager.settings
         self._connects: dict[int, list[float]] = {}
+        self._drive_sizes: dict[int, tuple[float, int]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def tier_of(self, person_id: int) -> tuple[str, Tier]:
@@ -67,41 +77,95 @@ class Enforcer:
             disk = min(disk, shape.disk)
         return memory, disk
 
-    def admit(self, nb: OpenNotebook, shape: str = SHAPE, background: bool = False) -> None:
-        """Raise the refusal (a sentence naming the limit) when this connect is not allowed."""
-        now = time.time()
-        name, tier = self.tier_of(nb.person_id)
-        window = self._connects.setdefault(nb.person_id, [])
+    def intervals(self, person_id: int, now: float) -> list[RuntimeInterval]:
+        """The person's runtimes of the last two days as the ledger's start/stop events."""
+        return [RuntimeInterval(rid, shape, is_accelerator_shape(shape), start, stop)
+                for rid, shape, _background, start, stop in runtime_intervals(
+                    self.manager.db, person_id, now - 2 * 86400)]
+
+    def accelerator_seconds(self, person_id: int, now: float) -> float:
+        """Accelerator seconds the person used in the current reset window."""
+        today = usage_today(self.intervals(person_id, now), now, self.settings.usage_reset)
+        return float(sum(today.accelerator_s.values()))
+
+    async def drive_bytes(self, nb: OpenNotebook, now: float) -> int:
+        """The drive's size, measured at most every ``disk_check_seconds`` per person."""
+        seen = self._drive_sizes.get(nb.person_id)
+        if seen is None or now - seen[0] >= self.settings.disk_check_seconds:
+            size = await asyncio.to_thread(nb.drive.usage_bytes)
+            seen = self._drive_sizes[nb.person_id] = (now, size)
+        return seen[1]
+
+    def _snapshot(self, person_id: int, exclude: OpenNotebook | None, shape: str,
+                  background: bool, now: float, drive_bytes: int) -> AdmissionSnapshot:
+        name, tier = self.tier_of(person_id)
+        window = self._connects.setdefault(person_id, [])
         window[:] = [t for t in window if t > now - tier.connect_window_s]
         held: dict[str, int] = {}
         held_background = 0
         for other in self.manager.notebooks.values():
             link = other.runtime
-            if other.person_id == nb.person_id and link is not None and other is not nb:
+            if other.person_id == person_id and link is not None and other is not exclude:
                 held[link.shape] = held.get(link.shape, 0) + 1
                 held_background += link.background
-        decision = decide_admission(AdmissionSnapshot(
+        return AdmissionSnapshot(
             tier=tier, tier_name=name, shape=shape, background=background, sessions=held,
-            background_sessions=held_background, accelerator_seconds_today=0.0,
+            background_sessions=held_background,
+            accelerator_seconds_today=(self.accelerator_seconds(person_id, now)
+                                       if is_accelerator_shape(shape) else 0.0),
             recent_connects=list(window), now=now, reset=self.settings.usage_reset,
-            all_tiers=self.settings.tiers, drive_bytes=nb.drive.usage_bytes()))
+            all_tiers=self.settings.tiers, drive_bytes=drive_bytes)
+
+    def admit(self, nb: OpenNotebook, shape: str = SHAPE, background: bool = False) -> None:
+        """Raise the refusal (a sentence naming the limit) when this connect is not allowed."""
+        now = time.time()
+        decision = decide_admission(self._snapshot(nb.person_id, nb, shape, background, now,
+                                                   nb.drive.usage_bytes()))
         if not decision.allowed:
             raise decision.to_error()
-        window.append(now)
+        self._connects[nb.person_id].append(now)
+
+    def shape_offers(self, person_id: int, drive_bytes: int) -> list[dict[str, Any]]:
+        """Every runtime type this server has, and whether (and why not) the person may have one
+        now: what "Change runtime type" lists."""
+        now = time.time()
+        _, tier = self.tier_of(person_id)
+        accel = self.manager.accelerators
+        types = accel.types()
+        shapes = [*CPU_SHAPES, *sorted(types)]
+        shapes += sorted(k for k in tier.shapes if k not in shapes and is_accelerator_shape(k)
+                         and shape_request(k)[0] in types)
+        out = []
+        for shape in shapes:
+            type_, count = shape_request(shape)
+            is_accel = is_accelerator_shape(shape)
+            if is_accel and types.get(type_, 0) < count:
+                continue
+            decision = decide_admission(self._snapshot(person_id, None, shape, False, now,
+                                                       drive_bytes))
+            limits = tier.shapes.get(shape)
+            out.append({
+                "shape": shape, "label": shape_label(shape), "accelerator": type_ if is_accel else None,
+                "devices": types.get(type_, 0) if is_accel else 0,
+                "free": len(accel.allocator.free(type_)) if is_accel else 0,
+                "waiting": len(accel.queue.ordered(type_)) if is_accel else 0,
+                "memory": self.runtime_limits(person_id, shape)[0] if limits else None,
+                "allowed": decision.allowed or decision.code == "connect_rate",
+                "reason": None if decision.allowed else decision.message,
+            })
+        return out
 
     def usage(self, person_id: int) -> dict[str, Any]:
         """What "My usage" shows: the tier, today's use and when it resets."""
         now = time.time()
         name, tier = self.tier_of(person_id)
         reset = self.settings.usage_reset
-        intervals = [RuntimeInterval(rid, SHAPE, False, start, stop)
-                     for rid, start, stop in runtime_intervals(self.manager.db, person_id,
-                                                               now - 2 * 86400)]
-        today = usage_today(intervals, now, reset)
+        today = usage_today(self.intervals(person_id, now), now, reset)
         used_accel = sum(today.accelerator_s.values()) / 3600
         return {
             "tier": name, "limits": tier.model_dump(mode="json"),
             "runtime_seconds_today": dict(today.runtime_s),
+            "accelerator_seconds_today": dict(today.accelerator_s),
             "accelerator_hours_used": round(used_accel, 3),
             "accelerator_hours_left": round(max(0.0, tier.daily_accelerator_hours - used_accel), 3),
             "resets_at": next_reset(now, reset), "reset": reset.model_dump(),
@@ -126,17 +190,25 @@ class Enforcer:
                 log.exception("the reaper failed this round")
 
     async def check(self, now: float) -> None:
+        accelerated: dict[int, int] = {}
+        for nb in self.manager.notebooks.values():
+            link = nb.runtime
+            if link is not None and link.status == "connected" and is_accelerator_shape(link.shape):
+                accelerated[nb.person_id] = accelerated.get(nb.person_id, 0) + 1
         for nb in list(self.manager.notebooks.values()):
             link = nb.runtime
             if link is None or link.status != "connected":
                 continue
             _, tier = self.tier_of(nb.person_id)
+            gpu = is_accelerator_shape(link.shape)
             decision = decide_lifecycle(RuntimeSnapshot(
                 tier=tier, started_at=link.started_at, last_activity=nb.last_activity,
                 busy=nb.running is not None, viewers=len(nb.audience),
                 last_viewer_left_at=nb.last_viewer_left_at, background=link.background,
                 shape=link.shape,
-                accelerator_seconds_today=0.0, drive_bytes=0, now=now,
+                accelerator_seconds_today=self.accelerator_seconds(nb.person_id, now) if gpu else 0.0,
+                accelerator_runtimes=accelerated.get(nb.person_id, 1),
+                drive_bytes=await self.drive_bytes(nb, now), now=now,
                 reset=self.settings.usage_reset, warned_at=link.warned_at))
             if decision.kind == "warn":
                 link.warned_at[decision.code] = now

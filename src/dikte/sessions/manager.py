@@ -10,15 +10,22 @@ import logging
 import os
 import secrets
 import string
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from dikte.accelerators.model import Device
 from dikte.config import Settings
 from dikte.db import Database
+from dikte.db.secrets import drop_grants, move_grants
 from dikte.drive import Drive
 from dikte.errors import BadRequest, DikteError, NotFound, RuntimeUnavailable
 from dikte.execution.outputs import OutputLimits
+from dikte.policy.tiers import is_accelerator_shape
 from dikte.runtimes.base import RuntimeBackend, RuntimeSpec
+from dikte.sessions.accelerators import AcceleratorService, Cancelled, inventory
+from dikte.sessions.channel import RuntimeChannel
 from dikte.sessions.enforcement import Enforcer
 from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.runtime_link import RuntimeLink
@@ -34,7 +41,8 @@ def new_runtime_id() -> str:
 
 class SessionManager:
     def __init__(self, settings: Settings, db: Database, backend: RuntimeBackend,
-                 drive_for: Callable[[int], Drive]) -> None:
+                 drive_for: Callable[[int], Drive],
+                 accelerators: Sequence[Device] | None = None) -> None:
         self.settings = settings
         self.db = db
         self.backend = backend
@@ -44,6 +52,11 @@ class SessionManager:
         self.limits = OutputLimits(max_lines=settings.output_max_lines,
                                    max_bytes=settings.output_max_bytes)
         self.enforcer = Enforcer(self)
+        self.channel = RuntimeChannel()
+        """Code in runtimes <-> the notebook's tabs; off until configured (create_app)."""
+        self.accelerators = AcceleratorService(
+            inventory(settings) if accelerators is None else accelerators)
+        self.accelerators.on_queue_change = self._tell_queue
 
     # opening
 
@@ -71,6 +84,8 @@ class SessionManager:
         if len(nb.audience) or nb.runtime is not None or not nb.idle.is_set():
             return
         await nb.save()
+        if nb.unsaved:
+            return  # the save failed (e.g. a full drive): keep the outputs here until it works
         self.notebooks.pop((nb.person_id, nb.path), None)
 
     # runtimes
@@ -85,7 +100,8 @@ class SessionManager:
     def spec(self, nb: OpenNotebook, runtime_id: str, image: str,
              shape: str = "standard") -> RuntimeSpec:
         memory, _ = self.enforcer.runtime_limits(nb.person_id, shape)
-        return build_spec(self.settings, nb, runtime_id, image, memory=memory)
+        spec = build_spec(self.settings, nb, runtime_id, image, memory=memory)
+        return replace(spec, env={**spec.env, **self.channel.runtime_env(runtime_id)})
 
     def _prepare(self, nb: OpenNotebook, image: str | None, shape: str = "standard",
                  background: bool = False) -> tuple[RuntimeLink, RuntimeSpec]:
@@ -93,20 +109,77 @@ class SessionManager:
         image = image or self.settings.default_image
         rid = new_runtime_id()
         spec = self.spec(nb, rid, image, shape)
+        accelerated = is_accelerator_shape(shape)
+        if accelerated:
+            self.accelerators.check_offered(shape)
         self.enforcer.admit(nb, shape, background)
         link = nb.runtime = self._link(nb, rid, image, shape)
         link.shape, link.background = shape, background
+        if accelerated:
+            link.on_end = self._ender(rid)
         return link, spec
+
+    def _ender(self, runtime_id: str) -> Callable[[], None]:
+        return lambda: self.accelerators.end(runtime_id)
+
+    def _begin(self, link: RuntimeLink, spec: RuntimeSpec) -> asyncio.Task[None]:
+        """Launch the runtime now, or once the accelerators it needs are free."""
+        if not is_accelerator_shape(link.shape):
+            return asyncio.create_task(link.launch(spec))
+        devices = self.accelerators.try_allocate(link.runtime_id, link.shape)
+        if devices is not None:
+            return asyncio.create_task(link.launch(self._with_devices(link, spec, devices)))
+        _, tier = self.enforcer.tier_of(link.nb.person_id)
+        grant = self.accelerators.enqueue(link.runtime_id, link.nb.person_id, link.shape,
+                                          tier.queue_priority)
+        link.status = "queued"
+        link.queue_position = self.accelerators.position(link.runtime_id)
+        link._announce()
+        return asyncio.create_task(self._launch_when_granted(link, spec, grant))
+
+    async def _launch_when_granted(self, link: RuntimeLink, spec: RuntimeSpec,
+                                   grant: asyncio.Future[list[Device]]) -> None:
+        try:
+            devices = await grant
+        except (Cancelled, asyncio.CancelledError):
+            return  # left the line (disconnected, terminated): nothing was started
+        if link.nb.runtime is not link:
+            self.accelerators.end(link.runtime_id)
+            return
+        await link.launch(self._with_devices(link, spec, devices))
+
+    def _with_devices(self, link: RuntimeLink, spec: RuntimeSpec,
+                      devices: list[Device]) -> RuntimeSpec:
+        link.devices = devices
+        env, binds, masked = self.accelerators.runtime_extras(devices)
+        return replace(spec, env={**spec.env, **env}, device_binds=binds, masked_paths=masked)
+
+    def _tell_queue(self) -> None:
+        """Everyone waiting for an accelerator hears their new place in line."""
+        for nb in self.notebooks.values():
+            link = nb.runtime
+            if link is not None and link.status == "queued":
+                position = self.accelerators.position(link.runtime_id)
+                if position is not None and position != link.queue_position:
+                    link.queue_position = position
+                    link._announce()
 
     async def connect(self, nb: OpenNotebook, image: str | None = None,
                       shape: str = "standard", background: bool = False) -> RuntimeLink:
-        """Give the notebook a runtime (if it has none) and wait until its kernel answers."""
+        """Give the notebook a runtime (if it has none) and wait until its kernel answers, or,
+        when it waits for an accelerator, return at once with the link queued."""
         if nb.runtime is None:
             link, spec = self._prepare(nb, image, shape, background)
-            await link.launch(spec)
+            task = self._begin(link, spec)
+            if link.status == "queued":
+                task.add_done_callback(_log_failure)
+                return link
+            await task
             return link
         link = nb.runtime
         while link.status != "connected":
+            if link.status == "queued":
+                return link
             if nb.runtime is not link:
                 raise RuntimeUnavailable("The runtime failed to start.", code="start_failed")
             await asyncio.sleep(0.05)
@@ -123,8 +196,7 @@ class SessionManager:
             except DikteError:
                 nb.cancel(queued)
                 raise
-            task = asyncio.create_task(link.launch(spec))
-            task.add_done_callback(_log_failure)
+            self._begin(link, spec).add_done_callback(_log_failure)
         return queued
 
     async def disconnect(self, nb: OpenNotebook, reason: str = "You disconnected it.") -> None:
@@ -138,6 +210,15 @@ class SessionManager:
             if nb.person_id == person_id:
                 await self.disconnect(nb, reason)
                 nb.audience.close_all()
+
+    def close_viewers(self, credential: str) -> int:
+        """A sign-in ended or a token was revoked: close the notebook sockets it opened."""
+        closed = 0
+        for nb in self.notebooks.values():
+            closed += nb.audience.close_where(credential)
+            if closed and not len(nb.audience) and nb.last_viewer_left_at is None:
+                nb.last_viewer_left_at = time.time()
+        return closed
 
     def find_runtime(self, person_id: int | None, runtime_id: str) -> OpenNotebook:
         for nb in self.notebooks.values():
@@ -165,6 +246,7 @@ class SessionManager:
     # renames and deletes in the drive
 
     def renamed(self, person_id: int, src: str, dst: str) -> None:
+        move_grants(self.db.session, person_id, src, dst)  # secrets stay granted to it
         for (pid, path), nb in list(self.notebooks.items()):
             if pid != person_id:
                 continue
@@ -178,6 +260,7 @@ class SessionManager:
                     self.db.update_runtime(nb.runtime.runtime_id, notebook_path=new)
 
     async def deleted(self, person_id: int, path: str) -> None:
+        await asyncio.to_thread(drop_grants, self.db.session, person_id, path)
         for (pid, p), nb in list(self.notebooks.items()):
             if pid == person_id and (p == path or p.startswith(path.rstrip("/") + "/")):
                 nb.autosave = False
@@ -207,10 +290,20 @@ class SessionManager:
                 await self.backend.stop(handle)
                 self.db.end_runtime(rec.id, "Its notebook could not be opened.")
                 continue
-            link = nb.runtime = self._link(nb, rec.id, rec.image)
+            link = nb.runtime = self._link(nb, rec.id, rec.image, rec.shape)
             link.started_at = rec.started_at
+            link.shape, link.background = rec.shape, rec.background
+            if rec.devices:
+                link.devices = self.accelerators.restore(rec.id, rec.devices)
+                link.on_end = self._ender(rec.id)
             await link.reattach(handle, rec.exec_state)
             log.info("reattached runtime %s of %s", rec.id, rec.notebook_path)
+        sweep = getattr(self.backend, "sweep", None)
+        if sweep is not None:
+            alive = {nb.runtime.runtime_id for nb in self.notebooks.values() if nb.runtime}
+            removed = await sweep(alive)
+            if removed:
+                log.info("removed the empty cgroups of ended runtimes: %s", ", ".join(removed))
 
     async def close(self) -> None:
         """Save everything and let go of the runtimes, which keep running."""

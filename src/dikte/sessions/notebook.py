@@ -12,6 +12,7 @@ import copy
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from nbformat import NotebookNode
@@ -49,6 +50,9 @@ class OpenNotebook:
         self.recorder: OutputRecorder | None = None
         self.last_status: dict[str, str] = {}
         self.pending_input: dict[str, Any] | None = None
+        self.side_runs: dict[str, Callable[[dict[str, Any]], None]] = {}
+        """Kernel requests outside the queue (a JavaScript callback): msg_id -> the handler of
+        their iopub messages (see dikte.sessions.callbacks)."""
         self.idle = asyncio.Event()
         self.idle.set()
         self.last_activity = time.time()
@@ -71,9 +75,9 @@ class OpenNotebook:
         if not len(self.audience):
             self.last_viewer_left_at = time.time()
 
-    def join(self) -> Viewer:
+    def join(self, credential: str = "") -> Viewer:
         self.last_viewer_left_at = None
-        viewer = self.audience.join()
+        viewer = self.audience.join(credential)
         viewer.send({"type": "snapshot", **self.view()})
         return viewer
 
@@ -242,6 +246,10 @@ class OpenNotebook:
     # kernel messages
 
     def on_iopub(self, msg: dict[str, Any]) -> None:
+        side = self.side_runs.get(msg["parent_header"].get("msg_id", ""))
+        if side is not None:
+            side(msg)
+            return
         if msg["parent_header"].get("msg_id") != self.running_msg or self.running is None:
             return
         mtype, content = msg["msg_type"], msg["content"]
@@ -304,6 +312,11 @@ class OpenNotebook:
             self._save_handle.cancel()
         loop = asyncio.get_running_loop()
         self._save_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self.save()))
+
+    @property
+    def unsaved(self) -> bool:
+        """Changes the drive does not have yet (a save is pending, or the last one failed)."""
+        return self._dirty
 
     async def save(self) -> None:
         """Write the document to the drive (atomically) if it changed."""

@@ -6,8 +6,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dikte.accelerators import nvml
+from dikte.accelerators.model import Device
+from dikte.accelerators.nvml import Utilization
 from dikte.config import format_size
 from dikte.db import Database
 from dikte.errors import DikteError, RuntimeUnavailable
@@ -24,7 +28,8 @@ POLL_SECONDS = 1.0
 
 
 class RuntimeLink:
-    """A runtime attached to one notebook. ``status`` is starting, connected or restarting."""
+    """A runtime attached to one notebook. ``status`` is queued (waiting for an accelerator),
+    starting, connected or restarting."""
 
     def __init__(self, nb: OpenNotebook, *, backend: RuntimeBackend, db: Database | None,
                  runtime_id: str, image: str, disk_limit: int, disk_check_seconds: float) -> None:
@@ -50,6 +55,13 @@ class RuntimeLink:
         """Admitted with background execution: keeps running with no viewer."""
         self.warned_at: dict[str, float] = {}
         """Warnings already given, by rule code (see dikte.policy.lifecycle)."""
+        self.devices: list[Device] = []
+        """Accelerators allocated to it."""
+        self.queue_position: int | None = None
+        """Place in the accelerator queue while ``status`` is queued (1 = next)."""
+        self.accelerator_usage: dict[str, Utilization] = {}
+        self.on_end: Callable[[], None] = lambda: None
+        """Called once when the runtime (or its place in the queue) ends."""
 
     @property
     def ready(self) -> bool:
@@ -63,10 +75,18 @@ class RuntimeLink:
 
     def info(self) -> dict[str, Any]:
         u = self.last_usage
+        accel = []
+        for d in self.devices:
+            use = self.accelerator_usage.get(d.id)
+            accel.append({"id": d.id, "type": d.type, "model": d.model,
+                          "memory_total": use.memory_total if use else (d.memory_bytes or None),
+                          "memory_used": use.memory_used if use else None,
+                          "utilization": use.gpu_percent if use else None})
         return {
             "runtime_id": self.runtime_id, "image": self.image, "status": self.status,
             "shape": self.shape, "background": self.background,
-            "started_at": self.started_at,
+            "started_at": self.started_at, "queue_position": self.queue_position,
+            "accelerators": accel,
             "memory_bytes": u.memory_bytes if u else None,
             "memory_limit": u.memory_limit if u else (
                 self.handle.memory_limit if self.handle else None),
@@ -99,6 +119,8 @@ class RuntimeLink:
 
     async def launch(self, spec: RuntimeSpec) -> None:
         """Start the runtime and wait until its kernel answers."""
+        self.status, self.queue_position = "starting", None
+        self.started_at = time.time()  # accelerator time counts from here, not from the queue
         self._announce()
         try:
             self.handle = await self.backend.start(spec)
@@ -110,7 +132,8 @@ class RuntimeLink:
                     notebook_path=self.nb.path, image=self.image, backend=self.backend.name,
                     status="running", started_at=self.started_at,
                     backend_state=self.backend.state(self.handle),
-                    exec_state=self.nb.exec_state()))
+                    exec_state=self.nb.exec_state(), shape=self.shape,
+                    background=self.background, devices=[d.id for d in self.devices]))
             await self._open_channel(wait=True)
         except BaseException as exc:
             await self._fail_start(exc)
@@ -123,7 +146,9 @@ class RuntimeLink:
     async def _fail_start(self, exc: BaseException) -> None:
         message = exc.message if isinstance(exc, DikteError) else "The runtime failed to start."
         log.warning("runtime %s failed to start: %r", self.runtime_id, exc)
+        self._ended = True
         await self._teardown()
+        self.on_end()
         self.nb.runtime = None
         self.nb.cancel()
         self.nb.broadcast({"type": "runtime", "status": "disconnected", "runtime": None,
@@ -200,6 +225,7 @@ class RuntimeLink:
         self.nb.runtime = None
         self.nb.abandon_all(f"The runtime was disconnected: {reason}")
         await self._teardown()
+        self.on_end()
         if self.db is not None:
             self.db.end_runtime(self.runtime_id, reason)
         self.nb.broadcast({"type": "runtime", "status": "disconnected", "runtime": None,
@@ -244,6 +270,8 @@ class RuntimeLink:
                 except Exception:
                     log.warning("usage of %s unavailable", self.runtime_id, exc_info=True)
                     continue
+                if self.devices:
+                    await self._accelerator_usage()
                 if self.last_usage.disk_bytes > self.disk_limit:
                     await self.shutdown(
                         f"Its instance space used {format_size(self.last_usage.disk_bytes)}, "
@@ -252,6 +280,16 @@ class RuntimeLink:
                         "your drive, or ask your administrator for a larger disk limit.")
                     return
                 self._announce()
+
+    async def _accelerator_usage(self) -> None:
+        try:
+            self.accelerator_usage = await asyncio.to_thread(
+                nvml.utilization, [d.id for d in self.devices])
+        except Exception:
+            log.warning("accelerator usage of %s unavailable", self.runtime_id, exc_info=True)
+            return
+        if any(u.gpu_percent > 0 for u in self.accelerator_usage.values()):
+            self.nb.touch()  # a busy GPU is activity: only 0% with no cell running is idle
 
     async def _kernel_died(self, state: Exited) -> None:
         if state.reason == "oom":

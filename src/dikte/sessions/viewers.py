@@ -9,8 +9,10 @@ from typing import Any
 class Viewer:
     """One connected client (a WebSocket). The notebook never waits for a slow viewer."""
 
-    def __init__(self) -> None:
+    def __init__(self, credential: str = "") -> None:
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.credential = credential
+        """Which sign-in or token opened it (a hash), so signing out can close it."""
 
     def send(self, message: dict[str, Any]) -> None:
         self.queue.put_nowait(message)
@@ -28,8 +30,8 @@ class Audience:
     def __len__(self) -> int:
         return len(self._viewers)
 
-    def join(self) -> Viewer:
-        viewer = Viewer()
+    def join(self, credential: str = "") -> Viewer:
+        viewer = Viewer(credential)
         self._viewers.add(viewer)
         return viewer
 
@@ -39,6 +41,14 @@ class Audience:
     def broadcast(self, message: dict[str, Any]) -> None:
         for viewer in self._viewers:
             viewer.send(message)
+
+    def close_where(self, credential: str) -> int:
+        """Close the viewers opened with ``credential`` (signed out, token revoked)."""
+        gone = [v for v in self._viewers if v.credential == credential]
+        for viewer in gone:
+            viewer.close()
+            self._viewers.discard(viewer)
+        return len(gone)
 
     def close_all(self) -> None:
         for viewer in self._viewers:
