@@ -4,7 +4,12 @@ browser, with the same expectations as under ``dikte run`` (tests/colab/test_not
 Notebooks that need the page to answer (upload pickers, eval_js) say so in their metadata
 (``dikte_test.browser``) and have their own browser test; every other one runs here. Its
 fixtures are put into the person's drive through the API, file by file, where ``dikte run
---with`` would copy them.
+--with`` would copy them; its ``secrets`` are stored and the ``granted`` ones given to the
+notebook, as a person does in the Secrets panel.
+
+A cell's ``dikte_test.browser`` replaces its expectation here, where the call reaches the server
+(``dikte run`` has none): for example a value instead of the sentence saying the server is
+needed. ``frame_contains`` is text the cell's output frame must show.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ def test_notebook_runs_unchanged_in_the_browser(notebook: Path, page: Page, serv
         _put_tree(client, FIXTURES[name](built))
     path = f"Notebooks/{uuid.uuid4().hex[:8]}-{notebook.name}"
     client.call("PUT", f"/api/drive/files/{path}", content=notebook.read_bytes())
+    for name, value in spec.get("secrets", {}).items():
+        client.call("PUT", f"/api/secrets/{name}", json={"value": value})
+    for name in spec.get("granted", []):
+        client.post(f"/api/secrets/{name}/access", {"path": path, "granted": True})
     page.goto(f"{server.url}/#/notebook/{path}")
     expect(page.locator(".cell")).not_to_have_count(0)
     page.get_by_role("button", name="Run all").click()
@@ -71,15 +80,24 @@ def test_notebook_runs_unchanged_in_the_browser(notebook: Path, page: Page, serv
     code = [c for c in view["notebook"]["cells"] if c["cell_type"] == "code"]
     originals = [c for c in doc["cells"] if c["cell_type"] == "code"]
     assert len(code) == len(originals)
-    for number, (cell, original) in enumerate(zip(code, originals, strict=True), 1):
-        check_cell(number, cell, original["metadata"].get("dikte_test", {}))
+    expected = [_in_browser(c) for c in originals]
+    for number, (cell, expect_) in enumerate(zip(code, expected, strict=True), 1):
+        check_cell(number, cell, expect_)
     # the page shows what the server holds: each expected text in its cell's output area
-    for cell, original in zip(code, originals, strict=True):
-        expect_ = original["metadata"].get("dikte_test", {})
+    for cell, expect_ in zip(code, expected, strict=True):
         shown = (expect_.get("error") or expect_.get("output")
                  or next(iter(expect_.get("contains", [])), ""))
         first = shown.strip().splitlines()[0][:60] if shown.strip() else ""
+        where = page.locator(f".cell[data-cell-id='{cell['id']}']")
         if first:
-            expect(page.locator(f".cell[data-cell-id='{cell['id']}']")).to_contain_text(
-                first, timeout=30_000)
+            expect(where).to_contain_text(first, timeout=30_000)
+        if "frame_contains" in expect_:
+            expect(where.frame_locator("iframe").first.locator("body")).to_contain_text(
+                expect_["frame_contains"], timeout=30_000)
     client.post("/api/notebooks/disconnect", {"path": path})
+
+
+def _in_browser(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's expectation in the browser: its ``browser`` override, else the common one."""
+    meta: dict[str, Any] = cell["metadata"].get("dikte_test", {})
+    return dict(meta["browser"]) if "browser" in meta else meta
