@@ -1658,9 +1658,9 @@ export interface components {
             password?: string | null;
             /**
              * Tier
-             * @default free
+             * @description Their tier; the configured default_tier if none.
              */
-            tier: string;
+            tier?: string | null;
         };
         /**
          * NotebookView

@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         prepare_data_dir(settings)
         db = Database(settings.db_url)
         db.migrate()
-        token = db.ensure_admin()
+        token = db.ensure_admin(settings.default_tier)
         if token is not None:
             (announce or _print_token)(token)
         backend = make_backend(settings)

@@ -112,3 +112,23 @@ def test_user_invite_prints_a_link_the_server_accepts_once(
     lines = {line.split()[1]: line.split() for line in listing.splitlines()[1:]}
     assert lines["frank"][2:] == ["pro", "admin", "active", "set"]
     assert "gina" not in lines  # invited, not yet a person
+
+
+def test_people_made_without_a_tier_get_the_configured_default_and_unknown_tiers_are_refused(
+        tmp_path: Path, fresh_server: Callable[..., DikteServer]) -> None:
+    data = tmp_path / "data0"
+    data.mkdir()
+    config = data / "dikte.toml"
+    config.write_text('default_tier = "course"\n[tiers.course]\nname = "course"\n'
+                      "idle_timeout_s = 600\nmax_lifetime_s = 3600\ndisconnect_grace_s = 60\n"
+                      'daily_accelerator_hours = 0\ndrive_quota = "1GiB"\n'
+                      '[tiers.course.shapes.standard]\nmax_sessions = 1\nmemory = "1GiB"\n'
+                      'disk = "1GiB"\n')
+    assert "tier course" in ok(data, "add", "fay")
+    r = user(data, "set-tier", "fay", "free")
+    assert r.returncode == 1
+    assert r.stderr == "dikte: There is no tier 'free'; the tiers are course (see docs/tiers.md).\n"
+    admin = fresh_server(DIKTE_CONFIG=str(config)).start().client()
+    people = {p["name"]: p for p in admin.get("/api/people")}
+    assert people["admin"]["tier"] == "course" and people["fay"]["tier"] == "course"
+    assert admin.post("/api/people", {"name": "gus"})["tier"] == "course"

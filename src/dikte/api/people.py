@@ -31,9 +31,10 @@ async def list_people(_admin: AdminDep, svc: ServicesDep) -> list[PersonInfo]:
 
 @router.post("", response_model=PersonInfo, status_code=201)
 async def add_person(body: NewPerson, _admin: AdminDep, svc: ServicesDep) -> PersonInfo:
-    check_tier(svc, body.tier)
+    tier = body.tier if body.tier is not None else svc.settings.default_tier
+    check_tier(svc, tier)
     person = await asyncio.to_thread(svc.db.add_person, body.name, password=body.password,
-                                     is_admin=body.is_admin, tier=body.tier)
+                                     is_admin=body.is_admin, tier=tier)
     return person_info(person)
 
 

@@ -33,7 +33,7 @@ def add_commands(sub: Any, local_options: Callable[[argparse.ArgumentParser], No
     p = cmd("add", "add a person")
     p.add_argument("name")
     p.add_argument("--admin", action="store_true", help="make them an administrator")
-    p.add_argument("--tier", default="free", help="their tier (default free)")
+    p.add_argument("--tier", help="their tier (default: the configured default tier)")
     p.add_argument("--password-stdin", action="store_true",
                    help="read their password from standard input")
     cmd("list", "list people")
@@ -90,11 +90,19 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         db.close()
 
 
+def _known_tier(settings: Settings, tier: str) -> str:
+    if tier not in settings.tiers:
+        raise DikteError(f"There is no tier {tier!r}; the tiers are "
+                         f"{', '.join(sorted(settings.tiers))} (see docs/tiers.md).",
+                         code="no_tier")
+    return tier
+
+
 def _run(args: argparse.Namespace, db: Database, settings: Settings) -> int:
     if args.op == "add":
         password = _read_password() if args.password_stdin else None
         person = db.add_person(args.name, password=password or None, is_admin=args.admin,
-                               tier=args.tier)
+                               tier=_known_tier(settings, args.tier or settings.default_tier))
         print(f"added {person.name} (id {person.id}, tier {person.tier}"
               f"{', admin' if person.is_admin else ''})")
     elif args.op == "list":
@@ -103,7 +111,8 @@ def _run(args: argparse.Namespace, db: Database, settings: Settings) -> int:
             print(f"{p.id:>4}  {p.name:<24} {p.tier:<12} {'admin' if p.is_admin else 'person':<6} "
                   f"{'disabled' if p.disabled else 'active':<9} {'set' if p.has_password else '-'}")
     elif args.op == "set-tier":
-        person = db.update_person(_find(db, args.name).id, tier=args.tier)
+        person = db.update_person(_find(db, args.name).id,
+                                  tier=_known_tier(settings, args.tier))
         print(f"{person.name} is now on tier {person.tier}")
     elif args.op == "disable":
         db.update_person(_find(db, args.name).id, disabled=True)

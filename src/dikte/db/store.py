@@ -77,15 +77,16 @@ class Database(Accounts):
 
     # people and tokens (the rest is in dikte.db.accounts)
 
-    def ensure_admin(self) -> str | None:
-        """Create the first admin at first start; return its new token (every scope) once."""
+    def ensure_admin(self, tier: str = "free") -> str | None:
+        """Create the first admin (of ``tier``) at first start; return its new token (every
+        scope) once."""
         with self.session() as s, s.begin():
             if s.scalar(select(PersonRow).where(PersonRow.is_admin)) is not None:
                 return None
             name = "admin"
             while s.scalar(select(PersonRow).where(PersonRow.name == name)) is not None:
                 name += "_"
-            person = PersonRow(name=name, is_admin=True, created_at=self.clock(), tier="free",
+            person = PersonRow(name=name, is_admin=True, created_at=self.clock(), tier=tier,
                                disabled=False)
             s.add(person)
             s.flush()

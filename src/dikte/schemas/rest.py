@@ -70,7 +70,7 @@ class NewPerson(BaseModel):
     password: str | None = Field(None, description="At least 8 characters; without one the "
                                  "person signs in with a token until a password is set.")
     is_admin: bool = False
-    tier: str = "free"
+    tier: str | None = Field(None, description="Their tier; the configured default_tier if none.")
 
 
 class PersonChange(BaseModel):
