@@ -39,6 +39,10 @@ disk = "50GiB"
 """ for name in ("free", "pro", "pro_plus"))
 
 
+CGROUP_BASES = [Path("/sys/fs/cgroup/dikte"), Path("/sys/fs/cgroup/memory/dikte"),
+                Path("/sys/fs/cgroup/cpu/dikte"), Path("/sys/fs/cgroup/cpu,cpuacct/dikte")]
+
+
 class DikteServer:
     """Runs ``python -m dikte.cli.main serve --port 0`` with its output in a file (not a pipe)."""
 
@@ -85,13 +89,17 @@ class DikteServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def terminate_sessions(self) -> None:
-        """Disconnect every runtime (a stopped server leaves runtimes running, by design)."""
+        """Disconnect everyone's runtimes (a stopped server leaves runtimes running, by design),
+        so that the server also removes their cgroups and instance spaces."""
         if self.proc is None or self.proc.poll() is not None:
             return
         client = self.client()
         try:
-            for session in client.get("/api/sessions"):
-                client.call("DELETE", f"/api/sessions/{session['runtime_id']}")
+            r = client.http.get("/api/admin/sessions")
+            prefix = "/api/admin/sessions" if r.status_code == 200 else "/api/sessions"
+            sessions = r.json() if r.status_code == 200 else client.get("/api/sessions")
+            for session in sessions:
+                client.http.delete(f"{prefix}/{session['runtime_id']}")
         finally:
             client.http.close()
 
@@ -109,6 +117,16 @@ class DikteServer:
                     proc.kill()
                 except psutil.NoSuchProcess:
                     pass
+        deadline = time.monotonic() + 3
+        for rid in ids:  # the cgroups of runtimes no server stopped (empty once killed)
+            for base in CGROUP_BASES:
+                while (base / rid).is_dir():
+                    try:
+                        (base / rid).rmdir()
+                    except OSError:
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(0.05)
 
     def close(self) -> None:
         try:
