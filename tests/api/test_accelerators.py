@@ -9,7 +9,6 @@ so a cell can tell which device it got and that no other one is there.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,13 +56,6 @@ def probe(client: Client, path: str) -> dict[str, Any]:
     client.run_cells(path, [cid])
     result: dict[str, Any] = json.loads(cell_text(client.view(path), cid))
     return result
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_each_runtime_sees_only_its_own_device(fresh_server: SERVER, tmp_path: Path) -> None:

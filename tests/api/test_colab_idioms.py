@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
-import zipfile
+from pathlib import Path
 
+from tests.colab.wheels import make_wheel
 from tests.support.server import Client, cell_text
-
-
-def _wheel(name: str, version: str, module_source: str) -> bytes:
-    """A minimal, valid pure-Python wheel built in memory."""
-    dist = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": module_source.encode(),
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: dikte-tests\nRoot-Is-Purelib: true\n"
-                         b"Tag: py3-none-any\n",
-    }
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{dist}/RECORD,,")
-    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return buf.getvalue()
 
 
 def _run(client: Client, path: str, ids: list[str]) -> dict:
@@ -67,9 +44,10 @@ def test_matplotlib_plots_inline_and_html_renders(client: Client) -> None:
     assert cells[html]["outputs"][0]["data"]["text/html"] == "<b>bold</b>"
 
 
-def test_pip_installs_into_the_runtime_and_vanishes_with_it(client: Client) -> None:
-    client.call("PUT", "/api/drive/files/wheels/tinypkg-1.0-py3-none-any.whl",
-                content=_wheel("tinypkg", "1.0", "ANSWER = 42\n"))
+def test_pip_installs_into_the_runtime_and_vanishes_with_it(client: Client,
+                                                           tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "tinypkg", "1.0", {"tinypkg.py": "ANSWER = 42\n"})
+    client.call("PUT", f"/api/drive/files/wheels/{wheel.name}", content=wheel.read_bytes())
     path = "Notebooks/pip.ipynb"
     install, use, system = client.new_notebook(path, [
         "%pip install -q --no-index /content/drive/MyDrive/wheels/tinypkg-1.0-py3-none-any.whl",

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { post, type Schemas } from "../api";
 import { Dialog } from "../dialog";
 import { fullDate, relativeTime } from "../format";
-import { CopyIcon } from "../icons";
+import { ShownOnce } from "../shown-once";
 import type { Tiers } from "./usage";
 
 export type Invitation = Schemas["InvitationInfo"];
@@ -56,28 +56,11 @@ export function InviteDialog({ tiers, onClose, onIssued }: {
 
 /** The link of a new invitation: shown once, to copy and pass on. */
 export function InvitationLink({ issued, onDone }: { issued: IssuedInvitation; onDone: () => void }) {
-  const [copied, setCopied] = useState("");
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(issued.link);
-      setCopied("Copied.");
-    } catch {
-      (document.getElementById("invitation-link") as HTMLInputElement | null)?.select();
-      setCopied("Press Ctrl+C to copy.");
-    }
-  }
   return (
-    <section class="card card-ok" aria-labelledby="link-head">
-      <h2 id="link-head">Invitation for {issued.name} created</h2>
+    <ShownOnce id="invitation-link" title={<>Invitation for {issued.name} created</>}
+      value={issued.link} label="Invitation link" onDone={onDone}>
       <p>Send them this link; it is shown only this once. It works once, until {fullDate(issued.expires_at)}.</p>
-      <div class="secret">
-        <input id="invitation-link" class="field mono" readOnly value={issued.link} aria-label="Invitation link"
-          onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        <button type="button" class="btn" onClick={() => void copy()}><CopyIcon /><span>Copy</span></button>
-        <button type="button" class="btn btn-quiet" onClick={onDone}>Done</button>
-      </div>
-      {copied && <p class="field-hint" role="status">{copied}</p>}
-    </section>
+    </ShownOnce>
   );
 }
 

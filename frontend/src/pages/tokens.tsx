@@ -4,7 +4,8 @@ import { api, get, post, type Me, type Schemas } from "../api";
 import { Shell } from "../chrome";
 import { ConfirmDialog } from "../dialog";
 import { errorText, fullDate, relativeTime } from "../format";
-import { CopyIcon, PlusIcon } from "../icons";
+import { PlusIcon } from "../icons";
+import { ShownOnce } from "../shown-once";
 
 type ApiToken = Schemas["ApiToken"];
 type Issued = Schemas["IssuedApiToken"];
@@ -86,28 +87,11 @@ function NewTokenForm({ me, onIssued }: { me: Me; onIssued: (t: Issued) => void 
 }
 
 function Secret({ issued, onDone }: { issued: Issued; onDone: () => void }) {
-  const [copied, setCopied] = useState("");
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(issued.token);
-      setCopied("Copied.");
-    } catch {
-      (document.getElementById("token-secret") as HTMLInputElement | null)?.select();
-      setCopied("Press Ctrl+C to copy.");
-    }
-  }
   return (
-    <section class="card card-ok" aria-labelledby="secret-head">
-      <h2 id="secret-head">Token “{issued.name}” created</h2>
+    <ShownOnce id="token-secret" title={<>Token “{issued.name}” created</>} value={issued.token}
+      label="New token secret" onDone={onDone}>
       <p>Copy it now: it is shown only this once. Send it as <code>Authorization: Bearer …</code>.</p>
-      <div class="secret">
-        <input id="token-secret" class="field mono" readOnly value={issued.token} aria-label="New token secret"
-          onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        <button type="button" class="btn" onClick={() => void copy()}><CopyIcon /><span>Copy</span></button>
-        <button type="button" class="btn btn-quiet" onClick={onDone}>Done</button>
-      </div>
-      {copied && <p class="field-hint" role="status">{copied}</p>}
-    </section>
+    </ShownOnce>
   );
 }
 

@@ -97,7 +97,9 @@ class Enforcer:
         return seen[1]
 
     def _snapshot(self, person_id: int, exclude: OpenNotebook | None, shape: str,
-                  background: bool, now: float, drive_bytes: int) -> AdmissionSnapshot:
+                  background: bool, now: float, drive_bytes: int,
+                  accelerator_s: float | None = None) -> AdmissionSnapshot:
+        """``accelerator_s``: today's accelerator seconds when the caller has them already."""
         name, tier = self.tier_of(person_id)
         window = self._connects.setdefault(person_id, [])
         window[:] = [t for t in window if t > now - tier.connect_window_s]
@@ -111,8 +113,9 @@ class Enforcer:
         return AdmissionSnapshot(
             tier=tier, tier_name=name, shape=shape, background=background, sessions=held,
             background_sessions=held_background,
-            accelerator_seconds_today=(self.accelerator_seconds(person_id, now)
-                                       if is_accelerator_shape(shape) else 0.0),
+            accelerator_seconds_today=(0.0 if not is_accelerator_shape(shape) else
+                                       accelerator_s if accelerator_s is not None else
+                                       self.accelerator_seconds(person_id, now)),
             recent_connects=list(window), now=now, reset=self.settings.usage_reset,
             all_tiers=self.settings.tiers, drive_bytes=drive_bytes)
 
@@ -135,6 +138,7 @@ class Enforcer:
         shapes = [*CPU_SHAPES, *sorted(types)]
         shapes += sorted(k for k in tier.shapes if k not in shapes and is_accelerator_shape(k)
                          and shape_request(k)[0] in types)
+        used_s = self.accelerator_seconds(person_id, now) if types else 0.0  # one query for all
         out = []
         for shape in shapes:
             type_, count = shape_request(shape)
@@ -142,7 +146,7 @@ class Enforcer:
             if is_accel and types.get(type_, 0) < count:
                 continue
             decision = decide_admission(self._snapshot(person_id, None, shape, False, now,
-                                                       drive_bytes))
+                                                       drive_bytes, used_s))
             limits = tier.shapes.get(shape)
             out.append({
                 "shape": shape, "label": shape_label(shape), "accelerator": type_ if is_accel else None,
@@ -195,6 +199,8 @@ class Enforcer:
             link = nb.runtime
             if link is not None and link.status == "connected" and is_accelerator_shape(link.shape):
                 accelerated[nb.person_id] = accelerated.get(nb.person_id, 0) + 1
+        # each person's accelerator time once per round, not once per runtime
+        used_s = {pid: self.accelerator_seconds(pid, now) for pid in accelerated}
         for nb in list(self.manager.notebooks.values()):
             link = nb.runtime
             if link is None or link.status != "connected":
@@ -206,7 +212,7 @@ class Enforcer:
                 busy=nb.running is not None, viewers=len(nb.audience),
                 last_viewer_left_at=nb.last_viewer_left_at, background=link.background,
                 shape=link.shape,
-                accelerator_seconds_today=self.accelerator_seconds(nb.person_id, now) if gpu else 0.0,
+                accelerator_seconds_today=used_s.get(nb.person_id, 0.0) if gpu else 0.0,
                 accelerator_runtimes=accelerated.get(nb.person_id, 1),
                 drive_bytes=await self.drive_bytes(nb, now), now=now,
                 reset=self.settings.usage_reset, warned_at=link.warned_at))
