@@ -9,6 +9,7 @@ restarted control plane finds it again through :meth:`LocalBackend.reattach`.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dikte.errors import DikteError, RuntimeUnavailable, SandboxUnavailable
-from dikte.runtimes import procs
+from dikte.runtimes import procs, seccomp
 from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.cgroups import Cgroup, CgroupDriver
 from dikte.runtimes.exits import exit_for
@@ -39,6 +40,27 @@ from dikte.runtimes.sandbox import (
     prepare_mountpoints,
     probe_python,
 )
+
+
+def _read_nonblocking(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return b""
+
+
+def _sandbox_init(raw: bytes) -> dict[str, Any]:
+    """The sandbox's pid 1 as bwrap reported it on ``--info-fd``, with what identifies it later:
+    its start time and its mount namespace (device, inode). The terminal enters only this."""
+    try:
+        pid = int(json.loads(raw)["child-pid"])
+        ns = os.stat(f"/proc/{pid}/ns/mnt")
+    except (ValueError, KeyError, OSError) as exc:
+        raise RuntimeUnavailable(
+            "The runtime's sandbox did not start properly. Try again.",
+            log_message=f"bwrap --info-fd gave {raw[:200]!r}: {exc}",
+        ) from None
+    return {"pid": pid, "start": procs.start_time(pid), "mnt_ns": [ns.st_dev, ns.st_ino]}
 
 
 class LocalBackend:
@@ -93,35 +115,48 @@ class LocalBackend:
                              space.sock, passwd, group)
         if self.as_root:
             prepare_mountpoints(paths, layout)
-        opts = bwrap_options(spec.runtime_id, paths, layout, kernel_env(layout, spec.env),
-                             forbidden=self.data_dir, as_root=self.as_root,
-                             device_binds=spec.device_binds, masked_paths=spec.masked_paths)
-        data = b"".join(o.encode() + b"\0" for o in opts)
-        if len(data) > 60000:
-            raise RuntimeUnavailable("The runtime's settings are too large.",
-                                     log_message=f"bwrap options are {len(data)} bytes")
-        oom_baseline = cgroup.oom_kills()
-        rfd, wfd = os.pipe()
+        seccomp_r, info_r, info_w = procs.pipe_with(seccomp.program()), *os.pipe()
+        os.set_blocking(info_r, False)
         try:
-            os.write(wfd, data)
-            os.close(wfd)
-            argv = launcher_argv(cgroup.procs_files(), bwrap, rfd, kernel_command(layout, uid))
-            child = procs.spawn(argv, space.log, cwd="/", pass_fds=(rfd,),
-                                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+            opts = bwrap_options(spec.runtime_id, paths, layout, kernel_env(layout, spec.env),
+                                 forbidden=self.data_dir, as_root=self.as_root,
+                                 device_binds=spec.device_binds, masked_paths=spec.masked_paths,
+                                 seccomp_fd=seccomp_r, info_fd=info_w)
+            data = b"".join(o.encode() + b"\0" for o in opts)
+            if len(data) > 60000:
+                raise RuntimeUnavailable("The runtime's settings are too large.",
+                                         log_message=f"bwrap options are {len(data)} bytes")
+            oom_baseline = cgroup.oom_kills()
+            args_r = procs.pipe_with(data)
+            try:
+                argv = launcher_argv(cgroup.procs_files(), bwrap, args_r,
+                                     kernel_command(layout, uid))
+                child = procs.spawn(argv, space.log, cwd="/",
+                                    pass_fds=(args_r, seccomp_r, info_w),
+                                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                         "LANG": "C.UTF-8"})
+            finally:
+                os.close(args_r)
+            os.close(info_w)
+            info_w = -1
+            self._children[spec.runtime_id] = child
+            handle = RuntimeHandle(
+                runtime_id=spec.runtime_id, pid=child.pid, connection=host_conn,
+                instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
+                private={
+                    "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
+                    "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
+                    "spec": spec_to_state(spec),
+                },
+            )
+            ready = await procs.wait_until(
+                lambda: space.sockets_ready() or child.poll() is not None,
+                self.start_timeout, step=0.05)
+            info = _read_nonblocking(info_r)
         finally:
-            os.close(rfd)
-        self._children[spec.runtime_id] = child
-        handle = RuntimeHandle(
-            runtime_id=spec.runtime_id, pid=child.pid, connection=host_conn,
-            instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
-            private={
-                "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
-                "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
-                "spec": spec_to_state(spec),
-            },
-        )
-        ready = await procs.wait_until(lambda: space.sockets_ready() or child.poll() is not None,
-                                       self.start_timeout, step=0.05)
+            for fd in (seccomp_r, info_r, info_w):
+                if fd >= 0:
+                    os.close(fd)
         if not ready or child.poll() is not None:
             self._children.pop(spec.runtime_id, None)
             await procs.end_processes(cgroup.pids, 0.5, child)
@@ -133,6 +168,13 @@ class LocalBackend:
                 "administrator.",
                 log_message=f"kernel of runtime {spec.runtime_id} {what}; log tail:\n{tail}",
             )
+        try:
+            handle.private["init"] = _sandbox_init(info)
+        except RuntimeUnavailable:
+            self._children.pop(spec.runtime_id, None)
+            await procs.end_processes(cgroup.pids, 0.5, child)
+            child.wait()
+            raise
         return handle
 
     # -- the contract ----------------------------------------------------------------------

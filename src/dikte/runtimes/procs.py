@@ -131,3 +131,14 @@ def session_pids(sid: int) -> set[int]:
         if fields[0] not in ("Z", "X") and int(fields[3]) == sid:
             out.add(int(entry))
     return out
+
+
+def pipe_with(data: bytes) -> int:
+    """The read end of a pipe already holding ``data`` (at most a pipe's 64 KiB), for a child
+    to read settings from (``pass_fds``)."""
+    r, w = os.pipe()
+    try:
+        os.write(w, data)
+    finally:
+        os.close(w)
+    return r

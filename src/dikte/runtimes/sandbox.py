@@ -185,9 +185,13 @@ def bwrap_options(
     as_root: bool,
     device_binds: Sequence[tuple[str, str]] = (),
     masked_paths: Sequence[str] = (),
+    seccomp_fd: int | None = None,
+    info_fd: int | None = None,
 ) -> list[str]:
     """bwrap's options (everything before the command). ``forbidden`` (the data dir) must not
-    be reachable through any image path."""
+    be reachable through any image path. ``seccomp_fd`` is a pipe holding the filter of
+    :mod:`dikte.runtimes.seccomp`; bwrap writes the sandbox's pid 1 (``child-pid``) to
+    ``info_fd``."""
     for root in (*layout.roots, str(DIKTE_PACKAGE)):
         if _inside(str(forbidden), root):
             raise SandboxUnavailable(
@@ -197,6 +201,10 @@ def bwrap_options(
             )
     opts = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", f"dikte-{runtime_id}", "--new-session", "--clearenv"]
+    if seccomp_fd is not None:
+        opts += ["--seccomp", str(seccomp_fd)]
+    if info_fd is not None:
+        opts += ["--info-fd", str(info_fd)]
     if not as_root:
         opts += ["--unshare-user", "--cap-drop", "ALL"]
     for key, value in env.items():
