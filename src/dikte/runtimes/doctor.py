@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dikte.errors import SandboxUnavailable
+from dikte.runtimes import procs, seccomp
 from dikte.runtimes.cgroups import CgroupDriver
 from dikte.runtimes.instance import InstanceSpace, short_socket_base
 
@@ -89,6 +90,7 @@ def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None)
                             "pid, ipc, uts and mount namespaces work" + ("" if root else
                             " in a user namespace") if code == 0 else f"bwrap failed: {out}",
                             fix))
+        checks.append(_seccomp_check(bwrap, ns))
         overlay = version >= (0, 9)
         checks.append(Check(
             "overlay", True,
@@ -109,6 +111,35 @@ def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None)
     checks.append(_cgroup_check(root))
     checks.append(_ipc_check(data_dir))
     return HostReport(checks)
+
+
+def _seccomp_check(bwrap: str, ns: list[str]) -> Check:
+    """Run a sandbox under the runtime's seccomp filter: ordinary programs must run, and making
+    a user namespace (the first step of most escapes) must be refused."""
+    fix = "a kernel with seccomp filters (CONFIG_SECCOMP_FILTER), as every distribution ships"
+    try:
+        program = seccomp.program()
+    except SandboxUnavailable as exc:
+        return Check("seccomp", False, exc.log_message, fix)
+    base = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", *ns]
+    results = []
+    for command in (["true"], ["unshare", "--user", "true"]):
+        fd = procs.pipe_with(program)
+        try:
+            p = subprocess.run([*base, "--seccomp", str(fd), "--", *command], pass_fds=(fd,),
+                               capture_output=True, text=True, timeout=20, check=False)
+            results.append((p.returncode, (p.stdout + p.stderr).strip()))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            results.append((1, str(exc)))
+        finally:
+            os.close(fd)
+    (ran, out), (made_userns, _) = results
+    if ran != 0:
+        return Check("seccomp", False, f"bwrap could not load the filter: {out}", fix)
+    if made_userns == 0:
+        return Check("seccomp", False, "the filter did not refuse a user namespace", fix)
+    return Check("seccomp", True, f"{len(seccomp.REFUSED)} kinds of system call refused in "
+                 "runtimes (mount, namespaces incl. user namespaces, bpf, keyctl, ...)")
 
 
 def _cgroup_check(root: bool) -> Check:
