@@ -35,7 +35,9 @@ async def test_a_sandboxed_kernel_imports_the_bound_copies_with_the_extension(
         sandboxed: Start) -> None:
     handle = await sandboxed()
     async with kernel(handle) as k:
-        out = (await run_cell(k, WHERE.format(colab="/opt/dikte/colab", site="/opt/dikte/site",
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        site = f"/opt/dikte/site/lib/{version}/site-packages"
+        out = (await run_cell(k, WHERE.format(colab="/opt/dikte/colab", site=site,
                                               lib="/opt/dikte/lib"))).ok().splitlines()
         # read-only: a cell cannot change Dikte's code for the next runtime
         denied = (await run_cell(k, "open('/opt/dikte/lib/dikte/kernel/x.py', 'w')")).ename
@@ -54,7 +56,8 @@ async def test_an_unsandboxed_kernel_imports_them_before_the_editable_install(
     # the test's own venv is the image: its editable install puts src/ on sys.path too
     handle = await runtimes.start(UnsandboxedBackend(data_dir), spec(drive))
     lib = handle.instance_dir / "lib"
-    site = handle.instance_dir / "site"
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site = handle.instance_dir / "site" / "lib" / version / "site-packages"
     async with kernel(handle) as k:
         out = (await run_cell(k, WHERE.format(colab=str(COLAB_PACKAGE), site=str(site),
                                               lib=str(lib)))).ok().splitlines()

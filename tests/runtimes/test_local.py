@@ -145,8 +145,10 @@ async def test_pip_install_lands_in_the_package_layer_and_survives_restart(
             "import dikte_tiny; print(dikte_tiny.__file__, dikte_tiny.VALUE)\n"
             "open('/content/kept.txt', 'w').write('kept'); open('/tmp/kept.txt', 'w').write('t')"
         )).ok()
-    assert out.strip() == "/opt/dikte/site/dikte_tiny/__init__.py 42"
-    assert (handle.instance_dir / "site" / "dikte_tiny" / "__init__.py").is_file()
+    where, value = out.split()
+    assert where.startswith("/opt/dikte/site/lib/python3.") and value == "42", out
+    assert where.endswith("/site-packages/dikte_tiny/__init__.py"), out
+    assert list(handle.instance_dir.rglob("site-packages/dikte_tiny/__init__.py"))
 
     old_pids = Cgroup.from_state(handle.private["cgroup"]).pids()
     restarted = await local_backend.restart_kernel(handle)

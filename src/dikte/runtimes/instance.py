@@ -6,7 +6,7 @@
         content/   -> /content (the kernel's cwd, empty at start)
         tmp/       -> /tmp
         home/      -> /root (HOME)
-        site/      -> /opt/dikte/site (PYTHONPATH and PIP_TARGET: packages installed by the runtime)
+        site/      -> /opt/dikte/site (pip's prefix: packages installed by the runtime)
         sock/      -> /run/dikte (ipc kernel sockets and kernel.json), unless its paths are too
                       long for a unix socket; then /tmp/dikte-ipc[-<uid>]/<runtime_id>
         etc/       passwd and group shown inside the sandbox

@@ -37,6 +37,7 @@ from dikte.runtimes.sandbox import (
     kernel_command,
     kernel_env,
     launcher_argv,
+    make_dirs_beneath,
     prepare_mountpoints,
     probe_python,
 )
@@ -115,6 +116,8 @@ class LocalBackend:
                              space.sock, passwd, group)
         if self.as_root:
             prepare_mountpoints(paths, layout)
+        for rel in layout.site:  # on sys.path from the start, so new packages import at once
+            make_dirs_beneath(space.site, rel, uid)
         seccomp_r, info_r, info_w = procs.pipe_with(seccomp.program()), *os.pipe()
         os.set_blocking(info_r, False)
         try:
@@ -146,7 +149,7 @@ class LocalBackend:
                 private={
                     "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
                     "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
-                    "spec": spec_to_state(spec),
+                    "spec": spec_to_state(spec), "site": list(layout.site),
                 },
             )
             ready = await procs.wait_until(

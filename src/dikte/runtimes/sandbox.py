@@ -8,9 +8,10 @@ their host paths), a fresh /proc for its own pid namespace, a minimal /dev, and 
 Dikte's in-runtime code is bound read-only: the ``dikte`` package at /opt/dikte/lib/dikte (so
 ``import dikte.kernel`` works; the image's own install of Dikte, editable or not, comes later on
 the path) and the ``google.colab`` compatibility package at /opt/dikte/colab. ``PYTHONPATH`` is
-/opt/dikte/colab, then the package layer /opt/dikte/site, then /opt/dikte/lib and the folder that
-keeps the old top-level ``dikte_runtime`` importing. The kernel starts with Dikte's IPython
-extension (``dikte.kernel.extension``); a kernel whose extension fails still starts.
+/opt/dikte/colab, then the package layer (the site-packages of ``pip``'s prefix /opt/dikte/site),
+then /opt/dikte/lib and the folder that keeps the old top-level ``dikte_runtime`` importing. The
+kernel starts with Dikte's IPython extension (``dikte.kernel.extension``); a kernel whose
+extension fails still starts.
 
 The network namespace is deliberately shared with the host: notebooks need ``pip install`` and
 ``git clone``. That also means the host's abstract unix sockets and loopback services are
@@ -53,7 +54,11 @@ DRIVE_DIR = "/content/drive/MyDrive"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 _PROBE = (
-    "import importlib.util, json, os, sys; print(json.dumps({"
+    "import importlib.util, json, os, sys, sysconfig; "
+    "scheme = getattr(sysconfig, 'get_preferred_scheme', lambda k: 'posix_prefix')('prefix'); "
+    "where = sysconfig.get_paths(scheme=scheme, vars={'base': '/@', 'platbase': '/@'}); "
+    "print(json.dumps({"
+    "'site': sorted({where[k][3:] for k in ('purelib', 'platlib')}),"
     "'prefixes': [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],"
     "'executable': os.path.realpath(sys.executable),"
     "'ipykernel': importlib.util.find_spec('ipykernel') is not None}))"
@@ -69,6 +74,9 @@ class PythonLayout:
     """Directory of the python as configured (first on PATH in the runtime)."""
     roots: tuple[str, ...]
     """Directories to bind read-only, outside /usr."""
+    site: tuple[str, ...] = ()
+    """Where ``pip install --prefix P`` puts packages for this python, relative to P (for
+    example ``lib/python3.11/site-packages``); empty: P itself."""
 
 
 def _inside(path: str, root: str) -> bool:
@@ -124,14 +132,17 @@ def _layout(path: str, info: dict[str, Any]) -> PythonLayout:
         if _inside(c, "/usr") or any(_inside(c, r) for r in roots):
             continue
         roots.append(c)
-    return PythonLayout(python=path, bin_dir=os.path.dirname(path), roots=tuple(roots))
+    return PythonLayout(python=path, bin_dir=os.path.dirname(path), roots=tuple(roots),
+                        site=tuple(info["site"]))
 
 
-def runtime_pythonpath(colab: str, site: str, lib: str) -> str:
+def runtime_pythonpath(colab: str, site: str, lib: str, site_dirs: Sequence[str] = ()) -> str:
     """A runtime's PYTHONPATH: ``google.colab`` first (a pip-installed google-colab must not
-    shadow it), the package layer, Dikte's package, and the folder of the old ``dikte_runtime``.
-    The image's own site-packages (and an editable install's path entry) come after all four."""
-    return ":".join([colab, site, lib, f"{lib}/dikte/kernel/legacy"])
+    shadow it), the package layer (``site_dirs`` under the prefix ``site``), Dikte's package, and
+    the folder of the old ``dikte_runtime``. The image's own site-packages (and an editable
+    install's path entry) come after them."""
+    layer = [f"{site}/{d}" for d in site_dirs] or [site]
+    return ":".join([colab, *layer, lib, f"{lib}/dikte/kernel/legacy"])
 
 
 def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]:
@@ -143,10 +154,12 @@ def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]
         "PATH": f"{layout.bin_dir}:{SITE_DIR}/bin:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TERM": "xterm-256color",
-        "PYTHONPATH": runtime_pythonpath(COLAB_DIR, SITE_DIR, LIB_DIR),
+        "PYTHONPATH": runtime_pythonpath(COLAB_DIR, SITE_DIR, LIB_DIR, layout.site),
         "DIKTE_DRIVE": DRIVE_DIR,
         "DIKTE_NOTICE_FILE": f"{KERNEL_SOCKET_DIR}/notice.json",
-        "PIP_TARGET": SITE_DIR,
+        # a prefix, not a target: pip then sees what the image has ("already satisfied"), and
+        # its build isolation (which passes --prefix itself) works for packages without wheels
+        "PIP_PREFIX": SITE_DIR,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
@@ -273,6 +286,29 @@ def prepare_mountpoints(paths: SandboxPaths, layout: PythonLayout) -> None:
                 path.unlink()
             if not path.exists():
                 path.mkdir(mode=0o755)
+
+
+def make_dirs_beneath(root: Path, rel: str, uid: int | None) -> None:
+    """``mkdir -p root/rel`` without following any link the runtime may have left on the way
+    (one component at a time, relative to the open parent); new folders belong to ``uid``."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for part in rel.strip("/").split("/"):
+            if part in ("", ".", ".."):
+                raise ValueError(f"bad folder name in {rel!r}")
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+                made = True
+            except FileExistsError:
+                made = False
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                            dir_fd=fd)
+            os.close(fd)
+            fd = child
+            if made and uid is not None:
+                os.fchown(fd, uid, uid)
+    finally:
+        os.close(fd)
 
 
 def _parents(target: str, made: set[str]) -> list[str]:

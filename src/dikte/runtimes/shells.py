@@ -76,7 +76,8 @@ def _sandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str, b
     cgroup = Cgroup.from_state(handle.private["cgroup"])
     spec = spec_from_handle(handle)
     python = os.path.abspath(spec.python)
-    env = kernel_env(PythonLayout(python, os.path.dirname(python), ()), spec.env)
+    site = tuple(handle.private.get("site", ()))
+    env = kernel_env(PythonLayout(python, os.path.dirname(python), (), site), spec.env)
     write_bash_profile(handle.instance_dir / "home", env["PATH"], int(uid))
     settings = {"pid": init["pid"], "start": init["start"], "mnt_ns": init["mnt_ns"],
                 "uid": int(uid), "cgroup_procs": [str(p) for p in cgroup.procs_files()],
@@ -90,8 +91,9 @@ def _unsandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str,
     space = handle.instance_dir
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
     path = f"{os.path.dirname(os.path.abspath(spec.python))}:{env.get('PATH', _SYSTEM_PATH)}"
-    env.update(HOME=str(space / "home"), PYTHONPATH=str(space / "site"),
-               PIP_TARGET=str(space / "site"), TMPDIR=str(space / "tmp"),
+    site = [str(space / "site" / d) for d in handle.private.get("site", ())]
+    env.update(HOME=str(space / "home"), PYTHONPATH=":".join(site or [str(space / "site")]),
+               PIP_PREFIX=str(space / "site"), TMPDIR=str(space / "tmp"),
                TERM="xterm-256color", PATH=path)
     env.update(spec.env)
     write_bash_profile(space / "home", path, None)

@@ -34,6 +34,8 @@ from dikte.runtimes.sandbox import (
     COLAB_PACKAGE,
     DIKTE_PACKAGE,
     KERNEL_EXTENSION,
+    PythonLayout,
+    make_dirs_beneath,
     probe_python,
     runtime_pythonpath,
 )
@@ -48,7 +50,7 @@ class UnsandboxedBackend:
         self.data_dir = Path(os.path.abspath(data_dir))
         self.start_timeout = start_timeout
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._checked: set[str] = set()
+        self._checked: dict[str, PythonLayout] = {}
 
     def _space(self, handle: RuntimeHandle) -> InstanceSpace:
         return InstanceSpace(handle.instance_dir, Path(handle.private["sock_dir"]))
@@ -66,15 +68,17 @@ class UnsandboxedBackend:
 
     async def _launch(self, spec: RuntimeSpec, space: InstanceSpace) -> RuntimeHandle:
         if spec.python not in self._checked:
-            await probe_python(spec.python)
-            self._checked.add(spec.python)
+            self._checked[spec.python] = await probe_python(spec.python)
+        site = self._checked[spec.python].site
+        for rel in site:
+            make_dirs_beneath(space.site, rel, None)
         space.clear_sockets()
         host_conn, _ = new_connection(str(space.sock / "kernel"), "")
         write_connection_file(space.connection_file, host_conn, None)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
-        env.update(HOME=str(space.home), PIP_TARGET=str(space.site),
+        env.update(HOME=str(space.home), PIP_PREFIX=str(space.site),
                    PYTHONPATH=runtime_pythonpath(str(COLAB_PACKAGE), str(space.site),
-                                                 str(_dikte_lib(space))),
+                                                 str(_dikte_lib(space)), site),
                    DIKTE_DRIVE=str(space.content / "drive" / "MyDrive"),
                    DIKTE_NOTICE_FILE=str(space.sock / "notice.json"),
                    TMPDIR=str(space.tmp), MPLBACKEND="module://matplotlib_inline.backend_inline",
@@ -88,7 +92,7 @@ class UnsandboxedBackend:
             runtime_id=spec.runtime_id, pid=child.pid, connection=host_conn,
             instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
             private={"pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
-                     "spec": spec_to_state(spec)},
+                     "spec": spec_to_state(spec), "site": list(site)},
         )
         ready = await procs.wait_until(lambda: space.sockets_ready() or child.poll() is not None,
                                        self.start_timeout, step=0.05)
