@@ -60,7 +60,8 @@ def test_browse_download_upload_mkdir_delete(server: DikteServer, client: Client
     assert r.status_code == 201 and r.json()["path"] == "up/b.bin", r.text
     r = client.http.post("/api/runtime/files/mkdir", json={"path": path, "dir": "made/deep"})
     assert r.status_code == 201 and r.json()["kind"] == "dir", r.text
-    assert _run(client, path, check).split() == ["uploaded", str(SANDBOX_UID), "['deep']"]
+    # owned by the runtime's root (its user namespace's uid 0, host uid SANDBOX_UID)
+    assert _run(client, path, check).split() == ["uploaded", "0", "['deep']"]
 
     r = client.http.post("/api/runtime/files/delete", json={"path": path, "file": "up"})
     assert r.status_code == 204, r.text

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.test_terminal import SANDBOX_UID, _connected, terminal
-from tests.support.procs import runtime_processes
+from tests.support.procs import runtime_processes, shell_host_ids
 from tests.support.server import Client, DikteServer
 
 
@@ -89,9 +89,11 @@ def test_terminal_ignores_a_runtime_made_pid_one(server: DikteServer, client: Cl
     proc, _ = _impostor(rid, evil, tmp_path)
     try:
         with terminal(client, path) as sh:
-            assert sh.run("id -u").strip() == str(SANDBOX_UID)
+            assert sh.run("id -u").strip() == "0"  # the runtime's root, in its user namespace
             assert "real.txt" in sh.run("ls /content").split()
-            assert sh.run("grep CapEff /proc/self/status").split()[-1] == "0" * 16
+            shell = int(sh.run("echo $$").strip())  # its pid in the sandbox
+            assert shell_host_ids(rid) == {(SANDBOX_UID, True)}, "shell not the runtime's user"
+            assert shell > 0
         assert not marker.exists(), "the runtime's own setpriv ran as root"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psutil
@@ -21,3 +22,10 @@ def runtime_processes(runtime_id: str) -> list[psutil.Process]:
         if f"/{runtime_id}" in cgroups or any(runtime_id in part for part in cmdline):
             found.append(proc)
     return found
+
+
+def shell_host_ids(rid: str) -> set[tuple[int, bool]]:
+    """(host uid, in another user namespace than the host's) of the runtime's shells."""
+    host_userns = os.stat("/proc/self/ns/user").st_ino
+    return {(p.uids().real, os.stat(f"/proc/{p.pid}/ns/user").st_ino != host_userns)
+            for p in runtime_processes(rid) if p.name() == "bash"}

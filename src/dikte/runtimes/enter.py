@@ -10,9 +10,12 @@ only, it never imports Dikte) with its settings as JSON on the pipe ``FD``. It:
    runtime made (its own namespaces, a reused pid) is never entered;
 3. joins them (mount namespace last) and forks, so that the child is inside the sandbox's pid
    namespace; the parent only waits and passes on the exit status;
-4. in the child, before anything else runs there: drops every capability from the bounding set,
-   becomes the runtime's user (which clears the others), sets no_new_privs and loads the runtime's
-   seccomp filter, and only then changes to /content and executes ``/bin/bash -l``.
+4. in the child, before anything else runs there: becomes the runtime's user, sets no_new_privs
+   and loads the runtime's seccomp filter, and only then changes to /content and executes
+   ``/bin/bash -l``. Where the runtime is root of its own user namespace (Dikte runs as root),
+   the user namespace is joined last and the shell is that namespace's root, with the
+   capabilities the kernel has there and none on the host; otherwise the runtime's user is a
+   host uid and every capability is dropped, the bounding set included.
 
 So the only program executed inside the sandbox's file system view is the shell, already
 unprivileged; the root part runs this file's code only, loaded from the host before any
@@ -38,6 +41,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 CAP_LAST = 63
+CLONE_NEWUSER = 0x10000000
 
 
 class _SockFprog(ctypes.Structure):
@@ -66,6 +70,7 @@ def _start_time(pid: int) -> int:
 
 def _enter(cfg: dict[str, Any]) -> None:
     pid = int(cfg["pid"])
+    os.setgroups([])  # host root's groups must not come along into a user namespace
     for path in cfg["cgroup_procs"]:
         with open(path, "w") as f:
             f.write(str(os.getpid()))
@@ -81,6 +86,8 @@ def _enter(cfg: dict[str, Any]) -> None:
     st = os.fstat(fds[-1][0])
     if [st.st_dev, st.st_ino] != list(cfg["mnt_ns"]):
         _fail("the runtime's sandbox is not the one Dikte started; reconnect it.")
+    if cfg["userns"]:  # last: once in it, this process has no power over the host's namespaces
+        fds.append((os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC), CLONE_NEWUSER))
     for fd, flag in fds:
         _check(_libc.setns(fd, flag), "joining the runtime's namespaces")
         os.close(fd)
@@ -88,9 +95,10 @@ def _enter(cfg: dict[str, Any]) -> None:
 
 def _become_user(cfg: dict[str, Any], program: ctypes.Array[ctypes.c_char]) -> None:
     uid = int(cfg["uid"])
-    for cap in range(CAP_LAST + 1):
-        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the kernel's last cap
-    os.setgroups([])
+    if not cfg["userns"]:  # a host uid: nothing privileged may remain
+        for cap in range(CAP_LAST + 1):
+            _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the kernel's last cap
+    # in a user namespace uid 0 is its root (the runtime's host uid), like the kernel
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")

@@ -9,6 +9,7 @@ restarted control plane finds it again through :meth:`LocalBackend.reattach`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dikte.errors import DikteError, RuntimeUnavailable, SandboxUnavailable
-from dikte.runtimes import procs, seccomp
+from dikte.runtimes import procs, rootfs, seccomp
 from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.cgroups import Cgroup, CgroupDriver
 from dikte.runtimes.exits import exit_for
@@ -78,6 +79,11 @@ class LocalBackend:
         self._cgroups: CgroupDriver | None = None
         self._layouts: dict[str, PythonLayout] = {}
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._idmaps = rootfs.IdMaps()
+        self.views = Path("/run/dikte-views") / hashlib.sha256(
+            str(self.data_dir).encode()).hexdigest()[:12]
+        """Where this server's runtimes' views are (see :mod:`dikte.runtimes.rootfs`)."""
+        self._etc: Path | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -95,6 +101,18 @@ class LocalBackend:
     def _space(self, handle: RuntimeHandle) -> InstanceSpace:
         return InstanceSpace(handle.instance_dir, Path(handle.private["sock_dir"]))
 
+    def _plan_layers(self, runtime_id: str, space: InstanceSpace) -> rootfs.RootLayers:
+        """Where a runtime's system layers are mounted, and their upper folders (kept in the
+        instance space, outside what the sandbox binds)."""
+        return rootfs.RootLayers(self.views / runtime_id, space.root / "rootfs-upper")
+
+    def _root_layers(self, runtime_id: str, space: InstanceSpace, uid: int) -> rootfs.RootLayers:
+        if self._etc is None:
+            self._etc = rootfs.shared_etc(self.data_dir, self.views)
+        plan = self._plan_layers(runtime_id, space)
+        rootfs.view_dir(self.views, runtime_id)
+        return rootfs.build(plan.mounts, plan.storage, uid, self._idmaps, self._etc)
+
     def _pids(self, handle: RuntimeHandle) -> set[int]:
         pids = Cgroup.from_state(handle.private["cgroup"]).pids()
         if procs.is_running(handle.pid, handle.private.get("pid_start")):
@@ -102,9 +120,12 @@ class LocalBackend:
         return pids
 
     async def _launch(
-        self, spec: RuntimeSpec, space: InstanceSpace, cgroup: Cgroup, uid: int | None
+        self, spec: RuntimeSpec, space: InstanceSpace, cgroup: Cgroup, uid: int | None,
+        layers: rootfs.RootLayers | None = None,
     ) -> RuntimeHandle:
-        """Start a kernel in an existing instance space; wait until its sockets are bound."""
+        """Start a kernel in an existing instance space; wait until its sockets are bound.
+        With ``layers`` (Dikte runs as root) the kernel is root of its own user namespace over
+        them (see :mod:`dikte.runtimes.rootfs`)."""
         bwrap, _ = self._host_ready()
         layout = await self._layout(spec.python)
         space.clear_sockets()
@@ -120,11 +141,21 @@ class LocalBackend:
             make_dirs_beneath(space.site, rel, uid)
         seccomp_r, info_r, info_w = procs.pipe_with(seccomp.program()), *os.pipe()
         os.set_blocking(info_r, False)
+        system = via = None
+        if layers is not None:
+            system = {layer: layers.merged(layer) for layer in rootfs.LAYERS
+                      if layers.merged(layer).is_dir()}
+            view = layers.mounts
+
+            def via(path: str) -> str:
+                return rootfs.bind(view, path)
         try:
-            opts = bwrap_options(spec.runtime_id, paths, layout, kernel_env(layout, spec.env),
+            opts = bwrap_options(spec.runtime_id, paths, layout,
+                                 kernel_env(layout, spec.env, root=layers is not None),
                                  forbidden=self.data_dir, as_root=self.as_root,
                                  device_binds=spec.device_binds, masked_paths=spec.masked_paths,
-                                 seccomp_fd=seccomp_r, info_fd=info_w)
+                                 seccomp_fd=seccomp_r, info_fd=info_w, system=system,
+                                 via=via)
             data = b"".join(o.encode() + b"\0" for o in opts)
             if len(data) > 60000:
                 raise RuntimeUnavailable("The runtime's settings are too large.",
@@ -132,8 +163,9 @@ class LocalBackend:
             oom_baseline = cgroup.oom_kills()
             args_r = procs.pipe_with(data)
             try:
-                argv = launcher_argv(cgroup.procs_files(), bwrap, args_r,
-                                     kernel_command(layout, uid))
+                command = kernel_command(layout, None if layers is not None else uid)
+                argv = launcher_argv(cgroup.procs_files(), bwrap, args_r, command,
+                                     as_user=uid if layers is not None else None)
                 child = procs.spawn(argv, space.log, cwd="/",
                                     pass_fds=(args_r, seccomp_r, info_w),
                                     env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -150,6 +182,7 @@ class LocalBackend:
                     "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
                     "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
                     "spec": spec_to_state(spec), "site": list(layout.site),
+                    "rootfs": layers.to_state() if layers is not None else None,
                 },
             )
             ready = await procs.wait_until(
@@ -199,11 +232,14 @@ class LocalBackend:
                 log_message=f"instance space {space.root} already exists",
             ) from None
         cgroup: Cgroup | None = None
+        layers: rootfs.RootLayers | None = None
         try:
             if uid is not None:
                 os.chown(spec.drive_root, uid, uid)
             cgroup = driver.create(spec.runtime_id, spec.memory_bytes, spec.cpu_weight)
-            return await self._launch(spec, space, cgroup, uid)
+            if uid is not None:
+                layers = await asyncio.to_thread(self._root_layers, spec.runtime_id, space, uid)
+            return await self._launch(spec, space, cgroup, uid, layers)
         except BaseException:
             await self._teardown(spec.runtime_id, space, cgroup, None, grace=0.5)
             raise
@@ -233,7 +269,9 @@ class LocalBackend:
         child = self._children.pop(handle.runtime_id, None)
         await procs.end_processes(lambda: self._pids(handle), 3.0, child)
         spec = spec_from_handle(handle)
-        new = await self._launch(spec, space, cgroup, handle.private.get("uid"))
+        uid = handle.private.get("uid")
+        layers = self._plan_layers(handle.runtime_id, space) if uid is not None else None
+        new = await self._launch(spec, space, cgroup, uid, layers)
         new.started_at = handle.started_at
         return new
 
@@ -267,6 +305,8 @@ class LocalBackend:
                 pass
         if cgroup is not None and ended:
             await asyncio.to_thread(cgroup.remove)
+        if self.as_root:  # unmounted before anything of the instance space is deleted
+            await asyncio.to_thread(rootfs.remove, self._plan_layers(runtime_id, space))
         await asyncio.to_thread(space.remove)
         if not ended:
             raise DikteError(
@@ -295,6 +335,8 @@ class LocalBackend:
             return []
         runtimes = self.data_dir / "runtimes"
         owned = {p.name for p in runtimes.iterdir()} if runtimes.is_dir() else set()
+        # system layers whose instance space is gone (made before it, removed after it)
+        await asyncio.to_thread(rootfs.sweep, self.views, keep | owned)
         return await asyncio.to_thread(driver.sweep, keep, owned)
 
     async def usage(self, handle: RuntimeHandle) -> Usage:

@@ -33,7 +33,7 @@ import json
 import os
 import shlex
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,13 +145,17 @@ def runtime_pythonpath(colab: str, site: str, lib: str, site_dirs: Sequence[str]
     return ":".join([colab, *layer, lib, f"{lib}/dikte/kernel/legacy"])
 
 
-def kernel_env(layout: PythonLayout, extra: Mapping[str, str]) -> dict[str, str]:
+def kernel_env(layout: PythonLayout, extra: Mapping[str, str], *, root: bool = False
+               ) -> dict[str, str]:
+    """The kernel's environment; ``root``: the runtime is root of its own user namespace."""
+    user = "root" if root else "dikte"
     env = {
         "HOME": "/root",
-        "USER": "dikte",
-        "LOGNAME": "dikte",
+        "USER": user,
+        "LOGNAME": user,
         "SHELL": "/bin/bash",
-        "PATH": f"{layout.bin_dir}:{SITE_DIR}/bin:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{layout.bin_dir}:{SITE_DIR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                "/usr/bin:/sbin:/bin",
         "LANG": "C.UTF-8",
         "TERM": "xterm-256color",
         "PYTHONPATH": runtime_pythonpath(COLAB_DIR, SITE_DIR, LIB_DIR, layout.site),
@@ -200,11 +204,18 @@ def bwrap_options(
     masked_paths: Sequence[str] = (),
     seccomp_fd: int | None = None,
     info_fd: int | None = None,
+    system: Mapping[str, Path] | None = None,
+    via: Callable[[str], str] | None = None,
 ) -> list[str]:
     """bwrap's options (everything before the command). ``forbidden`` (the data dir) must not
     be reachable through any image path. ``seccomp_fd`` is a pipe holding the filter of
     :mod:`dikte.runtimes.seccomp`; bwrap writes the sandbox's pid 1 (``child-pid``) to
-    ``info_fd``."""
+    ``info_fd``.
+
+    With ``system`` (the runtime's writable system folders, see :mod:`dikte.runtimes.rootfs`:
+    layer -> merged overlay) the sandbox is a user namespace whose root is the runtime's host
+    uid, keeping its capabilities inside it, and bwrap runs as that uid: every host folder is
+    then bound from ``via(path)``, a place the caller made that bwrap can reach."""
     for root in (*layout.roots, str(DIKTE_PACKAGE)):
         if _inside(str(forbidden), root):
             raise SandboxUnavailable(
@@ -218,19 +229,30 @@ def bwrap_options(
         opts += ["--seccomp", str(seccomp_fd)]
     if info_fd is not None:
         opts += ["--info-fd", str(info_fd)]
-    if not as_root:
+    if system is not None:
+        opts += ["--unshare-user", "--disable-userns", "--uid", "0", "--gid", "0",
+                 "--cap-add", "ALL"]
+    elif not as_root:
         opts += ["--unshare-user", "--cap-drop", "ALL"]
     for key, value in env.items():
         opts += ["--setenv", key, value]
-    opts += ["--ro-bind", "/usr", "/usr"]
+
+    def bind(kind: str, source: str) -> list[str]:
+        return [kind, source if via is None else via(source)]
+
+    opts += ["--bind", str(system["usr"])] if system else ["--ro-bind", "/usr"]
+    opts += ["/usr"]
     for link in SYSTEM_LINKS:
         if os.path.islink(link):
             opts += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             opts += ["--ro-bind", link, link]
-    opts += ["--ro-bind", "/etc", "/etc",
-             "--ro-bind", str(paths.passwd), "/etc/passwd",
-             "--ro-bind", str(paths.group), "/etc/group"]
+    if system is not None:  # /etc's copy has root; the runtime is root
+        opts += ["--bind", str(system["etc"]), "/etc"]
+    else:
+        opts += ["--ro-bind", "/etc", "/etc",
+                 "--ro-bind", str(paths.passwd), "/etc/passwd",
+                 "--ro-bind", str(paths.group), "/etc/group"]
     resolv = os.path.realpath("/etc/resolv.conf")
     if os.path.isfile(resolv) and not _inside(resolv, "/etc"):
         opts += ["--ro-bind", resolv, "/etc/resolv.conf"]  # e.g. systemd-resolved's stub
@@ -243,18 +265,24 @@ def bwrap_options(
     for path in masked_paths:
         opts += ["--tmpfs", path]
     made = {"/", "/usr", "/etc", "/proc", "/dev", *SYSTEM_LINKS}
+    layers: list[tuple[list[str], str]] = []
+    if system is not None:  # apt and dpkg's state, writable; their logs, fresh
+        layers = [(["--bind", str(merged)], f"/{layer}")
+                  for layer, merged in system.items() if layer.startswith("var/")]
+        layers += [(["--tmpfs"], "/var/log"), (["--dir"], "/var/log/apt")]
     binds: list[tuple[list[str], str]] = [
         (["--perms", "1777", "--tmpfs"], "/var/tmp"),
-        (["--bind", str(paths.content)], "/content"),
-        (["--bind", str(paths.drive)], "/content/drive/MyDrive"),
-        (["--bind", str(paths.tmp)], "/tmp"),
-        (["--bind", str(paths.home)], "/root"),
-        (["--bind", str(paths.site)], SITE_DIR),
-        (["--bind", str(paths.sock)], KERNEL_SOCKET_DIR),
-        (["--ro-bind", str(DIKTE_PACKAGE)], f"{LIB_DIR}/dikte"),
-        (["--ro-bind", str(COLAB_PACKAGE)], COLAB_DIR),
+        *layers,
+        (bind("--bind", str(paths.content)), "/content"),
+        (bind("--bind", str(paths.drive)), "/content/drive/MyDrive"),
+        (bind("--bind", str(paths.tmp)), "/tmp"),
+        (bind("--bind", str(paths.home)), "/root"),
+        (bind("--bind", str(paths.site)), SITE_DIR),
+        (bind("--bind", str(paths.sock)), KERNEL_SOCKET_DIR),
+        (bind("--ro-bind", str(DIKTE_PACKAGE)), f"{LIB_DIR}/dikte"),
+        (bind("--ro-bind", str(COLAB_PACKAGE)), COLAB_DIR),
         # after /tmp and /root: an image may live under either
-        *((["--ro-bind", root], root) for root in layout.roots),
+        *((bind("--ro-bind", root), root) for root in layout.roots),
     ]
     for prefix, target in binds:
         opts += _parents(target, made)
@@ -336,13 +364,21 @@ def kernel_command(layout: PythonLayout, uid: int | None) -> list[str]:
 
 
 def launcher_argv(
-    procs_files: list[Path], bwrap: str, args_fd: int, command: list[str]
+    procs_files: list[Path], bwrap: str, args_fd: int, command: list[str],
+    as_user: int | None = None,
 ) -> list[str]:
-    """``sh`` puts itself into the runtime's cgroup(s), then becomes bwrap: every process of the
-    sandbox is in the cgroup from its first instruction."""
+    """``sh`` puts itself into the runtime's cgroup(s), then becomes bwrap (as ``as_user``, with
+    no capabilities and no groups, when given): every process of the sandbox is in the cgroup
+    from its first instruction."""
     joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in procs_files)
     script = f'{joins} && exec "$@"' if joins else 'exec "$@"'
-    return ["/bin/sh", "-c", script, "dikte-sandbox", bwrap, "--args", str(args_fd), "--", *command]
+    drop: list[str] = []
+    if as_user is not None:
+        setpriv = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin") or "/usr/bin/setpriv"
+        drop = [setpriv, "--reuid", str(as_user), "--regid", str(as_user), "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--"]
+    return ["/bin/sh", "-c", script, "dikte-sandbox", *drop, bwrap, "--args", str(args_fd),
+            "--", *command]
 
 
 def find_bwrap() -> str:

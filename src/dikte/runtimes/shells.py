@@ -3,13 +3,14 @@
 In a sandboxed runtime (the local backend, Dikte running as root) the shell is started by
 :mod:`dikte.runtimes.enter`, a small program run as root from the host: it joins the runtime's
 cgroup, then the namespaces of the sandbox's pid 1 that Dikte recorded when it started the
-sandbox (checked by start time and mount namespace; never found by scanning), and forks into the
-sandbox's pid namespace, where the child drops to the runtime's user with no capabilities, no new
-privileges and the runtime's seccomp filter before it executes ``/bin/bash -l`` with the kernel's
-environment, in /content. It therefore sees exactly what a cell sees, and it ends with the
-runtime: stopping the runtime (or restarting its kernel) ends every process in its cgroup, and
-the end of the pid namespace takes the rest. Without a sandbox (``--unsafe-no-sandbox``) the shell
-is a plain bash in the instance space's content folder.
+sandbox (checked by start time and mount namespace; never found by scanning), its user namespace
+last, and forks into the sandbox's pid namespace, where the child becomes the runtime's root (no
+power outside its namespace), with no new privileges and the runtime's seccomp filter, before it
+executes ``/bin/bash -l`` with the kernel's environment, in /content. It therefore sees exactly
+what a cell sees, and it ends with the runtime: stopping the runtime (or restarting its kernel)
+ends every process in its cgroup, and the end of the pid namespace takes the rest. Without a
+sandbox (``--unsafe-no-sandbox``) the shell is a plain bash in the instance space's content
+folder.
 
 No program is executed as root inside the sandbox's file system view.
 """
@@ -77,10 +78,13 @@ def _sandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str, b
     spec = spec_from_handle(handle)
     python = os.path.abspath(spec.python)
     site = tuple(handle.private.get("site", ()))
-    env = kernel_env(PythonLayout(python, os.path.dirname(python), (), site), spec.env)
+    env = kernel_env(PythonLayout(python, os.path.dirname(python), (), site), spec.env,
+                     root=handle.private.get("rootfs") is not None)
     write_bash_profile(handle.instance_dir / "home", env["PATH"], int(uid))
+    userns = handle.private.get("rootfs") is not None
     settings = {"pid": init["pid"], "start": init["start"], "mnt_ns": init["mnt_ns"],
-                "uid": int(uid), "cgroup_procs": [str(p) for p in cgroup.procs_files()],
+                "uid": 0 if userns else int(uid), "userns": userns,
+                "cgroup_procs": [str(p) for p in cgroup.procs_files()],
                 "env": env, "seccomp": seccomp.program().hex()}
     argv = [sys.executable, "-I", "-S", "-B", str(ENTER), "{fd}"]
     return argv, {"PATH": _SYSTEM_PATH, "LANG": "C.UTF-8"}, "/", True, json.dumps(settings).encode()
