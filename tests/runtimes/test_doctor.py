@@ -11,8 +11,8 @@ def test_this_host_can_sandbox() -> None:
     assert report.sandbox_ok, text
     assert "bubblewrap" in text and "cgroup v" in text
     names = {c.name for c in report.checks}
-    assert {"bubblewrap", "namespaces", "seccomp", "user", "cgroups", "overlay",
-            "ipc sockets"} <= names
+    assert {"bubblewrap", "namespaces", "seccomp", "user", "system layer", "cgroups",
+            "overlay", "ipc sockets"} <= names
     seccomp = next(c for c in report.checks if c.name == "seccomp")
     assert seccomp.ok and "user namespaces" in seccomp.detail, text
 

@@ -10,11 +10,12 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dikte.errors import SandboxUnavailable
-from dikte.runtimes import procs, seccomp
+from dikte.runtimes import procs, rootfs, seccomp
 from dikte.runtimes.cgroups import CgroupDriver
 from dikte.runtimes.instance import InstanceSpace, short_socket_base
 
@@ -96,11 +97,12 @@ def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None)
             "overlay", True,
             ("bwrap --tmp-overlay is available; " if overlay else
              f"bwrap {'.'.join(map(str, version))} has no --tmp-overlay; ")
-            + "runtimes install packages into a writable layer at /opt/dikte/site instead",
+            + "Dikte mounts runtimes' writable layers itself (see system layer)",
             required=False))
     if root:
-        checks.append(Check("user", True, "running as root: runtimes run as uid "
-                            f"{sandbox_uid_base} + person id, without capabilities"))
+        checks.append(Check("user", True, "running as root: each runtime is root of its own "
+                            f"user namespace, which is host uid {sandbox_uid_base} + person id"))
+        checks.append(_rootfs_check(sandbox_uid_base))
         setpriv = shutil.which("setpriv")
         checks.append(Check("setpriv", setpriv is not None,
                             f"found at {setpriv}" if setpriv else "setpriv is not installed",
@@ -140,6 +142,27 @@ def _seccomp_check(bwrap: str, ns: list[str]) -> Check:
         return Check("seccomp", False, "the filter did not refuse a user namespace", fix)
     return Check("seccomp", True, f"{len(seccomp.REFUSED)} kinds of system call refused in "
                  "runtimes (mount, namespaces incl. user namespaces, bpf, keyctl, ...)")
+
+
+def _rootfs_check(uid: int) -> Check:
+    """Make one id-mapped overlay, as each runtime's system layer is made, and remove it."""
+    fix = "Linux 5.19 or newer (id-mapped mounts under overlayfs)"
+    with tempfile.TemporaryDirectory(prefix="dikte-doctor-") as tmp:
+        source = Path(tmp) / "source"
+        source.mkdir()
+        maps = rootfs.IdMaps()
+        try:
+            layers = rootfs.build(Path(tmp) / "view", Path(tmp) / "storage", uid, maps, source)
+            owner = layers.merged("etc").stat().st_uid
+            rootfs.remove(layers)
+        except SandboxUnavailable as exc:
+            return Check("system layer", False, exc.log_message, fix)
+        finally:
+            maps.close()
+    if owner != uid:
+        return Check("system layer", False, f"the id-mapped layer shows owner {owner}", fix)
+    return Check("system layer", True, "id-mapped overlays work: runtimes get a writable, "
+                 "ephemeral /usr, /etc and apt state of their own (apt-get install works)")
 
 
 def _cgroup_check(root: bool) -> Check:
