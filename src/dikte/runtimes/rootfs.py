@@ -271,13 +271,17 @@ def remove(layers: RootLayers) -> None:
     for target in sorted((m for m in _mount_points() if m.startswith(prefix)),
                          key=lambda m: m.count("/"), reverse=True):
         _unmount(Path(target))
-    if layers.mounts.is_dir():
-        for folder, dirs, _ in os.walk(layers.mounts, topdown=False):
-            for name in dirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.join(folder, name))
+    # the view's own folders, by name: never a walk, which could enter a mount that stayed
+    for kind in ("binds", "lower", "merged"):
+        folder = layers.mounts / kind
         with contextlib.suppress(OSError):
-            layers.mounts.rmdir()
+            for name in os.listdir(folder):
+                with contextlib.suppress(OSError):  # EBUSY: still mounted; left alone
+                    os.rmdir(folder / name)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        layers.mounts.rmdir()
     if layers.storage.exists() and not _holds_mounts(layers.storage):
         shutil.rmtree(layers.storage, ignore_errors=True)
 
