@@ -96,11 +96,14 @@ class Settings(BaseModel):
     )
     runtime_disk: Size = Field(
         50 * 2**30,
-        description="Disk limit of one runtime's instance space (/content, /tmp, installed "
-        "packages). Past it the runtime is stopped with the reason.",
+        description="Disk limit of one runtime (/content, /tmp, /root, installed packages, "
+        "system changes): when Dikte runs as root, a file system of this size, so writes past it "
+        "fail with 'No space left on device'; otherwise measured, and past it the runtime is "
+        "stopped with the reason.",
     )
     disk_check_seconds: float = Field(
-        5.0, gt=0, description="How often a runtime's instance space is measured."
+        5.0, gt=0, description="How often a runtime's disk use, and what it holds open of "
+        "files deleted from the drive, is measured."
     )
     output_max_lines: int = Field(
         10000, ge=10, description="Most lines of text output kept per cell; the rest is cut with a note."

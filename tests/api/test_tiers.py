@@ -13,24 +13,27 @@ from tests.support.server import Client, DikteServer, cell_text
 SERVER = Callable[..., DikteServer]
 
 
-def tier_config(tmp_path: Path, extra: str = "", **fields: object) -> str:
+def tier_config(tmp_path: Path, extra: str = "", *, top: str = "", disk: str = '"1GiB"',
+                **fields: object) -> str:
     """A config whose one tier, free, has small limits (overridable by keyword); ``extra`` adds
-    TOML lines at the end (e.g. more shapes)."""
+    TOML lines at the end (e.g. more shapes), ``top`` settings lines at the start, ``disk`` is the
+    standard shape's disk."""
     tier: dict[str, object] = {
         "idle_timeout_s": 3600, "max_lifetime_s": 3600, "disconnect_grace_s": 3600,
         "daily_accelerator_hours": 0, "drive_quota": '"1GiB"', "warn_before_stop_s": 2,
         "connect_limit": 10, "connect_window_s": 60}
     tier.update(fields)
-    lines = ["reaper_seconds = 0.25", "[tiers.free]", 'name = "free"']
+    lines = ["reaper_seconds = 0.25", top, "[tiers.free]", 'name = "free"']
     lines += [f"{k} = {v}" for k, v in tier.items()]
     lines += ["[tiers.free.shapes.standard]", "max_sessions = 1", 'memory = "1GiB"',
-              'disk = "1GiB"', extra]
+              f"disk = {disk}", extra]
     path = tmp_path / "dikte.toml"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
 
 def start(fresh_server: SERVER, tmp_path: Path, extra: str = "", **fields: object) -> Client:
+    """A fresh server under :func:`tier_config` (same keywords), and a client of it."""
     return fresh_server(DIKTE_CONFIG=tier_config(tmp_path, extra, **fields)).start().client()
 
 

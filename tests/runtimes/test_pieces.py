@@ -16,6 +16,7 @@ MOUNTINFO = """\
 31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
 32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
 33 30 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+34 30 0:30 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
 """
 
 
@@ -24,7 +25,7 @@ def test_cgroup_mounts_finds_v2_and_the_v1_controllers(tmp_path: Path) -> None:
     v2, v1 = cgroup_mounts(str(tmp_path / "mountinfo"))
     assert v2 == Path("/sys/fs/cgroup/unified")
     assert v1 == {"cpu": Path("/sys/fs/cgroup/cpu,cpuacct"),
-                  "memory": Path("/sys/fs/cgroup/memory")}
+                  "memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")}
 
 
 def test_v2_cgroup_files(tmp_path: Path) -> None:
@@ -33,8 +34,9 @@ def test_v2_cgroup_files(tmp_path: Path) -> None:
                        "memory.events": "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\n"}.items():
         (tmp_path / name).write_text(text)
     cg = Cgroup(2, {"unified": tmp_path})
-    cg.set_limits(256 << 20, 250)
+    cg.set_limits(256 << 20, 250, 512)
     assert (tmp_path / "memory.max").read_text() == str(256 << 20)
+    assert (tmp_path / "pids.max").read_text() == "512"
     assert (tmp_path / "memory.swap.max").read_text() == "0"
     assert (tmp_path / "cpu.weight").read_text() == "250"
     assert (cg.pids(), cg.memory_current(), cg.oom_kills()) == ({12, 34}, 4096, 2)
@@ -42,12 +44,13 @@ def test_v2_cgroup_files(tmp_path: Path) -> None:
 
 
 def test_v1_cpu_shares_follow_the_weight(tmp_path: Path) -> None:
-    mem, cpu = tmp_path / "memory", tmp_path / "cpu"
-    mem.mkdir()
-    cpu.mkdir()
+    mem, cpu, pids = tmp_path / "memory", tmp_path / "cpu", tmp_path / "pids"
+    for d in (mem, cpu, pids):
+        d.mkdir()
     (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
-    Cgroup(1, {"memory": mem, "cpu": cpu}).set_limits(1 << 30, 200)
+    Cgroup(1, {"memory": mem, "cpu": cpu, "pids": pids}).set_limits(1 << 30, 200, 100)
     assert (mem / "memory.limit_in_bytes").read_text() == str(1 << 30)
+    assert (pids / "pids.max").read_text() == "100"
     assert (cpu / "cpu.shares").read_text() == "2048"
     assert Cgroup(1, {"memory": mem, "cpu": cpu}).oom_kills() == 1
 

@@ -38,7 +38,9 @@ class ShapeLimits(BaseModel):
     model_config = _DATA
     max_sessions: int = Field(ge=0, description="Most runtimes of this shape a person may hold at once.")
     memory: Size = Field(0, description="RAM per runtime in bytes; accepts sizes such as 12GiB.")
-    disk: Size = Field(0, description="Disk (instance space) per runtime in bytes; accepts 100GiB.")
+    disk: Size = Field(0, description="Disk per runtime in bytes (/content, /tmp, /root, installed "
+                       "packages); accepts 100GiB. Writes past it fail with 'No space left on "
+                       "device'.")
     available: bool = Field(True, description="Whether the tier offers this shape at all.")
 
     @property
@@ -83,6 +85,10 @@ class Tier(BaseModel):
         10, ge=1, description="Most connects allowed within connect_window_s; one more is refused.")
     connect_window_s: int = Field(
         60, ge=1, description="The window, in seconds, over which connect_limit counts connects.")
+    max_processes: int = Field(
+        2048, ge=32, description="Most processes and threads one runtime may run at once (its "
+        "cgroup's pids limit); past it a new process or thread fails with 'Resource temporarily "
+        "unavailable'.")
 
     @field_validator("shapes")
     @classmethod
@@ -187,7 +193,9 @@ def default_tiers() -> dict[str, Tier]:
     come back within half an hour (free) or an hour (paid) before the runtime goes; the accelerator
     shapes T4 and A100 are offered as above (a shape the hardware lacks is simply never granted).
     Every tier warns 60 s before a stop and allows 10 connects a minute. When no accelerator is
-    free, pro_plus waits ahead of pro, and pro ahead of free (``queue_priority`` 2, 1, 0).
+    free, pro_plus waits ahead of pro, and pro ahead of free (``queue_priority`` 2, 1, 0). A
+    runtime may run 2,048 processes and threads at once (``max_processes``): far above what
+    notebooks, pip builds and data loaders use, far below what would trouble the host.
     """
     free = Tier(
         name="free", shapes={"standard": _shape(1, 12, 100), "high_ram": _NONE,

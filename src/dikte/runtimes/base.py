@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 RUNTIME_ID = re.compile(r"[a-z0-9]{12}")
+MIN_DISK_BYTES = 16 * 2**20
+"""The smallest storage a runtime can have (a file system needs some room of its own)."""
+MIN_PROCESSES = 32
+"""The fewest processes and threads a runtime can start with (the sandbox and a kernel)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,13 @@ class RuntimeSpec:
     """RAM limit (cgroup)."""
     cpu_weight: int
     """1..10000 on the cgroup v2 ``cpu.weight`` scale (100 is the default share)."""
+    disk_bytes: int = 50 * 2**30
+    """Size of the runtime's own storage (``/content``, ``/tmp``, ``/root``, the package and
+    system layers): a backend that can make a file system of exactly this size does, so writes
+    past it fail with ENOSPC; others measure and stop. The default is ``runtime_disk``'s."""
+    max_processes: int = 2048
+    """Most processes and threads the runtime may run at once (cgroup pids limit); the default
+    is the shipped tiers'."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment variables for the kernel."""
     device_binds: tuple[tuple[str, str], ...] = ()
@@ -63,6 +74,11 @@ class RuntimeSpec:
             raise ValueError(f"cpu_weight must be in 1..10000, got {self.cpu_weight}")
         if self.memory_bytes <= 0:
             raise ValueError(f"memory_bytes must be positive, got {self.memory_bytes}")
+        if self.disk_bytes < MIN_DISK_BYTES:
+            raise ValueError(f"disk_bytes must be at least {MIN_DISK_BYTES}, got {self.disk_bytes}")
+        if self.max_processes < MIN_PROCESSES:
+            raise ValueError(f"max_processes must be at least {MIN_PROCESSES}, "
+                             f"got {self.max_processes}")
 
 
 @dataclass
@@ -103,6 +119,10 @@ class Usage:
     memory_bytes: int
     memory_limit: int
     disk_bytes: int
+    """Bytes of the runtime's own storage in use, held-open deleted files included."""
+    drive_held_bytes: int = 0
+    """Bytes of files deleted from the drive that the runtime's processes still hold open: they
+    take room on the drive's disk until closed, so they count against the drive quota."""
 
 
 @runtime_checkable
@@ -148,5 +168,6 @@ class RuntimeBackend(Protocol):
         ...
 
     async def usage(self, handle: RuntimeHandle) -> Usage:
-        """Current RAM use and limit, and bytes stored under the instance space."""
+        """Current RAM use and limit, bytes in use in the runtime's storage, and what its
+        processes hold open of files deleted from the drive. Cheap: no walk over files."""
         ...

@@ -1,8 +1,10 @@
 """Resource limits for runtimes through cgroups, v2 or v1, whichever the host can write.
 
 Each runtime gets ``<controller mount>/dikte/<runtime_id>``: one directory on cgroup v2, one per
-controller (memory, cpu) on v1. Memory is required (it is the RAM limit and how Dikte learns that a
-runtime was OOM-killed); cpu is used when it is there.
+controller (memory, cpu, pids) on v1. Memory is required (it is the RAM limit and how Dikte learns
+that a runtime was OOM-killed), and so is pids (the limit on processes and threads that stops a
+fork bomb, and with it the pid wrap a runtime could force on the host); cpu is used when it is
+there.
 
 =============  ==========================  ======================================
                v2                          v1
@@ -11,6 +13,8 @@ RAM limit      memory.max, swap.max = 0    memory.limit_in_bytes (+ memsw)
 RAM use        memory.current              memory.usage_in_bytes
 OOM kills      memory.events ``oom_kill``  memory.oom_control ``oom_kill``
 CPU share      cpu.weight                  cpu.shares (weight * 1024 / 100)
+Tasks limit    pids.max                    pids.max (the pids hierarchy)
+Tasks now      pids.current                pids.current
 =============  ==========================  ======================================
 """
 
@@ -42,7 +46,7 @@ def cgroup_mounts(mountinfo: str = "/proc/self/mountinfo") -> tuple[Path | None,
                 v2 = mount
             elif fstype == "cgroup":
                 for opt in options.split(","):
-                    if opt in ("memory", "cpu") and opt not in v1:
+                    if opt in ("memory", "cpu", "pids") and opt not in v1:
                         v1[opt] = mount
     return v2, v1
 
@@ -69,11 +73,16 @@ class Cgroup:
 
     version: int
     paths: dict[str, Path]
-    """v2: {"unified": dir}; v1: {"memory": dir, "cpu": dir}."""
+    """v2: {"unified": dir}; v1: {"memory": dir, "cpu": dir, "pids": dir}."""
 
     @property
     def memory_dir(self) -> Path:
         return self.paths["unified" if self.version == 2 else "memory"]
+
+    @property
+    def pids_dir(self) -> Path | None:
+        """Where ``pids.max`` is; None for a cgroup made before Dikte limited processes."""
+        return self.paths["unified"] if self.version == 2 else self.paths.get("pids")
 
     def procs_files(self) -> list[Path]:
         return [p / "cgroup.procs" for p in dict.fromkeys(self.paths.values())]
@@ -87,7 +96,12 @@ class Cgroup:
                 pass
         return out
 
-    def set_limits(self, memory_bytes: int, cpu_weight: int) -> None:
+    def set_limits(self, memory_bytes: int, cpu_weight: int, max_tasks: int) -> None:
+        """RAM (no swap past it), CPU share, and the most processes and threads at once."""
+        pids = self.pids_dir
+        if pids is None:
+            raise OSError("the runtime's cgroup has no pids controller")
+        _write(pids / "pids.max", str(max_tasks))
         mem = self.memory_dir
         if self.version == 2:
             _write(mem / "memory.max", str(memory_bytes))
@@ -109,6 +123,14 @@ class Cgroup:
         if self.version == 2:
             return _read_counter(self.memory_dir / "memory.events", "oom_kill")
         return _read_counter(self.memory_dir / "memory.oom_control", "oom_kill")
+
+    def tasks(self) -> int:
+        """Processes and threads in the cgroup now (``pids.current``)."""
+        pids = self.pids_dir
+        try:
+            return int((pids / "pids.current").read_text()) if pids is not None else 0
+        except (OSError, ValueError):
+            return 0
 
     def memory_current(self) -> int:
         name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
@@ -152,8 +174,8 @@ class CgroupDriver:
 
     @classmethod
     def detect(cls) -> CgroupDriver:
-        """v2 when its memory controller is available and writable, else v1 when the memory
-        controller is writable; otherwise :class:`SandboxUnavailable`."""
+        """v2 when its memory and pids controllers are available and writable, else v1 when
+        the memory and pids controllers are writable; otherwise :class:`SandboxUnavailable`."""
         v2, v1 = cgroup_mounts()
         problems: list[str] = []
         if v2 is not None:
@@ -161,8 +183,9 @@ class CgroupDriver:
                 controllers = (v2 / "cgroup.controllers").read_text().split()
             except OSError:
                 controllers = []
-            if "memory" not in controllers:
-                problems.append(f"cgroup v2 at {v2} has no memory controller")
+            missing = [c for c in ("memory", "pids") if c not in controllers]
+            if missing:
+                problems.append(f"cgroup v2 at {v2} has no {' or '.join(missing)} controller")
             elif not os.access(v2, os.W_OK):
                 problems.append(f"cgroup v2 at {v2} is not writable by uid {os.geteuid()}")
             else:
@@ -170,8 +193,11 @@ class CgroupDriver:
                     return cls._setup_v2(v2, controllers)
                 except OSError as exc:
                     problems.append(f"cannot set up {v2 / BASE}: {exc}")
-        if "memory" in v1:
-            if os.access(v1["memory"], os.W_OK):
+        if "memory" in v1 and "pids" not in v1:
+            problems.append("cgroup v1 has no pids hierarchy (mount -t cgroup -o pids cgroup "
+                            "/sys/fs/cgroup/pids)")
+        elif "memory" in v1:
+            if all(os.access(v1[c], os.W_OK) for c in ("memory", "pids")):
                 bases = {c: m / BASE for c, m in v1.items() if os.access(m, os.W_OK)}
                 try:
                     for b in bases.values():
@@ -180,18 +206,20 @@ class CgroupDriver:
                 except OSError as exc:
                     problems.append(f"cannot create {bases['memory']}: {exc}")
             else:
-                problems.append(f"cgroup v1 memory at {v1['memory']} is not writable")
+                problems.append(f"cgroup v1 memory at {v1['memory']} or pids at {v1['pids']} "
+                                "is not writable")
         elif v2 is None:
             problems.append("no cgroup filesystem is mounted")
         raise SandboxUnavailable(
-            "This server cannot limit runtime memory, so it cannot start sandboxed runtimes. "
+            "This server cannot limit runtime memory and processes, so it cannot start "
+            "sandboxed runtimes. "
             "Run `dikte doctor` for details.",
-            log_message="no writable cgroup memory controller: " + "; ".join(problems),
+            log_message="no writable cgroup memory and pids controllers: " + "; ".join(problems),
         )
 
     @classmethod
     def _setup_v2(cls, mount: Path, controllers: list[str]) -> CgroupDriver:
-        wanted = [c for c in ("memory", "cpu") if c in controllers]
+        wanted = [c for c in ("memory", "cpu", "pids") if c in controllers]
         base = mount / BASE
         base.mkdir(exist_ok=True)
         for d in (mount, base):
@@ -227,17 +255,19 @@ class CgroupDriver:
                         removed.append(rid)
         return sorted(set(removed))
 
-    def create(self, runtime_id: str, memory_bytes: int, cpu_weight: int) -> Cgroup:
+    def create(self, runtime_id: str, memory_bytes: int, cpu_weight: int,
+               max_tasks: int = 1024) -> Cgroup:
+        """The runtime's cgroup(s) with its limits; ``max_tasks``: processes and threads."""
         paths = {name: base / runtime_id for name, base in self.bases.items()}
         cg = Cgroup(self.version, paths)
         try:
             for p in dict.fromkeys(paths.values()):
                 p.mkdir(exist_ok=True)
-            cg.set_limits(memory_bytes, cpu_weight)
+            cg.set_limits(memory_bytes, cpu_weight, max_tasks)
         except OSError as exc:
             cg.remove(timeout=0)
             raise SandboxUnavailable(
-                "This server could not set the runtime's memory limit.",
+                "This server could not set the runtime's memory and process limits.",
                 log_message=f"cgroup setup for {runtime_id} failed: {exc}",
             ) from exc
         return cg

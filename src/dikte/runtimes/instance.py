@@ -7,10 +7,17 @@
         tmp/       -> /tmp
         home/      -> /root (HOME)
         site/      -> /opt/dikte/site (pip's prefix: packages installed by the runtime)
-        sock/      -> /run/dikte (ipc kernel sockets and kernel.json), unless its paths are too
-                      long for a unix socket; then /tmp/dikte-ipc[-<uid>]/<runtime_id>
+        sock/      -> /run/dikte (ipc kernel sockets and kernel.json); when its paths are too
+                      long for a unix socket, the control plane reaches it through a link
+                      /tmp/dikte-ipc[-<uid>]/<runtime_id> -> sock/
         etc/       passwd and group shown inside the sandbox
         kernel.log the kernel's stdout and stderr
+        rootfs-upper/  what the runtime changed of its system layers (see rootfs)
+    <data_dir>/runtimes/<runtime_id>.img   the runtime's disk, when it has one
+
+With a disk (:mod:`dikte.runtimes.disk`, when Dikte runs as root) the folder is the root of a file
+system of the runtime's disk limit, so everything above shares that limit and is measured in
+O(1). Without one (Dikte not root) it is a plain folder, measured by a walk.
 
 Everything here is deleted when the runtime stops.
 """
@@ -25,6 +32,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from dikte.runtimes import disk
 
 SOCKET_NAMES = ("shell", "iopub", "stdin", "control", "hb")
 MAX_SOCKET_PATH = 100  # zmq/unix sockets allow ~107 bytes; keep a margin
@@ -53,6 +62,8 @@ def _private_dir(path: Path) -> None:
 class InstanceSpace:
     root: Path
     sock: Path
+    """Where the control plane reaches the kernel sockets: :attr:`sock_store` or a short link
+    to it."""
 
     @classmethod
     def plan(cls, data_dir: Path, runtime_id: str) -> InstanceSpace:
@@ -61,6 +72,16 @@ class InstanceSpace:
         if len(str(sock / "kernel-5")) >= MAX_SOCKET_PATH:
             sock = short_socket_base() / runtime_id
         return cls(root, sock)
+
+    @property
+    def sock_store(self) -> Path:
+        """The kernel socket folder itself (bound at /run/dikte), inside the instance space."""
+        return self.root / "sock"
+
+    @property
+    def image(self) -> Path:
+        """The runtime's disk image (present only when it has a disk)."""
+        return self.root.with_name(f"{self.root.name}.img")
 
     @property
     def content(self) -> Path:
@@ -91,21 +112,35 @@ class InstanceSpace:
         return self.sock / "kernel.json"
 
     def user_dirs(self) -> tuple[Path, ...]:
-        return (self.content, self.tmp, self.home, self.site, self.sock)
+        return (self.content, self.tmp, self.home, self.site, self.sock_store)
 
-    def create(self, uid: int | None) -> None:
-        """Make the directories, empty; give the user's ones to ``uid`` (when we are root)."""
+    def create(self, uid: int | None, disk_bytes: int | None = None) -> None:
+        """Make the directories, empty; give the user's ones to ``uid`` (when we are root).
+        With ``disk_bytes`` the instance space is the root of a disk of that size (see
+        :mod:`dikte.runtimes.disk`; needs root). Raises FileExistsError when it exists."""
         runtimes = self.root.parent
         runtimes.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.root.mkdir(mode=0o700)
-        if self.sock.parent != self.root:
-            _private_dir(self.sock.parent)
+        if disk_bytes is not None:
+            try:
+                disk.make(self.image, self.root, disk_bytes)
+            except BaseException:
+                self.root.rmdir()
+                raise
         for d in (*self.user_dirs(), self.etc):
             d.mkdir(mode=0o700)
         os.chmod(self.etc, 0o755)
+        if self.sock != self.sock_store:
+            _private_dir(self.sock.parent)
+            remove_tree(self.sock)  # a link left by a runtime of the same id that crashed
+            os.symlink(self.sock_store, self.sock)
         if uid is not None:
             for d in self.user_dirs():
                 os.chown(d, uid, uid)
+
+    @property
+    def has_disk(self) -> bool:
+        return disk.is_mounted(self.root)
 
     def write_identity(self, uid: int) -> tuple[Path, Path]:
         """passwd and group files naming ``uid`` as user ``dikte`` with home /root."""
@@ -144,22 +179,27 @@ class InstanceSpace:
         return "\n".join(text.splitlines()[-lines:])
 
     def disk_bytes(self) -> int:
-        """Bytes of the files under the instance space (not following links)."""
+        """Bytes in use: of the disk when there is one (O(1)), else of the files under the
+        instance space (a walk, not following links)."""
+        if self.has_disk:
+            return disk.used_bytes(self.image, self.root)
         total = 0
-        bases = [self.root] if self.sock.is_relative_to(self.root) else [self.root, self.sock]
-        for base in bases:
-            for dirpath, dirnames, filenames in os.walk(base):
-                for name in (*filenames, *dirnames):
-                    try:
-                        total += os.lstat(os.path.join(dirpath, name)).st_size
-                    except OSError:
-                        pass
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            for name in (*filenames, *dirnames):
+                try:
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    pass
         return total
 
     def remove(self) -> None:
-        """Delete everything; tolerant of files the runtime made unwritable, and idempotent."""
-        for path in (self.sock, self.root):
-            remove_tree(path)
+        """Delete everything; tolerant of files the runtime made unwritable, and idempotent.
+        A disk is unmounted and its image deleted (no walk); call it only once no process of
+        the runtime is left and nothing else is mounted from it (see rootfs.remove)."""
+        if self.sock != self.sock_store:
+            remove_tree(self.sock)
+        disk.remove(self.image, self.root)
+        remove_tree(self.root)
 
 
 def remove_tree(path: Path) -> None:

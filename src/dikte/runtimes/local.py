@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dikte.errors import DikteError, RuntimeUnavailable, SandboxUnavailable
-from dikte.runtimes import procs, rootfs, seccomp
-from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
+from dikte.runtimes import disk, procs, rootfs, seccomp
+from dikte.runtimes.base import RUNTIME_ID, Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.cgroups import Cgroup, CgroupDriver
 from dikte.runtimes.exits import exit_for
 from dikte.runtimes.instance import InstanceSpace, new_connection, write_connection_file
@@ -134,7 +134,7 @@ class LocalBackend:
         write_connection_file(space.connection_file, kernel_conn, uid)
         passwd, group = space.write_identity(uid if uid is not None else os.geteuid())
         paths = SandboxPaths(space.content, spec.drive_root, space.tmp, space.home, space.site,
-                             space.sock, passwd, group)
+                             space.sock_store, passwd, group)
         if self.as_root:
             prepare_mountpoints(paths, layout)
         for rel in layout.site:  # on sys.path from the start, so new packages import at once
@@ -225,7 +225,8 @@ class LocalBackend:
         uid = self.sandbox_uid_base + spec.owner_id if self.as_root else None
         space = InstanceSpace.plan(self.data_dir, spec.runtime_id)
         try:
-            space.create(uid)
+            # as root, a disk of its own: the disk limit holds by construction (see disk.py)
+            await asyncio.to_thread(space.create, uid, spec.disk_bytes if self.as_root else None)
         except FileExistsError:
             raise RuntimeUnavailable(
                 "A runtime with this id already exists.",
@@ -236,7 +237,8 @@ class LocalBackend:
         try:
             if uid is not None:
                 os.chown(spec.drive_root, uid, uid)
-            cgroup = driver.create(spec.runtime_id, spec.memory_bytes, spec.cpu_weight)
+            cgroup = driver.create(spec.runtime_id, spec.memory_bytes, spec.cpu_weight,
+                                   spec.max_processes)
             if uid is not None:
                 layers = await asyncio.to_thread(self._root_layers, spec.runtime_id, space, uid)
             return await self._launch(spec, space, cgroup, uid, layers)
@@ -327,19 +329,41 @@ class LocalBackend:
         return None
 
     async def sweep(self, keep: set[str]) -> list[str]:
-        """Remove the empty cgroups of runtimes that ended unwatched (see CgroupDriver.sweep);
-        ``keep`` holds the runtimes alive now. Returns the ids removed."""
+        """Clean up after runtimes that ended unwatched (the control plane was killed): of
+        this data dir's runtimes not in ``keep`` (the runtimes alive now) and with no process
+        left, the system layers, the disk (mount, loop device, image) and the instance space;
+        then the empty cgroups (see CgroupDriver.sweep). Returns the ids of removed cgroups."""
         try:
             _, driver = self._host_ready()
         except SandboxUnavailable:
             return []
         runtimes = self.data_dir / "runtimes"
-        owned = {p.name for p in runtimes.iterdir()} if runtimes.is_dir() else set()
+        names = [p.name.removesuffix(".img") for p in runtimes.iterdir()] if runtimes.is_dir() \
+            else []
+        owned = {n for n in names if RUNTIME_ID.fullmatch(n)}
+        ended = {rid for rid in owned - keep
+                 if not Cgroup(driver.version, {k: b / rid for k, b in driver.bases.items()}
+                               ).pids()}
+        for rid in sorted(ended):
+            space = InstanceSpace.plan(self.data_dir, rid)
+            if self.as_root:  # the views hold the disk: unmounted first
+                await asyncio.to_thread(rootfs.remove, self._plan_layers(rid, space))
+            await asyncio.to_thread(space.remove)
         # system layers whose instance space is gone (made before it, removed after it)
-        await asyncio.to_thread(rootfs.sweep, self.views, keep | owned)
+        await asyncio.to_thread(rootfs.sweep, self.views, keep | (owned - ended))
         return await asyncio.to_thread(driver.sweep, keep, owned)
 
     async def usage(self, handle: RuntimeHandle) -> Usage:
         cgroup = Cgroup.from_state(handle.private["cgroup"])
-        disk = await asyncio.to_thread(self._space(handle).disk_bytes)
-        return Usage(cgroup.memory_current(), handle.memory_limit, disk)
+        used = await asyncio.to_thread(self._space(handle).disk_bytes)
+        held = await asyncio.to_thread(self._drive_held, handle, cgroup)
+        return Usage(cgroup.memory_current(), handle.memory_limit, used, held)
+
+    def _drive_held(self, handle: RuntimeHandle, cgroup: Cgroup) -> int:
+        """What the runtime's processes hold open of files deleted from the drive (they count
+        against the drive quota; see disk.held_unlinked_bytes)."""
+        try:
+            dev = os.stat(handle.private["spec"]["drive_root"]).st_dev
+        except OSError:
+            return 0
+        return disk.held_unlinked_bytes(cgroup.pids(), dev)

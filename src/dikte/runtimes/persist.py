@@ -35,6 +35,7 @@ def spec_to_state(spec: RuntimeSpec) -> dict[str, Any]:
     """What restart_kernel needs to launch the same kernel again (kept in handle.private)."""
     return {"owner_id": spec.owner_id, "drive_root": str(spec.drive_root), "python": spec.python,
             "cpu_weight": spec.cpu_weight, "env": dict(spec.env),
+            "disk_bytes": spec.disk_bytes, "max_processes": spec.max_processes,
             "device_binds": [list(b) for b in spec.device_binds],
             "masked_paths": list(spec.masked_paths)}
 
@@ -45,6 +46,8 @@ def spec_from_handle(handle: RuntimeHandle) -> RuntimeSpec:
         runtime_id=handle.runtime_id, owner_id=int(s["owner_id"]),
         drive_root=Path(s["drive_root"]), python=s["python"], memory_bytes=handle.memory_limit,
         cpu_weight=int(s["cpu_weight"]), env=dict(s["env"]),
+        disk_bytes=int(s.get("disk_bytes", RuntimeSpec.disk_bytes)),
+        max_processes=int(s.get("max_processes", RuntimeSpec.max_processes)),
         device_binds=tuple((str(h), str(i)) for h, i in s.get("device_binds", [])),
         masked_paths=tuple(str(p) for p in s.get("masked_paths", [])),
     )

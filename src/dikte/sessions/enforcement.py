@@ -1,7 +1,9 @@
 """Applies the tiers' rules (pure, in ``dikte.policy``) to people's runtimes.
 
 Admission runs at every connect; the reaper checks every runtime every ``reaper_seconds`` and
-warns its viewers before it stops one for a time limit, then stops it with the reason.
+warns its viewers before it stops one for a time limit, then stops it with the reason. It also
+warns when a runtime's disk is nearly full (:mod:`dikte.policy.disk`). A drive's size counts what
+the person's runtimes hold open of files deleted from it (measured with their usage).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dikte.policy import (
     shape_label,
     usage_today,
 )
+from dikte.policy.disk import disk_advice
 from dikte.runtimes.notices import write_notice
 
 if TYPE_CHECKING:
@@ -77,6 +80,18 @@ class Enforcer:
             disk = min(disk, shape.disk)
         return memory, disk
 
+    def runtime_processes(self, person_id: int) -> int:
+        """Most processes and threads of a new runtime: the tier's ``max_processes``."""
+        return self.tier_of(person_id)[1].max_processes
+
+    def held_drive_bytes(self, person_id: int) -> int:
+        """Bytes of files deleted from the person's drive that their runtimes still hold open,
+        as last measured (they take room on the drive's disk until closed)."""
+        return sum(nb.runtime.last_usage.drive_held_bytes
+                   for nb in self.manager.notebooks.values()
+                   if nb.person_id == person_id and nb.runtime is not None
+                   and nb.runtime.last_usage is not None)
+
     def intervals(self, person_id: int, now: float) -> list[RuntimeInterval]:
         """The person's runtimes of the last two days as the ledger's start/stop events."""
         return [RuntimeInterval(rid, shape, is_accelerator_shape(shape), start, stop)
@@ -89,12 +104,13 @@ class Enforcer:
         return float(sum(today.accelerator_s.values()))
 
     async def drive_bytes(self, nb: OpenNotebook, now: float) -> int:
-        """The drive's size, measured at most every ``disk_check_seconds`` per person."""
+        """The drive's size, measured at most every ``disk_check_seconds`` per person, with what
+        the person's runtimes hold open of files deleted from it."""
         seen = self._drive_sizes.get(nb.person_id)
         if seen is None or now - seen[0] >= self.settings.disk_check_seconds:
             size = await asyncio.to_thread(nb.drive.usage_bytes)
             seen = self._drive_sizes[nb.person_id] = (now, size)
-        return seen[1]
+        return seen[1] + self.held_drive_bytes(nb.person_id)
 
     def _snapshot(self, person_id: int, exclude: OpenNotebook | None, shape: str,
                   background: bool, now: float, drive_bytes: int,
@@ -122,8 +138,9 @@ class Enforcer:
     def admit(self, nb: OpenNotebook, shape: str = SHAPE, background: bool = False) -> None:
         """Raise the refusal (a sentence naming the limit) when this connect is not allowed."""
         now = time.time()
+        drive = nb.drive.usage_bytes() + self.held_drive_bytes(nb.person_id)
         decision = decide_admission(self._snapshot(nb.person_id, nb, shape, background, now,
-                                                   nb.drive.usage_bytes()))
+                                                   drive))
         if not decision.allowed:
             raise decision.to_error()
         self._connects[nb.person_id].append(now)
@@ -205,6 +222,7 @@ class Enforcer:
             link = nb.runtime
             if link is None or link.status != "connected":
                 continue
+            self._disk_notice(nb, now)
             _, tier = self.tier_of(nb.person_id)
             gpu = is_accelerator_shape(link.shape)
             decision = decide_lifecycle(RuntimeSnapshot(
@@ -229,3 +247,18 @@ class Enforcer:
             elif decision.kind == "stop":
                 log.info("stopping runtime %s: %s", link.runtime_id, decision.message)
                 await self.manager.disconnect(nb, decision.message)
+
+    def _disk_notice(self, nb: OpenNotebook, now: float) -> None:
+        """Warn the viewers once when the runtime's disk is nearly full (see policy.disk)."""
+        link = nb.runtime
+        if link is None or link.last_usage is None:
+            return
+        warned = "disk_almost_full" in link.warned_at
+        advice = disk_advice(link.last_usage.disk_bytes, link.disk_limit, warned)
+        if advice.message is not None:
+            nb.broadcast({"type": "notice", "level": "warning", "code": "disk_almost_full",
+                          "message": advice.message})  # no "at": nothing will stop it
+        if advice.warned and not warned:
+            link.warned_at["disk_almost_full"] = now
+        elif not advice.warned:
+            link.warned_at.pop("disk_almost_full", None)

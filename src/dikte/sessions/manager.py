@@ -99,9 +99,10 @@ class SessionManager:
 
     def spec(self, nb: OpenNotebook, runtime_id: str, image: str,
              shape: str = "standard") -> RuntimeSpec:
-        memory, _ = self.enforcer.runtime_limits(nb.person_id, shape)
+        memory, disk = self.enforcer.runtime_limits(nb.person_id, shape)
         spec = build_spec(self.settings, nb, runtime_id, image, memory=memory)
-        return replace(spec, env={**spec.env, **self.channel.runtime_env(runtime_id)})
+        return replace(spec, env={**spec.env, **self.channel.runtime_env(runtime_id)},
+                       disk_bytes=disk, max_processes=self.enforcer.runtime_processes(nb.person_id))
 
     def _prepare(self, nb: OpenNotebook, image: str | None, shape: str = "standard",
                  background: bool = False) -> tuple[RuntimeLink, RuntimeSpec]:
@@ -337,5 +338,6 @@ def build_spec(settings: Settings, nb: OpenNotebook, runtime_id: str, image: str
     return RuntimeSpec(
         runtime_id=runtime_id, owner_id=nb.person_id, drive_root=nb.drive.root,
         python=settings.images[image].python, memory_bytes=memory or settings.runtime_memory,
-        cpu_weight=settings.runtime_cpu_weight,
+        cpu_weight=settings.runtime_cpu_weight, disk_bytes=settings.runtime_disk,
+        max_processes=settings.tiers[settings.default_tier].max_processes,
         env={"DIKTE_RUNTIME_ID": runtime_id, "DIKTE_NOTEBOOK": nb.path})
