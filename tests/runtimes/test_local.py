@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 from dikte.errors import RuntimeUnavailable
 from dikte.runtimes.base import Alive, RuntimeSpec
 from dikte.runtimes.cgroups import Cgroup
+from dikte.runtimes.disk import loop_devices
 from dikte.runtimes.local import LocalBackend
-from dikte.runtimes.procs import is_running
+from dikte.runtimes.procs import is_running, wait_until
 from tests.runtimes.runtime_helpers import UID_BASE, Runtimes, gone, kernel, wait_exited
 
 Spec = Callable[..., RuntimeSpec]
@@ -255,3 +257,35 @@ async def test_mountpoints_replaced_by_symlinks_cannot_redirect_the_next_start(
         out = (await k.run("print(open('/content/drive/MyDrive/hello.txt').read())")).ok()
     assert out.strip() == "hello from the drive"
     assert list(target.iterdir()) == [] and target.stat().st_mode & 0o777 == 0o700
+
+
+async def test_the_runtime_has_a_disk_and_a_process_limit_of_its_spec(
+    local_backend: LocalBackend, spec: Spec, drive: Path, data_dir: Path
+) -> None:
+    """Its instance space is a file system of ``disk_bytes``, its cgroup allows ``max_processes``;
+    when it ends while no control plane watches (and none recorded it), the next one's sweep
+    removes its views, disk (mount, loop device, image), instance space and cgroups."""
+    handle = await local_backend.start(spec(drive, disk_bytes=64 << 20, max_processes=100))
+    cgroup = Cgroup.from_state(handle.private["cgroup"])
+    assert cgroup.pids_dir is not None
+    assert (cgroup.pids_dir / "pids.max").read_text().strip() == "100"
+    space, image = handle.instance_dir, handle.instance_dir.with_name(
+        handle.instance_dir.name + ".img")
+    assert os.path.ismount(space) and image.stat().st_size == 64 << 20  # noqa: ASYNC240
+    async with kernel(handle) as k:
+        out = (await k.run("import os\nst = os.statvfs('/content')\n"
+                           "print(st.f_blocks * st.f_frsize, os.statvfs('/tmp').f_fsid == "
+                           "st.f_fsid)")).ok().split()
+    assert 60 << 20 < int(out[0]) <= 64 << 20 and out[1] == "True"
+    usage = await local_backend.usage(handle)
+    assert 0 < usage.disk_bytes < 64 << 20 and usage.drive_held_bytes == 0
+
+    for pid in cgroup.pids():  # the runtime ends; nobody stops it
+        os.kill(pid, signal.SIGKILL)
+    local_backend._children.pop(handle.runtime_id).wait(timeout=30)
+    assert await wait_until(lambda: not cgroup.pids(), 30)
+    later = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
+    await later.sweep(set())
+    assert not space.exists() and not image.exists() and loop_devices(image) == []
+    assert not any(p.exists() for p in cgroup.paths.values())
+    assert not (later.views / handle.runtime_id).exists()

@@ -40,7 +40,8 @@ disk = "50GiB"
 
 
 CGROUP_BASES = [Path("/sys/fs/cgroup/dikte"), Path("/sys/fs/cgroup/memory/dikte"),
-                Path("/sys/fs/cgroup/cpu/dikte"), Path("/sys/fs/cgroup/cpu,cpuacct/dikte")]
+                Path("/sys/fs/cgroup/cpu/dikte"), Path("/sys/fs/cgroup/cpu,cpuacct/dikte"),
+                Path("/sys/fs/cgroup/pids/dikte")]
 
 
 class DikteServer:
@@ -104,7 +105,8 @@ class DikteServer:
             client.http.close()
 
     def kill_leftovers(self) -> None:
-        """End any process still running from this server's data dir, by pid."""
+        """End any process still running from this server's data dir, by pid, and remove what
+        its runtimes leave (cgroups; views, disks and instance spaces, as a server's start does)."""
         import psutil
 
         from tests.support.procs import runtime_processes
@@ -127,6 +129,12 @@ class DikteServer:
                         if time.monotonic() > deadline:
                             break
                         time.sleep(0.05)
+        if ids and os.geteuid() == 0:
+            import asyncio
+
+            from dikte.runtimes.local import LocalBackend
+
+            asyncio.run(LocalBackend(self.data_dir, sandbox_uid_base=600000).sweep(set()))
 
     def close(self) -> None:
         try:
