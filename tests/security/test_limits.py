@@ -174,10 +174,17 @@ def test_a_held_unlinked_file_stops_at_the_disk_limit_and_is_measured(
     path = "Notebooks/fill.ipynb"
     fill, close, spread = client.new_notebook(path, [HELD_FILE, "f.close()", EVERYWHERE])
     client.post("/api/notebooks/connect", {"path": path})
-
-    written, errno, *message = _run(client, path, fill).split(maxsplit=2)
+    sock = client.socket(path)
+    try:
+        written, errno, *message = _run(client, path, fill).split(maxsplit=2)
+        # viewers hear of it; nothing is stopped
+        notice = sock.wait_for(lambda m: m["type"] == "notice"
+                               and m.get("code") == "disk_almost_full", timeout=30)
+    finally:
+        sock.close()
     assert errno == "28" and "No space left on device" in message[0], message
     assert 32 << 20 < int(written) <= 64 << 20
+    assert "of 64 MiB" in notice["message"] and "No space left on device" in notice["message"]
     deadline = time.monotonic() + 30  # measured at the next disk check, the runtime kept
     while True:
         (session,) = client.get("/api/sessions")
