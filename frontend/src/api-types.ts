@@ -192,11 +192,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download */
+        /**
+         * Download
+         * @description Download a file (one byte range may be asked for).
+         */
         get: operations["download_api_drive_files__path__get"];
         /**
          * Upload
-         * @description Upload one file as the raw request body (streamed to disk; atomic).
+         * @description Upload one file as the raw request body (streamed to disk; atomic). Unfinished chunked
+         *     uploads count as used space in the drive's quota.
          */
         put: operations["upload_api_drive_files__path__put"];
         post?: never;
@@ -1029,7 +1033,9 @@ export interface paths {
         put?: never;
         /**
          * Start
-         * @description Start an upload of ``size`` bytes to your drive or to a runtime's /content.
+         * @description Start an upload of ``size`` bytes to your drive or to a runtime's /content. Its size
+         *     counts against your drive quota until it is finished or cancelled (507 ``drive_full``), and
+         *     at most 8 may be unfinished at once (429 ``too_many_uploads``).
          */
         post: operations["start_api_uploads_post"];
         delete?: never;
@@ -2813,6 +2819,13 @@ export interface operations {
                 content: {
                     "application/octet-stream": unknown;
                 };
+            };
+            /** @description The byte range asked for (Range: bytes=a-b). */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
             400: {
@@ -5756,6 +5769,13 @@ export interface operations {
                     "application/octet-stream": unknown;
                 };
             };
+            /** @description The byte range asked for (Range: bytes=a-b). */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
             400: {
                 headers: {
@@ -6991,6 +7011,15 @@ export interface operations {
             };
             /** @description The request does not match its schema, or the notebook is not valid. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response, StreamingResponse
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.downloads import open_file_response
 from dikte.api.errors import COMMON_ERRORS, error_responses
+from dikte.api.uploads import UploadsDep
 from dikte.config import format_size
 from dikte.errors import BadRequest, PayloadTooLarge
 from dikte.schemas.rest import DriveEntry, DriveListing, PathBody, RenameBody
@@ -30,21 +32,25 @@ async def make_dir(body: PathBody, person: PersonDep, svc: ServicesDep) -> Drive
     return DriveEntry.model_validate(entry.to_dict())
 
 
-@router.get("/files/{path:path}", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})
-async def download(path: str, person: PersonDep, svc: ServicesDep) -> FileResponse:
+@router.get("/files/{path:path}", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}},
+                       206: {"description": "The byte range asked for (Range: bytes=a-b)."}})
+async def download(path: str, request: Request, person: PersonDep,
+                   svc: ServicesDep) -> Response:
+    """Download a file (one byte range may be asked for)."""
     drive = svc.drive(person.id)
     nb = svc.sessions.loaded(person.id, path)
     if nb is not None:
         await nb.save()  # the file on disk carries the latest outputs
-    real = await asyncio.to_thread(drive.open_file, path)
-    return FileResponse(real, filename=real.name, media_type="application/octet-stream")
+    f = await asyncio.to_thread(drive.open_reader, path)
+    return open_file_response(request, f, path.rstrip("/").rsplit("/", 1)[-1])
 
 
 @router.put("/files/{path:path}", response_model=DriveEntry, status_code=201)
 async def upload(path: str, request: Request, person: PersonDep, svc: ServicesDep,
-                 overwrite: bool = Query(True)) -> DriveEntry:
-    """Upload one file as the raw request body (streamed to disk; atomic)."""
+                 store: UploadsDep, overwrite: bool = Query(True)) -> DriveEntry:
+    """Upload one file as the raw request body (streamed to disk; atomic). Unfinished chunked
+    uploads count as used space in the drive's quota."""
     limit = svc.settings.upload_max_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -60,8 +66,9 @@ async def upload(path: str, request: Request, person: PersonDep, svc: ServicesDe
             if chunk:
                 yield chunk
 
+    held = await asyncio.to_thread(store.held_bytes, person.id)
     entry = await svc.drive(person.id).write_stream(path, body(), max_bytes=limit,
-                                                    overwrite=overwrite)
+                                                    overwrite=overwrite, reserved=held)
     return DriveEntry.model_validate(entry.to_dict())
 
 

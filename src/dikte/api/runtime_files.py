@@ -7,15 +7,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from typing import BinaryIO
-from urllib.parse import quote
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.downloads import open_file_response
 from dikte.api.errors import COMMON_ERRORS, error_responses
+from dikte.api.uploads import RAW_BODY, UploadsDep
 from dikte.config import format_size
 from dikte.errors import PayloadTooLarge
 from dikte.schemas.rest import DriveEntry, DriveListing, RuntimeDirBody, RuntimeFileBody
@@ -24,9 +24,6 @@ from dikte.sessions.runtime_files import RuntimeFiles
 router = APIRouter(prefix="/api/runtime/files", tags=["runtime files"],
                    responses=error_responses(*COMMON_ERRORS, 413, 503))
 
-_READ_SIZE = 1 << 20
-RAW_BODY = {"requestBody": {"required": True, "content": {
-    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.get("", response_model=DriveListing)
@@ -42,30 +39,18 @@ async def list_dir(person: PersonDep, svc: ServicesDep,
 
 
 @router.get("/download", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})
-async def download(person: PersonDep, svc: ServicesDep,
+            responses={200: {"content": {"application/octet-stream": {}}},
+                       206: {"description": "The byte range asked for (Range: bytes=a-b)."}})
+async def download(request: Request, person: PersonDep, svc: ServicesDep,
                    path: str = Query(description="The notebook whose runtime is meant."),
-                   file: str = Query(description="File relative to /content.")) -> StreamingResponse:
+                   file: str = Query(description="File relative to /content.")) -> Response:
     files = RuntimeFiles.of(svc.sessions, person.id, path)
     reader = await asyncio.to_thread(files.open_reader, file)
-    name = file.rstrip("/").rsplit("/", 1)[-1]
-    return StreamingResponse(_read(reader), media_type="application/octet-stream",
-                             headers={"Content-Disposition": _attachment(name)})
-
-
-def _read(reader: BinaryIO) -> Iterator[bytes]:
-    """Starlette iterates a sync iterator in a thread pool."""
-    with reader:
-        while chunk := reader.read(_READ_SIZE):
-            yield chunk
-
-
-def _attachment(name: str) -> str:
-    return f"attachment; filename*=utf-8''{quote(name)}"
+    return open_file_response(request, reader, file.rstrip("/").rsplit("/", 1)[-1])
 
 
 @router.put("/upload", response_model=DriveEntry, status_code=201, openapi_extra=RAW_BODY)
-async def upload(request: Request, person: PersonDep, svc: ServicesDep,
+async def upload(request: Request, person: PersonDep, svc: ServicesDep, store: UploadsDep,
                  path: str = Query(description="The notebook whose runtime is meant."),
                  file: str = Query(description="Destination relative to /content.")) -> DriveEntry:
     """Upload the raw body as a file (streamed to disk; atomic; owned by the runtime's user)."""
@@ -83,7 +68,8 @@ async def upload(request: Request, person: PersonDep, svc: ServicesDep,
             if chunk:
                 yield chunk
 
-    entry = await files.write_stream(file, body(), max_bytes=limit)
+    held = await asyncio.to_thread(store.held_bytes, person.id)
+    entry = await files.write_stream(file, body(), max_bytes=limit, reserved=held)
     return DriveEntry.model_validate(entry.to_dict())
 
 

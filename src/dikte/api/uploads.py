@@ -18,11 +18,12 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_response, error_responses
-from dikte.api.runtime_files import RAW_BODY
 from dikte.schemas.rest import DriveEntry, ErrorResponse, UploadInfo, UploadStart, UploadStatus
 from dikte.sessions.uploads import UploadPlan, Uploads, WrongOffset
 
 log = logging.getLogger(__name__)
+RAW_BODY = {"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 router = APIRouter(prefix="/api/uploads", tags=["uploads"],
                    responses=error_responses(*COMMON_ERRORS, 413, 507))
 
@@ -35,10 +36,13 @@ def uploads(conn: HTTPConnection) -> Uploads:
 UploadsDep = Annotated[Uploads, Depends(uploads)]
 
 
-@router.post("", response_model=UploadInfo, status_code=201)
+@router.post("", response_model=UploadInfo, status_code=201,
+             responses=error_responses(429))
 async def start(body: UploadStart, person: PersonDep, svc: ServicesDep,
                 store: UploadsDep) -> UploadInfo:
-    """Start an upload of ``size`` bytes to your drive or to a runtime's /content."""
+    """Start an upload of ``size`` bytes to your drive or to a runtime's /content. Its size
+    counts against your drive quota until it is finished or cancelled (507 ``drive_full``), and
+    at most 8 may be unfinished at once (429 ``too_many_uploads``)."""
     plan = UploadPlan(target=body.target, notebook=body.notebook, path=body.path,
                       size=body.size, overwrite=body.overwrite)
     upload_id = store.create(svc.sessions, person.id, plan)
@@ -49,7 +53,8 @@ async def start(body: UploadStart, person: PersonDep, svc: ServicesDep,
             responses={409: {"model": ErrorResponse,
                              "description": "wrong_offset: the header Upload-Offset and the "
                              "message give the offset the next chunk must start at."}})
-async def append(upload_id: str, request: Request, person: PersonDep, store: UploadsDep,
+async def append(upload_id: str, request: Request, person: PersonDep, svc: ServicesDep,
+                 store: UploadsDep,
                  offset: int = Query(ge=0, description="Where this chunk starts.")
                  ) -> UploadStatus | Response:
     """Append the raw body, the chunk that starts at ``offset``."""
@@ -61,7 +66,7 @@ async def append(upload_id: str, request: Request, person: PersonDep, store: Upl
                 yield chunk
 
     try:
-        new, size = await store.append(person.id, upload_id, offset, body(),
+        new, size = await store.append(svc.sessions, person.id, upload_id, offset, body(),
                                        int(declared) if declared and declared.isdigit() else None)
     except WrongOffset as exc:
         response = error_response(exc.status, exc.code, exc.message)

@@ -9,11 +9,13 @@ there is replaced, never written through.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
+import functools
 import os
 import secrets
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dikte.config import format_size
 from dikte.errors import Conflict, InsufficientStorage
@@ -23,6 +25,8 @@ TEMP_SUFFIX = ".tmp"
 T = TypeVar("T")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _NO_HARDLINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV)
+_RENAME_NOREPLACE = 1
+_NO_RENAMEAT2 = (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP)
 
 
 def is_temp_name(name: str) -> bool:
@@ -59,6 +63,35 @@ async def in_thread(fn: Callable[..., T], *args: object) -> T:
         if not fut.cancelled():
             fut.exception()
         raise
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's ``renameat2`` (glibc 2.28+), or None."""
+    fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        fn.restype = ctypes.c_int
+    return fn
+
+
+def rename_noreplace(src_dir_fd: int, src: str, dst_dir_fd: int, dst: str) -> None:
+    """Rename ``src`` (in ``src_dir_fd``) to ``dst`` (in ``dst_dir_fd``), failing with
+    :class:`FileExistsError` if ``dst`` exists: ``renameat2(RENAME_NOREPLACE)``, atomic, where the
+    kernel and file system have it; a check, then ``renameat``, where not."""
+    fn = _renameat2()
+    if fn is not None:
+        if fn(src_dir_fd, os.fsencode(src), dst_dir_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in _NO_RENAMEAT2:
+            raise OSError(err, os.strerror(err), src, None, dst)
+    try:
+        os.stat(dst, dir_fd=dst_dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        os.rename(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+        return
+    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
 
 
 class AtomicFile:
@@ -107,12 +140,14 @@ class AtomicFile:
         with os.fdopen(fd, "rb") as f:
             return f.read()
 
-    def commit(self, *, overwrite: bool) -> None:
-        """Make the temp file durable and put it in place; on any failure remove it."""
+    def commit(self, *, overwrite: bool) -> os.stat_result:
+        """Make the temp file durable and put it in place; on any failure remove it. Returns what
+        the file is (read from its descriptor, not from its name, which a runtime may reuse)."""
         assert self.fd is not None
         try:
             try:
                 os.fsync(self.fd)
+                info = os.fstat(self.fd)
             finally:
                 os.close(self.fd)
                 self.fd = None
@@ -121,6 +156,7 @@ class AtomicFile:
             else:
                 self._place_without_replacing()
             os.fsync(self.dir_fd)
+            return info
         except FileExistsError:
             self.abort()
             raise Conflict(f"{self.display} already exists.", code="exists") from None
@@ -144,12 +180,8 @@ class AtomicFile:
         except OSError as exc:
             if exc.errno not in _NO_HARDLINKS:
                 raise
-            try:
-                os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                os.rename(self.temp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
-                return
-            raise FileExistsError(errno.EEXIST, "exists", self.name) from None
+            rename_noreplace(self.dir_fd, self.temp, self.dir_fd, self.name)
+            return
         os.unlink(self.temp, dir_fd=self.dir_fd)
 
     def abort(self) -> None:

@@ -1,27 +1,29 @@
 """Path safety: turn a drive-relative path from a person into parts that cannot leave the drive.
 
-Paths from people (and files a runtime left in the drive) are hostile. A path is refused when it is
-absolute, holds ``..``, a backslash or a control character, or when its real location (symbolic
-links followed) is not under the drive's root. The check compares whole path components
-(``Path.is_relative_to`` on resolved paths), so ``/data/drives/10`` is not inside
-``/data/drives/1``.
+Paths from people (and files a runtime left in the drive) are hostile. A path is refused here when
+it is absolute, holds ``..``, a backslash or a control character, or is too long (over
+:data:`MAX_PATH_BYTES` bytes, a name over 255 bytes, or more than :data:`MAX_DEPTH` names), before
+anything is touched. What the parts then name is found by :class:`dikte.drive.walk.Walk`, one open
+folder at a time, so that no symbolic link, even one swapped in during the walk, leads outside.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-from pathlib import Path
 
 from dikte.errors import BadRequest
 
 _MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+"""The longest path a person may name (Linux's PATH_MAX)."""
+MAX_DEPTH = 256
+"""The most folders deep a path may lead, written out or through links."""
 
 
 def show(rel: str) -> str:
-    """A path as people read it in a message: quoted, with invisible characters escaped."""
-    return json.dumps(rel, ensure_ascii=False)
+    """A path as people read it in a message: quoted, with invisible characters escaped, and cut
+    short when it is too long to read."""
+    return json.dumps(rel if len(rel) <= 200 else rel[:100] + "…", ensure_ascii=False)
 
 
 def bad_path(rel: str, reason: str) -> BadRequest:
@@ -44,11 +46,15 @@ def clean_parts(rel: str) -> tuple[str, ...]:
         raise bad_path(rel, "it contains a control character")
     if "\\" in rel:
         raise bad_path(rel, "use / to separate folders, not \\")
+    if len(rel.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        raise bad_path(rel, f"a path may be at most {MAX_PATH_BYTES} bytes long")
     if rel.startswith("/"):
         raise bad_path(rel, "it must be relative to your drive, without a leading /")
     parts = tuple(p for p in rel.split("/") if p not in ("", "."))
     if ".." in parts:
         raise bad_path(rel, "it may not contain ..")
+    if len(parts) > MAX_DEPTH:
+        raise bad_path(rel, f"a path may name at most {MAX_DEPTH} folders and files")
     for part in parts:
         if len(part.encode("utf-8", "surrogateescape")) > _MAX_NAME_BYTES:
             raise bad_path(rel, f"a name may be at most {_MAX_NAME_BYTES} bytes long")
@@ -57,35 +63,3 @@ def clean_parts(rel: str) -> tuple[str, ...]:
 
 def join(parts: tuple[str, ...]) -> str:
     return "/".join(parts)
-
-
-def is_within(path: Path, root: Path) -> bool:
-    """Whether ``path`` (already resolved) is ``root`` or below it, component by component."""
-    return path == root or path.is_relative_to(root)
-
-
-def real_within(root: Path, path: Path, rel: str) -> Path:
-    """The real location of ``path`` (links followed; need not exist), checked to be under root."""
-    real = Path(os.path.realpath(path))
-    if not is_within(real, root):
-        raise bad_path(rel, "it leads outside your drive")
-    try:
-        os.stat(real)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise bad_path(rel, "it goes through a loop of symbolic links") from None
-    return real
-
-
-def check_fd_within(fd: int, root: Path, rel: str) -> None:
-    """Refuse an open file or folder that turns out to lie outside root (a swapped symlink race).
-
-    Uses ``/proc/self/fd``; where that is missing (not Linux) the earlier path check stands alone.
-    """
-    try:
-        where = Path(os.readlink(f"/proc/self/fd/{fd}"))
-    except OSError:
-        return
-    if not is_within(where, root):
-        os.close(fd)
-        raise bad_path(rel, "it leads outside your drive")

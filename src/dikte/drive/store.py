@@ -1,16 +1,20 @@
-"""A person's drive: files and notebooks under one root folder, reached only through checked paths.
+"""A person's drive: files and notebooks under one root folder, reached only through open folders.
 
-Every path from a person goes through :func:`dikte.drive.paths.clean_parts` and a real-path check,
-and every write is a temp file + fsync + rename made relative to an open, re-checked folder (see
-:mod:`dikte.drive.atomic`). Operations that act on an entry itself (stat, delete, rename) never
-follow a symbolic link in the last component, so a link a runtime left in the drive can be seen,
-moved and deleted without touching what it points to.
+Every path from a person goes through :func:`dikte.drive.paths.clean_parts` and is then found by a
+:class:`~dikte.drive.walk.Walk`: each folder opened relative to the one above without following
+links, and held open. Every operation then acts on the very object the walk found: a download reads
+the descriptor it opened, a listing scans the folder descriptor, a delete, mkdir or rename names
+one entry of a held folder (``*at`` calls), a new folder is chowned through its descriptor, and a
+write is a temp file + fsync + rename inside the held folder (see :mod:`dikte.drive.atomic`). A
+runtime that swaps a folder for a symbolic link at any moment can make a request fail, never reach
+outside. Operations on an entry itself (stat, delete, rename) never follow a link in the last name,
+so a link a runtime left in the drive can be seen, moved and deleted without touching its target.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
 import stat as st
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,13 +24,14 @@ from nbformat import NotebookNode
 
 from dikte.config import format_size
 from dikte.drive import notebooks
-from dikte.drive.atomic import AtomicFile, in_thread, is_temp_name, over_quota
+from dikte.drive.atomic import AtomicFile, in_thread, is_temp_name, over_quota, rename_noreplace
 from dikte.drive.entry import NOTEBOOK_SUFFIX, NOTEBOOKS_DIR, Entry
-from dikte.drive.paths import bad_path, check_fd_within, clean_parts, join, real_within
-from dikte.drive.tree import entry_at, not_found, usage_bytes
+from dikte.drive.paths import bad_path, clean_parts, join
+from dikte.drive.tree import entry_at, entry_of, not_found, remove_entry, usage_bytes
+from dikte.drive.walk import DIR_FLAGS, Missing, NotAFolder, Walk
 from dikte.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
 
 
 def _too_large(display: str, limit: int) -> PayloadTooLarge:
@@ -34,6 +39,14 @@ def _too_large(display: str, limit: int) -> PayloadTooLarge:
         f"{display} is larger than the {format_size(limit)} limit for one upload. "
         "Split it into smaller files, or download it from inside a runtime instead.",
     )
+
+
+def _in_the_way(where: tuple[str, ...], display: str) -> Conflict:
+    return Conflict(f"{join(where)} is a file, so it cannot hold {display}.", code="not_a_dir")
+
+
+def _not_regular(display: str) -> BadRequest:
+    return BadRequest(f"{display} is not a regular file.", code="not_a_file")
 
 
 class Drive:
@@ -56,25 +69,60 @@ class Drive:
             raise NotFound(f"{root.name} does not exist.")
         if not root.exists():
             root.mkdir(mode=0o700, parents=True)
-            self._chown(root)
+            fd = os.open(root, DIR_FLAGS)
+            try:
+                self._fchown(fd)
+            finally:
+                os.close(fd)
         self.root = Path(os.path.realpath(root))
         if create:
-            self._make_dirs((NOTEBOOKS_DIR,), NOTEBOOKS_DIR)
+            self.mkdir(NOTEBOOKS_DIR)
 
-    # ---- paths -------------------------------------------------------------------------------
+    # ---- finding -----------------------------------------------------------------------------
 
-    def resolve(self, rel: str) -> Path:
-        """The real location of ``rel`` (links followed; it need not exist), refused if outside."""
-        parts = clean_parts(rel)
-        return real_within(self.root, self.root.joinpath(*parts), rel)
+    def _fchown(self, fd: int) -> None:
+        if self.owner_uid is not None:
+            os.fchown(fd, self.owner_uid, self.owner_uid)
 
-    def _locate(self, rel: str) -> tuple[tuple[str, ...], Path]:
-        """The entry itself: its folder resolved and checked, its last name not followed."""
-        parts = clean_parts(rel)
-        if not parts:
-            return parts, self.root
-        parent = real_within(self.root, self.root.joinpath(*parts[:-1]), rel)
-        return parts, parent / parts[-1]
+    def _make_folder(self, dir_fd: int, name: str) -> int | None:
+        """Create folder ``name`` in ``dir_fd``, open it and give it to the owner (by its
+        descriptor, so a swap after the mkdir changes nothing); None if the name was taken."""
+        try:
+            os.mkdir(name, 0o755, dir_fd=dir_fd)
+        except FileExistsError:
+            return None
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+        except OSError:  # swapped or removed at once: the walk looks again
+            return None
+        try:
+            self._fchown(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _enter(self, walk: Walk, names: tuple[str, ...], display: str, *,
+               make: bool = False) -> None:
+        """Walk into the folders ``names``: missing ones are made (``make``) or not found."""
+        try:
+            walk.enter(names, self._make_folder if make else None)
+        except Missing:
+            raise not_found(display) from None
+        except NotAFolder as exc:
+            if make:
+                raise _in_the_way(exc.where, display) from None
+            raise not_found(display) from None
+
+    def _parent(self, parts: tuple[str, ...], rel: str, *, make: bool = False) -> Walk:
+        """A walk holding the folder of the entry ``parts`` (made if missing, with ``make``)."""
+        walk = Walk(self.root, rel)
+        try:
+            self._enter(walk, parts[:-1], join(parts), make=make)
+        except BaseException:
+            walk.close()
+            raise
+        return walk
 
     def _file_parts(self, rel: str) -> tuple[str, ...]:
         parts = clean_parts(rel)
@@ -82,92 +130,71 @@ class Drive:
             raise bad_path(rel, "it names your drive itself, not a file in it")
         return parts
 
-    def _chown(self, path: Path) -> None:
-        if self.owner_uid is not None:
-            os.chown(path, self.owner_uid, self.owner_uid, follow_symlinks=False)
-
-    def _make_dirs(self, parts: tuple[str, ...], rel: str) -> Path:
-        """Create the folders ``parts`` as needed (each checked and chowned); return the last."""
-        here = self.root
-        for i, part in enumerate(parts):
-            there = real_within(self.root, here / part, rel)
+    def check(self, rel: str) -> None:
+        """Refuse now a file path that could never be written (outside, or under a file)."""
+        parts = self._file_parts(rel)
+        with Walk(self.root, rel) as walk:
             try:
-                os.mkdir(there, 0o755)
-            except FileExistsError:
-                if not there.is_dir():
-                    raise Conflict(
-                        f"{join(parts[: i + 1])} is a file, so it cannot hold {join(parts)}.",
-                        code="not_a_dir",
-                    ) from None
-            except NotADirectoryError:
-                raise Conflict(
-                    f"A file is in the way of {join(parts)}.", code="not_a_dir"
-                ) from None
-            else:
-                self._chown(there)
-            here = there
-        return here
-
-    def _open_dir(self, parts: tuple[str, ...], rel: str) -> int:
-        fd = os.open(self._make_dirs(parts, rel), _DIR_FLAGS)
-        check_fd_within(fd, self.root, rel)
-        return fd
+                walk.enter(parts[:-1])
+            except Missing:
+                return  # made when the file is written
+            except NotAFolder as exc:
+                raise _in_the_way(exc.where, join(parts)) from None
 
     # ---- reading -----------------------------------------------------------------------------
 
     def stat(self, rel: str) -> Entry:
-        return entry_at(self.root, *self._locate(rel))
+        parts = clean_parts(rel)
+        if not parts:
+            with Walk(self.root, rel) as walk:
+                return entry_of(parts, os.fstat(walk.fd))
+        with self._parent(parts, rel) as walk:
+            return entry_at(walk, parts[-1], parts)
 
     def list(self, rel: str = "") -> list[Entry]:
         """The folder's entries, folders first, then by name."""
         parts = clean_parts(rel)
-        where = self.resolve(rel)
-        try:
-            names = [e.name for e in os.scandir(where)]
-        except FileNotFoundError:
-            raise not_found(join(parts)) from None
-        except NotADirectoryError:
-            raise BadRequest(f"{join(parts)} is a file, not a folder.", code="not_a_dir") from None
-        entries = []
-        for name in names:
-            if is_temp_name(name):
-                continue
+        with Walk(self.root, rel) as walk:
             try:
-                entries.append(entry_at(self.root, (*parts, name), where / name))
-            except NotFound:  # removed while we looked
-                continue
+                walk.enter(parts)
+            except Missing:
+                raise not_found(join(parts)) from None
+            except NotAFolder:
+                raise BadRequest(f"{join(parts)} is a file, not a folder.",
+                                 code="not_a_dir") from None
+            with os.scandir(walk.fd) as it:
+                names = [e.name for e in it if not is_temp_name(e.name)]
+            entries = []
+            for name in names:
+                try:
+                    entries.append(entry_at(walk, name, (*parts, name)))
+                except NotFound:  # removed while we looked
+                    continue
         entries.sort(key=lambda e: (e.kind != "dir", e.name))
         return entries
 
-    def open_file(self, rel: str) -> Path:
-        """The real path of an existing regular file, for streaming it out."""
-        display = join(clean_parts(rel))
-        path = self.resolve(rel)
-        try:
-            info = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise not_found(display) from None
-        if st.S_ISDIR(info.st_mode):
-            raise BadRequest(f"{display or 'Your drive'} is a folder, not a file.", code="is_dir")
-        if not st.S_ISREG(info.st_mode):
-            raise BadRequest(f"{display} is not a regular file.", code="not_a_file")
-        return path
-
     def open_reader(self, rel: str) -> BinaryIO:
-        """An existing regular file, open for reading: its last name is not followed and the open
-        file is checked to lie under root, so a path swapped after the check leads nowhere else."""
-        path = self.open_file(rel)
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        try:
-            fd = os.open(path, flags)
-        except OSError:  # swapped for a link or removed since the check
-            raise not_found(join(clean_parts(rel))) from None
-        check_fd_within(fd, self.root, rel)
-        f = os.fdopen(fd, "rb")
-        if not st.S_ISREG(os.fstat(f.fileno()).st_mode):
-            f.close()
-            raise BadRequest(f"{join(clean_parts(rel))} is not a regular file.")
-        return f
+        """An existing regular file, open for reading: the very file found by the walk."""
+        parts = clean_parts(rel)
+        display = join(parts)
+        if not parts:
+            raise BadRequest("Your drive is a folder, not a file.", code="is_dir")
+        with self._parent(parts, rel) as walk:
+            try:
+                fd, _ = walk.open_entry(parts[-1], _READ_FLAGS)
+            except (Missing, NotAFolder):
+                raise not_found(display) from None
+            except OSError as exc:
+                if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP, errno.ENODEV):  # a socket, ...
+                    raise _not_regular(display) from None
+                raise
+        info = os.fstat(fd)
+        if not st.S_ISREG(info.st_mode):
+            os.close(fd)
+            if st.S_ISDIR(info.st_mode):
+                raise BadRequest(f"{display} is a folder, not a file.", code="is_dir")
+            raise _not_regular(display)
+        return os.fdopen(fd, "rb")
 
     def read_bytes(self, rel: str) -> bytes:
         with self.open_reader(rel) as f:
@@ -179,8 +206,10 @@ class Drive:
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def _room(self, dir_fd: int, name: str, display: str, overwrite: bool) -> int | None:
-        """Bytes the file may hold under the quota (None: no quota); refuse a taken name early."""
+    def _room(self, dir_fd: int, name: str, display: str, overwrite: bool,
+              reserved: int = 0) -> int | None:
+        """Bytes the file may hold under the quota (None: no quota); refuse a taken name early.
+        ``reserved`` bytes (unfinished uploads) count as used."""
         existing = 0
         try:
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -194,25 +223,21 @@ class Drive:
             existing = info.st_size if st.S_ISREG(info.st_mode) else 0
         if self.quota_bytes is None:
             return None
-        return self.quota_bytes - (self.usage_bytes() - existing)
+        return self.quota_bytes - (self.usage_bytes() + reserved - existing)
 
     def _write(self, parts: tuple[str, ...], rel: str, data: bytes, overwrite: bool) -> Entry:
         display = join(parts)
-        dir_fd = self._open_dir(parts[:-1], rel)
-        try:
-            room = self._room(dir_fd, parts[-1], display, overwrite)
+        with self._parent(parts, rel, make=True) as walk:
+            room = self._room(walk.fd, parts[-1], display, overwrite)
             if room is not None and len(data) > room:
                 raise over_quota(display, self.usage_bytes(), self.quota_bytes or 0)
-            f = AtomicFile(dir_fd, parts[-1], display, owner_uid=self.owner_uid)
+            f = AtomicFile(walk.fd, parts[-1], display, owner_uid=self.owner_uid)
             try:
                 f.write(data)
             except BaseException:
                 f.abort()
                 raise
-            f.commit(overwrite=overwrite)
-        finally:
-            os.close(dir_fd)
-        return self.stat(rel)
+            return entry_of(parts, f.commit(overwrite=overwrite))
 
     def write_bytes(self, rel: str, data: bytes, *, overwrite: bool = True) -> Entry:
         """Replace (or create) a file atomically; a notebook's bytes are validated first."""
@@ -228,15 +253,17 @@ class Drive:
         *,
         max_bytes: int,
         overwrite: bool = True,
+        reserved: int = 0,
     ) -> Entry:
-        """Write an upload atomically; on any failure the temp file goes and the old file stays."""
+        """Write an upload atomically; on any failure the temp file goes and the old file stays.
+        ``reserved``: bytes the person's unfinished uploads hold, counted against the quota."""
         parts = self._file_parts(rel)
         display = join(parts)
-        dir_fd = await in_thread(self._open_dir, parts[:-1], rel)
+        walk = await in_thread(lambda: self._parent(parts, rel, make=True))
         try:
-            room = await in_thread(self._room, dir_fd, parts[-1], display, overwrite)
+            room = await in_thread(self._room, walk.fd, parts[-1], display, overwrite, reserved)
             f = await in_thread(
-                lambda: AtomicFile(dir_fd, parts[-1], display, owner_uid=self.owner_uid)
+                lambda: AtomicFile(walk.fd, parts[-1], display, owner_uid=self.owner_uid)
             )
             try:
                 async for chunk in chunks:
@@ -251,70 +278,55 @@ class Drive:
             except BaseException:
                 f.abort()
                 raise
-            await in_thread(lambda: f.commit(overwrite=overwrite))
+            info = await in_thread(lambda: f.commit(overwrite=overwrite))
         finally:
-            os.close(dir_fd)
-        return self.stat(rel)
+            walk.close()
+        return entry_of(parts, info)
 
     def mkdir(self, rel: str) -> Entry:
+        """Create the folder ``rel`` and any missing folders above it."""
         parts = clean_parts(rel)
-        self._make_dirs(parts, rel)
-        return self.stat(rel)
+        with Walk(self.root, rel) as walk:
+            self._enter(walk, parts, join(parts), make=True)
+            return entry_of(parts, os.fstat(walk.fd))
 
     def rename(self, src: str, dst: str) -> Entry:
         """Move or rename ``src`` to ``dst`` (a link is moved itself); ``dst`` must not exist."""
-        src_parts, src_path = self._locate(src)
+        src_parts = clean_parts(src)
         dst_parts = clean_parts(dst)
         if not src_parts:
             raise bad_path(src, "your drive itself cannot be moved")
         if not dst_parts:
             raise bad_path(dst, "it names your drive itself")
+        shown, target = join(src_parts), join(dst_parts)
         if dst_parts[: len(src_parts)] == src_parts:
-            raise BadRequest(
-                f"{join(src_parts)} cannot be moved into itself.", code="move_into_itself"
-            )
-        if not os.path.lexists(src_path):
-            raise not_found(join(src_parts))
-        src_fd = os.open(src_path.parent, _DIR_FLAGS)
-        try:
-            check_fd_within(src_fd, self.root, src)
-            dst_fd = self._open_dir(dst_parts[:-1], dst)
+            raise BadRequest(f"{shown} cannot be moved into itself.", code="move_into_itself")
+        with self._parent(src_parts, src) as here:
             try:
+                os.stat(src_parts[-1], dir_fd=here.fd, follow_symlinks=False)
+            except (FileNotFoundError, NotADirectoryError):
+                raise not_found(shown) from None
+            with self._parent(dst_parts, dst, make=True) as there:
                 try:
-                    os.stat(dst_parts[-1], dir_fd=dst_fd, follow_symlinks=False)
+                    rename_noreplace(here.fd, src_parts[-1], there.fd, dst_parts[-1])
+                except FileExistsError:
+                    raise Conflict(f"{target} already exists.", code="exists") from None
                 except FileNotFoundError:
-                    pass
-                else:
-                    raise Conflict(f"{join(dst_parts)} already exists.", code="exists")
-                try:
-                    os.rename(src_path.name, dst_parts[-1], src_dir_fd=src_fd, dst_dir_fd=dst_fd)
-                except FileNotFoundError:
-                    raise not_found(join(src_parts)) from None
+                    raise not_found(shown) from None
                 except OSError as exc:  # e.g. EINVAL: into itself through a link
                     raise BadRequest(
-                        f"{join(src_parts)} cannot be moved to {join(dst_parts)}: {exc.strerror}.",
-                    ) from None
-                os.fsync(dst_fd)
-                os.fsync(src_fd)
-            finally:
-                os.close(dst_fd)
-        finally:
-            os.close(src_fd)
-        return self.stat(dst)
+                        f"{shown} cannot be moved to {target}: {exc.strerror}.") from None
+                os.fsync(there.fd)
+                os.fsync(here.fd)
+                return entry_at(there, dst_parts[-1], dst_parts)
 
     def delete(self, rel: str) -> None:
         """Delete a file, a link (not its target) or a folder with everything in it."""
-        parts, path = self._locate(rel)
+        parts = clean_parts(rel)
         if not parts:
             raise bad_path(rel, "your drive itself cannot be deleted")
-        try:
-            info = os.lstat(path)
-            if st.S_ISDIR(info.st_mode):
-                shutil.rmtree(path)  # fd-based on Linux: never follows links inside
-            else:
-                os.unlink(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise not_found(join(parts)) from None
+        with self._parent(parts, rel) as walk:
+            remove_entry(walk.fd, parts[-1], join(parts))
 
     # ---- notebooks ---------------------------------------------------------------------------
 

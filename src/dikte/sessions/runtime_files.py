@@ -93,7 +93,7 @@ class RuntimeFiles:
             raise BadRequest(f"/content/{rel.strip('/')} is a folder; name a file in it.",
                              code="bad_path")
         with _about_content() if drive is self.content else contextlib.nullcontext():
-            drive.resolve(inner)
+            drive.check(inner)
 
     def list(self, rel: str) -> list[Entry]:
         drive, inner, prefix = self._locate(rel)
@@ -111,13 +111,14 @@ class RuntimeFiles:
             return self._shown(drive.mkdir(inner), prefix)
 
     async def write_stream(self, rel: str, chunks: AsyncIterator[bytes], *, max_bytes: int,
-                           overwrite: bool = True) -> Entry:
+                           overwrite: bool = True, reserved: int = 0) -> Entry:
+        """Write a file; ``reserved`` (unfinished uploads) counts against the drive's quota."""
         drive, inner, prefix = self._locate(rel)
         if drive is self.drive and self.sessions.loaded(self.person_id, inner) is not None:
             raise notebook_open()
         with _about_content() if drive is self.content else contextlib.nullcontext():
             entry = await drive.write_stream(inner, chunks, max_bytes=max_bytes,
-                                             overwrite=overwrite)
+                                             overwrite=overwrite, reserved=reserved)
         return self._shown(entry, prefix)
 
     async def delete(self, rel: str) -> None:

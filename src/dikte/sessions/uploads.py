@@ -12,6 +12,12 @@ A chunk is written to ``part`` first and ``offset`` is recorded after it, so a c
 mid-way (a dropped connection, a server that died) never counts: ``part`` is cut back to the
 recorded offset right away, or before the next chunk at the latest. ``part`` is fsynced when the
 last byte arrives. Uploads untouched for a day are removed when the server starts.
+
+Unfinished uploads take room on the server's disk, so they count against the person's drive quota:
+an upload holds its declared size from its start until it is finished or cancelled (whatever its
+target), a start that would not fit beside the drive's files and the other uploads is refused, and
+so is a chunk once the drive has filled up meanwhile. A person may have at most
+:data:`MAX_IN_FLIGHT` uploads unfinished at once.
 """
 
 from __future__ import annotations
@@ -30,16 +36,17 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from dikte.config import format_size
-from dikte.drive import notebooks
+from dikte.drive import Drive, notebooks
 from dikte.drive.atomic import in_thread, is_disk_full
 from dikte.drive.entry import NOTEBOOK_SUFFIX, Entry
-from dikte.drive.paths import bad_path, clean_parts
+from dikte.drive.paths import clean_parts
 from dikte.errors import (
     Conflict,
     InsufficientStorage,
     InvalidNotebook,
     NotFound,
     PayloadTooLarge,
+    QuotaExceeded,
 )
 from dikte.sessions.manager import SessionManager
 from dikte.sessions.runtime_files import RuntimeFiles, notebook_open
@@ -48,6 +55,8 @@ UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 CHUNK_SIZE = 8 * 2**20
 STALE_SECONDS = 24 * 3600.0
 _BATCH = 1 << 20
+MAX_IN_FLIGHT = 8
+"""Unfinished uploads one person may have at once."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,21 @@ def _past_end(size: int, offset: int, sent: int) -> PayloadTooLarge:
         f"here, and at least {sent} more were sent.", code="past_end")
 
 
+def _too_many(limit: int) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"You have {limit} unfinished uploads, the most one person may have at once. Finish or "
+        "cancel one of them (DELETE /api/uploads/{upload_id}) before starting another; uploads "
+        "left untouched for a day are removed.", code="too_many_uploads")
+
+
+def _no_room(size: int, used: int, held: int, limit: int) -> InsufficientStorage:
+    return InsufficientStorage(
+        f"Your drive is full: {format_size(used)} of {format_size(limit)} used, and your "
+        f"unfinished uploads hold {format_size(held)} more, so this upload of "
+        f"{format_size(size)} cannot go on. Delete some files, or finish or cancel other uploads.",
+        code="drive_full")
+
+
 def _pwrite_all(fd: int, data: bytes, at: int) -> int:
     view = memoryview(data)
     while view:
@@ -105,10 +129,12 @@ async def _file_chunks(path: Path, size: int = 4 << 20) -> AsyncIterator[bytes]:
 class Uploads:
     """Every person's unfinished uploads under ``base`` (``<data_dir>/uploads``)."""
 
-    def __init__(self, base: Path, *, max_bytes: int, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, base: Path, *, max_bytes: int, chunk_size: int = CHUNK_SIZE,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.base = base
         self.max_bytes = max_bytes
         self.chunk_size = chunk_size
+        self.max_in_flight = max_in_flight
         self._locks: dict[Path, asyncio.Lock] = {}
 
     # ---- where things are ---------------------------------------------------------------------
@@ -136,6 +162,36 @@ class Uploads:
         tmp.write_text(str(offset))
         os.replace(tmp, d / "offset")
 
+    def _in_flight(self, person_id: int) -> list[Path]:
+        mine = self.base / str(person_id)
+        if not mine.is_dir():
+            return []
+        return [d for d in mine.iterdir() if UPLOAD_ID.fullmatch(d.name)]
+
+    def held_bytes(self, person_id: int, *, besides: str | None = None) -> int:
+        """The bytes the person's unfinished uploads hold (their declared sizes), but for the
+        upload ``besides``: they count as used in the drive's quota."""
+        held = 0
+        for d in self._in_flight(person_id):
+            if d.name == besides:
+                continue
+            try:
+                held += int(json.loads((d / "meta.json").read_text())["size"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # being made or removed
+        return held
+
+    @staticmethod
+    def _check_room(drive: Drive, size: int, held: int) -> None:
+        """Refuse an upload of ``size`` bytes that does not fit beside the drive's files and the
+        ``held`` bytes of the person's other unfinished uploads."""
+        limit = drive.quota_bytes
+        if limit is None:
+            return
+        used = drive.usage_bytes()
+        if used + held + size > limit:
+            raise _no_room(size, used, held, limit)
+
     def _remove(self, d: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
         self._locks.pop(d, None)
@@ -143,20 +199,23 @@ class Uploads:
     # ---- the life of an upload ----------------------------------------------------------------
 
     def create(self, sessions: SessionManager, person_id: int, plan: UploadPlan) -> str:
-        """Check the target now (so a long upload is not refused at the end), then make room."""
+        """Check the target, the quota and the number of uploads now (so a long upload is not
+        refused at the end), then make room for the parts."""
         if plan.size > self.max_bytes:
             raise PayloadTooLarge(
                 f"This file is {format_size(plan.size)}; one upload may carry at most "
                 f"{format_size(self.max_bytes)} (upload_max_bytes). Split it, or ask your "
                 "administrator to raise the limit.")
+        clean_parts(plan.path)  # a bad path is refused before anything is made
         if plan.target == "runtime":
             RuntimeFiles.of(sessions, person_id, plan.notebook or "").check_file(plan.path)
         else:
-            if not clean_parts(plan.path):
-                raise bad_path(plan.path, "it names your drive itself, not a file in it")
-            sessions.drive_for(person_id).resolve(plan.path)
+            sessions.drive_for(person_id).check(plan.path)
             if sessions.loaded(person_id, plan.path) is not None:
                 raise notebook_open()
+        if len(self._in_flight(person_id)) >= self.max_in_flight:
+            raise _too_many(self.max_in_flight)
+        self._check_room(sessions.drive_for(person_id), plan.size, self.held_bytes(person_id))
         upload_id = secrets.token_urlsafe(16)
         d = self.base / str(person_id) / upload_id
         d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -170,8 +229,9 @@ class Uploads:
         d = self._dir(person_id, upload_id)
         return self._offset(d), self._plan(d)
 
-    async def append(self, person_id: int, upload_id: str, offset: int,
-                     chunks: AsyncIterator[bytes], declared: int | None) -> tuple[int, int]:
+    async def append(self, sessions: SessionManager, person_id: int, upload_id: str,
+                     offset: int, chunks: AsyncIterator[bytes],
+                     declared: int | None) -> tuple[int, int]:
         """Append the chunk that starts at ``offset``; return (new offset, size)."""
         d = self._dir(person_id, upload_id)
         async with self._locks.setdefault(d, asyncio.Lock()):
@@ -181,6 +241,8 @@ class Uploads:
                 raise WrongOffset(start, offset)
             if declared is not None and start + declared > plan.size:
                 raise _past_end(plan.size, start, declared)
+            others = await in_thread(lambda: self.held_bytes(person_id, besides=upload_id))
+            await in_thread(self._check_room, sessions.drive_for(person_id), plan.size, others)
             fd = os.open(d / "part", os.O_WRONLY | os.O_CLOEXEC)
             try:
                 os.ftruncate(fd, start)
@@ -225,15 +287,17 @@ class Uploads:
                     self._remove(d)  # it can never complete
                     raise
             chunks = _file_chunks(part)
+            others = await in_thread(lambda: self.held_bytes(person_id, besides=upload_id))
             if plan.target == "runtime":
                 files = RuntimeFiles.of(sessions, person_id, plan.notebook or "")
                 entry = await files.write_stream(plan.path, chunks, max_bytes=self.max_bytes,
-                                                 overwrite=plan.overwrite)
+                                                 overwrite=plan.overwrite, reserved=others)
             else:
                 if sessions.loaded(person_id, plan.path) is not None:
                     raise notebook_open()
                 entry = await sessions.drive_for(person_id).write_stream(
-                    plan.path, chunks, max_bytes=self.max_bytes, overwrite=plan.overwrite)
+                    plan.path, chunks, max_bytes=self.max_bytes, overwrite=plan.overwrite,
+                    reserved=others)
             self._remove(d)
         return entry
 
