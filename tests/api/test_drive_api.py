@@ -84,3 +84,31 @@ def test_an_oversized_upload_names_the_limit(fresh_server: object) -> None:
     r = client.http.put("/api/drive/files/small.txt", content=chunks())
     assert r.status_code == 413
     assert client.http.get("/api/drive/files/small.txt").content == b"ok"
+
+
+def test_downloads_stream_the_open_file_with_length_and_ranges(client: Client) -> None:
+    data = bytes(range(256)) * 40
+    client.call("PUT", "/api/drive/files/ranges/été.bin", content=data)
+    url = "/api/drive/files/ranges/été.bin"
+    r = client.http.get(url)
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["content-length"] == str(len(data))
+    assert r.headers["accept-ranges"] == "bytes"
+    assert "filename*=UTF-8''%C3%A9t%C3%A9.bin" in r.headers["content-disposition"]
+    for wanted, start, end in (("bytes=10-19", 10, 20), ("bytes=10000-", 10000, len(data)),
+                               ("bytes=-5", len(data) - 5, len(data)),
+                               ("bytes=10200-99999", 10200, len(data))):
+        r = client.http.get(url, headers={"Range": wanted})
+        assert r.status_code == 206, (wanted, r.status_code)
+        assert r.content == data[start:end], wanted
+        assert r.headers["content-range"] == f"bytes {start}-{end - 1}/{len(data)}"
+        assert r.headers["content-length"] == str(end - start)
+    r = client.http.get(url, headers={"Range": "bytes=20000-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
+    r = client.http.get(url, headers={"Range": "bytes=0-1,5-6"})  # several: the whole file
+    assert r.status_code == 200 and r.content == data
+    r = client.http.get(url, headers={"Range": "bytes=0-1", "If-Range": '"stale"'})
+    assert r.status_code == 200 and r.content == data
+    etag = client.http.get(url).headers["etag"]
+    r = client.http.get(url, headers={"Range": "bytes=0-1", "If-Range": etag})
+    assert r.status_code == 206 and r.content == data[:2]
