@@ -187,3 +187,23 @@ def test_owner_uid_owns_everything_created(drives: Path) -> None:
     for path in [drive.root, *drive.root.rglob("*")]:
         info = os.lstat(path)
         assert (info.st_uid, info.st_gid) == (uid, uid), path
+
+
+def test_delete_walks_deep_folders_and_refuses_what_is_too_deep(drive: Drive) -> None:
+    os.makedirs(drive.root / "deep" / ("d/" * 200))
+    (drive.root / "deep" / ("d/" * 200) / "f.txt").write_text("x")
+    drive.delete("deep")
+    assert not (drive.root / "deep").exists()
+    # a runtime can make folders deeper than any path may name; from here they are refused
+    here = os.open(drive.root, os.O_RDONLY)
+    try:
+        for _ in range(300):
+            os.mkdir("d", dir_fd=here)
+            there = os.open("d", os.O_RDONLY, dir_fd=here)
+            os.close(here)
+            here = there
+    finally:
+        os.close(here)
+    with pytest.raises(Conflict, match="more than 256 deep") as info:
+        drive.delete("d")
+    assert info.value.code == "too_deep"
