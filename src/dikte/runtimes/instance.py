@@ -234,8 +234,37 @@ def new_connection(host_ip: str, kernel_ip: str) -> tuple[dict[str, Any], dict[s
 
 
 def write_connection_file(path: Path, info: dict[str, Any], uid: int | None) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f)
-    if uid is not None:
-        os.chown(path, uid, uid)
+    """Create the kernel's connection file; it must not exist yet. The folder is the runtime's
+    own, so the file is made and handed over by descriptor: a link swapped in under its name is
+    never written, chmod-ed or chown-ed through."""
+    write_in_folder(path.parent, path.name, json.dumps(info).encode(), mode=0o600, uid=uid)
+
+
+def write_in_folder(folder: Path, name: str, data: bytes, *, mode: int,
+                    uid: int | None = None, replace: bool = False) -> None:
+    """Write ``data`` to ``folder/name`` where the runtime controls the names in ``folder`` (not
+    ``folder`` itself). The file is created new (``O_EXCL|O_NOFOLLOW``) relative to the open
+    folder, its mode and owner set through its descriptor; with ``replace`` it is written under
+    a fresh name and renamed over ``name`` (atomic for readers; a link there is replaced, not
+    followed). Raises FileExistsError when ``name`` exists and ``replace`` is false."""
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        target = f".{name}.{secrets.token_hex(8)}.tmp" if replace else name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                os.fchmod(f.fileno(), mode)
+                if uid is not None:
+                    os.fchown(f.fileno(), uid, uid)
+            if replace:
+                os.rename(target, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            try:
+                os.unlink(target, dir_fd=dir_fd)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(dir_fd)

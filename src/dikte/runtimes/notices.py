@@ -5,11 +5,11 @@ the runtime and the control plane can reach."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from dikte.runtimes.base import RuntimeHandle
+from dikte.runtimes.instance import write_in_folder
 
 
 def notice_path(handle: RuntimeHandle) -> Path:
@@ -18,9 +18,7 @@ def notice_path(handle: RuntimeHandle) -> Path:
 
 
 def write_notice(handle: RuntimeHandle, notice: dict[str, Any]) -> None:
-    """Write the notice atomically (a reader never sees half of it)."""
+    """Write the notice atomically (a reader never sees half of it). The folder's names are the
+    runtime's to change, so nothing is written through a name it may have made a link."""
     path = notice_path(handle)
-    tmp = path.with_name(".notice.json.tmp")
-    tmp.write_text(json.dumps(notice))
-    os.chmod(tmp, 0o644)
-    tmp.replace(path)
+    write_in_folder(path.parent, path.name, json.dumps(notice).encode(), mode=0o644, replace=True)
