@@ -11,6 +11,10 @@ command -v setpriv >/dev/null || want+=(util-linux)
 # runtimes' disks: mkfs.ext4 and mount (sbin is not on a non-root PATH)
 PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null || want+=(e2fsprogs)
 command -v mount >/dev/null || want+=(mount)
+# each runtime's own network: user-mode networking, and ip to bring its loopback up
+command -v slirp4netns >/dev/null || want+=(slirp4netns)
+PATH="$PATH:/usr/sbin:/sbin" command -v ip >/dev/null || want+=(iproute2)
+command -v nsenter >/dev/null || want+=(util-linux)
 if [ "${1:-}" = "--test" ]; then
   command -v pg_ctlcluster >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
   command -v chromium >/dev/null || want+=(chromium)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dikte import __version__
 from dikte.api import (
@@ -58,12 +59,13 @@ def make_backend(settings: Settings) -> RuntimeBackend:
     from dikte.runtimes.doctor import host_report
     from dikte.runtimes.local import LocalBackend
 
-    report = host_report()
+    report = host_report(network=settings.runtime_network)
     if not report.sandbox_ok:
         raise SandboxUnavailable(
             "This host cannot build the runtime sandbox:\n" + report.render()
             + "\nFix the above, or run with --unsafe-no-sandbox for single-person development.")
-    return LocalBackend(settings.data_dir, sandbox_uid_base=settings.sandbox_uid_base)
+    return LocalBackend(settings.data_dir, sandbox_uid_base=settings.sandbox_uid_base,
+                        network=settings.runtime_network)
 
 
 def drive_factory(settings: Settings, db: Database | None = None) -> Callable[[int], Drive]:
@@ -80,6 +82,29 @@ def drive_factory(settings: Settings, db: Database | None = None) -> Callable[[i
         return drive
 
     return drive_for
+
+
+class RuntimeSocketOnly:
+    """On the socket bound into runtimes (a unix socket: no port), only the runtime channel
+    answers; everything else of the app is for browsers and programs on the TCP port."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if (scope["type"] in ("http", "websocket") and server is not None
+                and server[1] is None and not scope["path"].startswith("/api/runtime-channel/")):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            body = b'{"error":{"code":"not_found","message":"Only the runtime channel answers here."}}'
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -123,6 +148,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api_errors.install(app)
+    app.add_middleware(RuntimeSocketOnly)
     for router in (meta.router, web.router, invitations.router, people.router,
                    invitations.admin_router, admin.router, tokens.router, drive_api.router,
                    notebooks.router, sessions.router, usage.router, ws.router, runtime_files.router,

@@ -12,7 +12,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -81,6 +81,13 @@ class Settings(BaseModel):
         False,
         description="Run kernels without the bubblewrap sandbox and without resource limits. "
         "Only for one person developing on their own machine.",
+    )
+    runtime_network: Literal["isolated", "host"] = Field(
+        "isolated",
+        description="\"isolated\": each runtime has a network of its own (its own loopback; the "
+        "internet through user-mode networking; the host's and other runtimes' loopback "
+        "services out of reach; needs root). \"host\": runtimes share the host's network, "
+        "for a single-person install that wants to reach services on its own loopback.",
     )
     sandbox_uid_base: int = Field(
         600000,

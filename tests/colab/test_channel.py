@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dikte.runtimes import netns
 from dikte.sessions.channel import RuntimeChannel, content_relative, runtime_token
 from tests.support.server import Client, DikteServer, NotebookSocket, cell_text
 
@@ -90,8 +91,20 @@ def test_the_runtime_token_opens_only_its_own_channel(server: DikteServer,
     (b,) = client.new_notebook("Notebooks/chan-b.ipynb", [ENV])
     env_a = _env(client, "Notebooks/chan-a.ipynb", a)
     env_b = _env(client, "Notebooks/chan-b.ipynb", b)
-    assert env_a["DIKTE_CONTROL_URL"] == server.url.replace("localhost", "127.0.0.1")
     token, rid = env_a["DIKTE_RUNTIME_TOKEN"], env_a["DIKTE_RUNTIME_ID"]
+    if netns.isolated("isolated"):  # runtimes have networks of their own: a socket bound in
+        assert env_a["DIKTE_CONTROL_URL"] == netns.CONTROL_URL
+        unix = httpx.Client(base_url="http://runtime", headers={
+            "Authorization": f"Bearer {token}"}, transport=httpx.HTTPTransport(
+                uds=str(netns.control_dir(server.data_dir) / netns.CONTROL_SOCKET)))
+        with unix:
+            r = unix.get(f"/api/runtime-channel/{rid}/requests/none")
+            assert r.status_code == 404 and r.json()["error"]["code"] == "no_such_request"
+            for url in ("/api/me", "/api/health", "/", "/api/drive/list?path="):
+                r = unix.get(url, headers={"Authorization": f"Bearer {server.token}"})
+                assert r.status_code == 404, (url, r.text)  # only the channel answers there
+    else:
+        assert env_a["DIKTE_CONTROL_URL"] == server.url.replace("localhost", "127.0.0.1")
     as_runtime = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
     try:
         # its own channel answers (a request id nobody made: 404, past authentication)

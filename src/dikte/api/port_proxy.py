@@ -50,8 +50,11 @@ from dikte.sessions.port_proxy import (
     Capability,
     CapabilityRefused,
     PortProxy,
+    connect_in,
     listener_uids,
     port_refusal,
+    runtime_netns,
+    transport_into,
 )
 
 router = APIRouter(responses=error_responses(*COMMON_ERRORS))
@@ -83,6 +86,14 @@ def _server_port(conn: HTTPConnection) -> int | None:
     return int(server[1]) if server and server[1] is not None else None
 
 
+def _dikte_port(conn: HTTPConnection, runtime_id: str) -> int | None:
+    """Dikte's port as the runtime sees it: none when the runtime has a network of its own
+    (its port of that number is its own, and the proxy connects there)."""
+    if runtime_netns(services(conn).backend, runtime_id) is not None:
+        return None
+    return _server_port(conn)
+
+
 @router.post("/api/runtime-channel/{runtime_id}/ports", response_model=ServedPort,
              tags=["runtime channel"])
 def serve_port(body: ServePortBody, caller: CallerDep, request: Request,
@@ -106,7 +117,7 @@ def mint(body: ProxyCapabilityBody, person: PersonDep, request: Request,
     if record is None or record.person_id != person.id or record.status == "ended":
         raise NotFound("There is no such runtime of yours (it may have ended). Run the cell "
                        "that serves the port again.", code="no_runtime")
-    refusal = port_refusal(body.port, _server_port(request))
+    refusal = port_refusal(body.port, _dikte_port(request, record.id))
     if refusal:
         raise BadRequest(refusal, code="bad_port")
     if not proxy.ports.serves(record.id, body.port):
@@ -137,7 +148,7 @@ def _authorize(conn: HTTPConnection, token: str) -> Capability:
     if not proxy.ports.serves(cap.runtime_id, cap.port):
         raise NotFound(f"The runtime no longer serves port {cap.port}. Run the cell that "
                        "serves it again.", code="port_not_served")
-    if port_refusal(cap.port, _server_port(conn)):
+    if port_refusal(cap.port, _dikte_port(conn, cap.runtime_id)):
         raise Forbidden(f"Port {cap.port} cannot be served.", code="bad_port")
     # a request that carries a Dikte credential must be the owner's (a sandboxed page's own
     # requests carry none: the capability alone speaks for them)
@@ -145,7 +156,7 @@ def _authorize(conn: HTTPConnection, token: str) -> Capability:
     if asker is not None and asker != cap.person_id:
         raise Forbidden("This proxied address belongs to someone else.", code="not_yours")
     uid = sandbox_uid(svc.settings, record.person_id)
-    owners = listener_uids(cap.port)
+    owners = listener_uids(cap.port, netns=runtime_netns(svc.backend, cap.runtime_id))
     if not owners:
         raise DikteError(f"Nothing listens on port {cap.port} of the runtime (yet).",
                          code="port_closed", status=502)
@@ -212,7 +223,9 @@ async def proxy(token: str, rest: str, request: Request) -> Response:
     cap = await asyncio.to_thread(_authorize, request, token)
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-    client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(3600, connect=10))
+    netns = runtime_netns(services(request).backend, cap.runtime_id)
+    client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(3600, connect=10),
+                               transport=transport_into(netns))
     upstream_req = client.build_request(
         request.method, _upstream_target(request, token, cap.port, "http"), headers=headers,
         content=request.stream() if has_body else None)
@@ -246,9 +259,11 @@ async def proxy_socket(websocket: WebSocket, token: str, rest: str) -> None:
     offered = websocket.headers.get("sec-websocket-protocol", "").split(",")
     protocols = [p.strip() for p in offered  # never a Dikte token offered as a subprotocol
                  if p.strip() and not p.strip().startswith(TOKEN_PROTOCOL_PREFIX)]
+    netns = runtime_netns(services(websocket).backend, cap.runtime_id)
     try:
+        sock = await connect_in(netns, "127.0.0.1", cap.port, 10.0)
         upstream = await ws_connect(target, subprotocols=protocols or None,  # type: ignore[arg-type]
-                                    proxy=None, max_size=None, open_timeout=10)
+                                    proxy=None, max_size=None, open_timeout=10, sock=sock)
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
         await websocket.close(code=1011)
         return

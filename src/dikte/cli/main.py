@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             from dikte.runtimes.doctor import host_report
 
-            report = host_report()
+            report = host_report(network=_settings(args).runtime_network)
             print(report.render())
             print(_accelerator_report())
             return 0 if report.sandbox_ok else 1

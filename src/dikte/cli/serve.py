@@ -9,9 +9,10 @@ import sys
 
 import uvicorn
 
-from dikte.app import create_app
+from dikte.app import create_app, prepare_data_dir
 from dikte.config import Settings
 from dikte.errors import SandboxUnavailable
+from dikte.runtimes import netns
 
 
 def control_url(host: str, port: int) -> str:
@@ -33,7 +34,7 @@ def serve(settings: Settings) -> int:
     else:
         from dikte.runtimes.doctor import host_report
 
-        report = host_report()
+        report = host_report(network=settings.runtime_network)
         if not report.sandbox_ok:
             print(report.render(), file=sys.stderr)
             print("\nDikte will not start without a working sandbox. Fix the above, or for "
@@ -53,14 +54,21 @@ def serve(settings: Settings) -> int:
               "Choose another with --port (0 picks a free one).", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
-    app = create_app(settings, control_url=control_url(settings.host, port))
+    sockets = [sock]
+    url = control_url(settings.host, port)
+    if not settings.unsafe_no_sandbox and netns.isolated(settings.runtime_network):
+        # runtimes have networks of their own: they reach us through a socket bound into them
+        prepare_data_dir(settings)
+        sockets.append(netns.control_socket(settings.data_dir))
+        url = netns.CONTROL_URL
+    app = create_app(settings, control_url=url)
     config = uvicorn.Config(app, log_level="info", ws_ping_interval=20, ws_ping_timeout=30,
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
 
     async def main() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
+        task = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
             await asyncio.sleep(0.05)
         if server.started:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dikte.errors import SandboxUnavailable
-from dikte.runtimes import procs, rootfs, seccomp
+from dikte.runtimes import netns, procs, rootfs, seccomp
 from dikte.runtimes.cgroups import CgroupDriver
 from dikte.runtimes.instance import InstanceSpace, short_socket_base
 
@@ -66,7 +66,8 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(g or 0) for g in m.groups()) if m else (0,)
 
 
-def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None) -> HostReport:
+def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None,
+                network: str = "isolated") -> HostReport:
     checks: list[Check] = []
     root = os.geteuid() == 0
     bwrap = shutil.which("bwrap")
@@ -112,7 +113,24 @@ def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None)
                             "this uid inside a user namespace, without capabilities"))
     checks.append(_cgroup_check(root))
     checks.append(_ipc_check(data_dir))
+    checks.append(_network_check(network))
     return HostReport(checks)
+
+
+def _network_check(setting: str) -> Check:
+    if setting == "host":
+        return Check("network", True, "shared with the host (runtime_network = \"host\"): "
+                     "runtimes reach the host's loopback services and each other's servers",
+                     required=False)
+    if not netns.isolated(setting):
+        return Check("network", False, "shared with the host: networks of their own need "
+                     "Dikte to run as root", "run dikte serve as root", required=False)
+    try:
+        return Check("network", True, netns.check())
+    except SandboxUnavailable as exc:
+        return Check("network", False, f"{exc.message}: {exc.log_message}",
+                     "apt-get install slirp4netns iproute2 (and a kernel with /dev/net/tun), "
+                     "or set runtime_network = \"host\" for a single-person install")
 
 
 def _seccomp_check(bwrap: str, ns: list[str]) -> Check:

@@ -9,6 +9,7 @@ restarted control plane finds it again through :meth:`LocalBackend.reattach`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dikte.errors import DikteError, RuntimeUnavailable, SandboxUnavailable
-from dikte.runtimes import disk, procs, rootfs, seccomp
+from dikte.runtimes import disk, netns, procs, rootfs, seccomp
 from dikte.runtimes.base import RUNTIME_ID, Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.cgroups import Cgroup, CgroupDriver
 from dikte.runtimes.exits import exit_for
@@ -35,6 +36,7 @@ from dikte.runtimes.sandbox import (
     SandboxPaths,
     bwrap_options,
     find_bwrap,
+    in_cgroup,
     kernel_command,
     kernel_env,
     launcher_argv,
@@ -70,7 +72,8 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, data_dir: Path, *, sandbox_uid_base: int, start_timeout: float = 60.0):
+    def __init__(self, data_dir: Path, *, sandbox_uid_base: int, start_timeout: float = 60.0,
+                 network: str = "isolated"):
         self.data_dir = Path(os.path.abspath(data_dir))
         self.sandbox_uid_base = sandbox_uid_base
         self.start_timeout = start_timeout
@@ -84,6 +87,8 @@ class LocalBackend:
             str(self.data_dir).encode()).hexdigest()[:12]
         """Where this server's runtimes' views are (see :mod:`dikte.runtimes.rootfs`)."""
         self._etc: Path | None = None
+        self.isolated = netns.isolated(network)
+        """Each runtime has a network of its own (see :mod:`dikte.runtimes.netns`)."""
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -119,6 +124,39 @@ class LocalBackend:
             pids.add(handle.pid)
         return pids
 
+    async def _network(self, runtime_id: str, cgroup: Cgroup, log: Path) -> tuple[Path, int]:
+        """The runtime's network namespace (made on first use, kept in its view) with a fresh
+        slirp4netns in the runtime's cgroup; returns the namespace and a pipe that reads "1"
+        once the network is up."""
+        slirp = netns.find_slirp()
+        if slirp is None:
+            raise SandboxUnavailable(
+                "This server cannot give runtimes a network of their own: slirp4netns is not "
+                "installed.", log_message="slirp4netns not found (apt-get install slirp4netns)")
+        netns.control_dir(self.data_dir).mkdir(mode=0o755, exist_ok=True)
+        path = rootfs.view_dir(self.views, runtime_id) / "net"
+        if not netns.is_namespace(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            await asyncio.to_thread(netns.create, path)
+        ready_r, ready_w = os.pipe()
+        try:
+            # in the background of a shell that then exits: slirp4netns is nobody's child here
+            # (no zombie, no Popen to keep), and it ends with the runtime's cgroup
+            argv = [*in_cgroup(cgroup.procs_files(), "dikte-network", background=True),
+                    *netns.slirp_argv(slirp, path, ready_w)]
+            starter = procs.spawn(argv, log, cwd="/", pass_fds=(ready_w,),
+                                  env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                       "LANG": "C.UTF-8"})
+            await asyncio.to_thread(starter.wait)
+        except BaseException:
+            os.close(ready_r)
+            raise
+        finally:
+            os.close(ready_w)
+        os.set_blocking(ready_r, False)
+        return path, ready_r
+
     async def _launch(
         self, spec: RuntimeSpec, space: InstanceSpace, cgroup: Cgroup, uid: int | None,
         layers: rootfs.RootLayers | None = None,
@@ -139,6 +177,13 @@ class LocalBackend:
             prepare_mountpoints(paths, layout)
         for rel in layout.site:  # on sys.path from the start, so new packages import at once
             make_dirs_beneath(space.site, rel, uid)
+        net: Path | None = None
+        net_ready = -1
+        if layers is not None and self.isolated:
+            net, net_ready = await self._network(spec.runtime_id, cgroup, space.log)
+            resolv = space.etc / "resolv.conf"
+            resolv.write_text(netns.RESOLV_CONF)
+            os.chmod(resolv, 0o644)
         seccomp_r, info_r, info_w = procs.pipe_with(seccomp.program()), *os.pipe()
         os.set_blocking(info_r, False)
         system = via = None
@@ -149,13 +194,30 @@ class LocalBackend:
 
             def via(path: str) -> str:
                 return rootfs.bind(view, path)
+        network = "up" if net is None else "coming"
+
+        def up() -> bool:
+            nonlocal network
+            if network == "coming":
+                try:  # "1" once configured; end of file: slirp4netns exited before that
+                    network = "up" if os.read(net_ready, 1) == b"1" else "failed"
+                except BlockingIOError:
+                    pass
+            return network == "up"
+
+        def failed() -> bool:
+            return child.poll() is not None or (not up() and network == "failed")
+
         try:
             opts = bwrap_options(spec.runtime_id, paths, layout,
                                  kernel_env(layout, spec.env, root=layers is not None),
                                  forbidden=self.data_dir, as_root=self.as_root,
                                  device_binds=spec.device_binds, masked_paths=spec.masked_paths,
                                  seccomp_fd=seccomp_r, info_fd=info_w, system=system,
-                                 via=via)
+                                 via=via, network=(
+                                     (str(space.etc / "resolv.conf"),
+                                      str(netns.control_dir(self.data_dir)))
+                                     if net is not None else None))
             data = b"".join(o.encode() + b"\0" for o in opts)
             if len(data) > 60000:
                 raise RuntimeUnavailable("The runtime's settings are too large.",
@@ -166,6 +228,8 @@ class LocalBackend:
                 command = kernel_command(layout, None if layers is not None else uid)
                 argv = launcher_argv(cgroup.procs_files(), bwrap, args_r, command,
                                      as_user=uid if layers is not None else None)
+                if net is not None:
+                    argv = [*netns.launcher_prefix(net), *argv]
                 child = procs.spawn(argv, space.log, cwd="/",
                                     pass_fds=(args_r, seccomp_r, info_w),
                                     env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -183,22 +247,26 @@ class LocalBackend:
                     "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
                     "spec": spec_to_state(spec), "site": list(layout.site),
                     "rootfs": layers.to_state() if layers is not None else None,
+                    "netns": str(net) if net is not None else None,
                 },
             )
             ready = await procs.wait_until(
-                lambda: space.sockets_ready() or child.poll() is not None,
+                lambda: (space.sockets_ready() and up()) or failed(),
                 self.start_timeout, step=0.05)
             info = _read_nonblocking(info_r)
         finally:
-            for fd in (seccomp_r, info_r, info_w):
+            for fd in (seccomp_r, info_r, info_w, net_ready):
                 if fd >= 0:
                     os.close(fd)
-        if not ready or child.poll() is not None:
+        if not ready or failed():
             self._children.pop(spec.runtime_id, None)
             await procs.end_processes(cgroup.pids, 0.5, child)
             child.wait()
             tail = space.log_tail()
-            what = "did not start in time" if not ready else f"exited with code {child.returncode}"
+            what = ("did not start in time" if not ready else
+                    "had no network (slirp4netns exited; see the runtime's log)"
+                    if network == "failed" else
+                    f"exited with code {child.returncode}")
             raise RuntimeUnavailable(
                 f"The runtime's kernel {what}. Try again; if it keeps failing, tell your "
                 "administrator.",
@@ -212,6 +280,12 @@ class LocalBackend:
             child.wait()
             raise
         return handle
+
+    def network_of(self, runtime_id: str) -> Path | None:
+        """The runtime's network namespace (the port proxy connects there), or None when it
+        shares the host's network."""
+        path = self.views / runtime_id / "net"
+        return path if self.isolated and netns.is_namespace(path) else None
 
     # -- the contract ----------------------------------------------------------------------
 

@@ -280,6 +280,8 @@ def remove(layers: RootLayers) -> None:
                     os.rmdir(folder / name)
         with contextlib.suppress(OSError):
             folder.rmdir()
+    with contextlib.suppress(OSError):  # the network namespace's file (see netns.py)
+        os.unlink(layers.mounts / "net")
     with contextlib.suppress(OSError):
         layers.mounts.rmdir()
     if layers.storage.exists() and not _holds_mounts(layers.storage):

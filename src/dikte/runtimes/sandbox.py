@@ -13,9 +13,10 @@ then /opt/dikte/lib and the folder that keeps the old top-level ``dikte_runtime`
 kernel starts with Dikte's IPython extension (``dikte.kernel.extension``); a kernel whose
 extension fails still starts.
 
-The network namespace is deliberately shared with the host: notebooks need ``pip install`` and
-``git clone``. That also means the host's abstract unix sockets and loopback services are
-reachable; keep control-plane services on authenticated endpoints.
+When Dikte runs as root, each runtime has a network of its own (see :mod:`dikte.runtimes.netns`):
+the launcher starts inside it, /etc/resolv.conf names its DNS forwarder, and the control plane's
+socket folder is bound at /run/dikte-control. With ``runtime_network = "host"`` (or not as root)
+the runtime shares the host's network, its loopback services and abstract unix sockets.
 
 When Dikte runs as root, bwrap runs as root without a user namespace (so it can bind image paths
 under /root, for example a pyenv Python) and the kernel drops to ``sandbox_uid_base + owner_id``
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from dikte.errors import RuntimeUnavailable, SandboxUnavailable
+from dikte.runtimes.netns import CONTROL_DIR
 
 KERNEL_SOCKET_DIR = "/run/dikte"
 SITE_DIR = "/opt/dikte/site"
@@ -206,6 +208,7 @@ def bwrap_options(
     info_fd: int | None = None,
     system: Mapping[str, Path] | None = None,
     via: Callable[[str], str] | None = None,
+    network: tuple[str, str] | None = None,
 ) -> list[str]:
     """bwrap's options (everything before the command). ``forbidden`` (the data dir) must not
     be reachable through any image path. ``seccomp_fd`` is a pipe holding the filter of
@@ -215,7 +218,11 @@ def bwrap_options(
     With ``system`` (the runtime's writable system folders, see :mod:`dikte.runtimes.rootfs`:
     layer -> merged overlay) the sandbox is a user namespace whose root is the runtime's host
     uid, keeping its capabilities inside it, and bwrap runs as that uid: every host folder is
-    then bound from ``via(path)``, a place the caller made that bwrap can reach."""
+    then bound from ``via(path)``, a place the caller made that bwrap can reach.
+
+    With ``network`` (the runtime has a network of its own, see :mod:`dikte.runtimes.netns`):
+    ``(resolv.conf, control folder)``, the name servers file to use and the host folder of the
+    control plane's socket, bound read-only at /run/dikte-control."""
     for root in (*layout.roots, str(DIKTE_PACKAGE)):
         if _inside(str(forbidden), root):
             raise SandboxUnavailable(
@@ -254,7 +261,11 @@ def bwrap_options(
                  "--ro-bind", str(paths.passwd), "/etc/passwd",
                  "--ro-bind", str(paths.group), "/etc/group"]
     resolv = os.path.realpath("/etc/resolv.conf")
-    if os.path.isfile(resolv) and not _inside(resolv, "/etc"):
+    if network is not None:
+        folder, name = os.path.split(network[0])
+        opts += ["--ro-bind", os.path.join(via(folder) if via else folder, name),
+                 "/etc/resolv.conf"]
+    elif os.path.isfile(resolv) and not _inside(resolv, "/etc"):
         opts += ["--ro-bind", resolv, "/etc/resolv.conf"]  # e.g. systemd-resolved's stub
     opts += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--tmpfs", "/dev/shm"]
@@ -281,6 +292,7 @@ def bwrap_options(
         (bind("--bind", str(paths.sock)), KERNEL_SOCKET_DIR),
         (bind("--ro-bind", str(DIKTE_PACKAGE)), f"{LIB_DIR}/dikte"),
         (bind("--ro-bind", str(COLAB_PACKAGE)), COLAB_DIR),
+        *([(bind("--ro-bind", network[1]), CONTROL_DIR)] if network is not None else []),
         # after /tmp and /root: an image may live under either
         *((bind("--ro-bind", root), root) for root in layout.roots),
     ]
@@ -370,15 +382,23 @@ def launcher_argv(
     """``sh`` puts itself into the runtime's cgroup(s), then becomes bwrap (as ``as_user``, with
     no capabilities and no groups, when given): every process of the sandbox is in the cgroup
     from its first instruction."""
-    joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in procs_files)
-    script = f'{joins} && exec "$@"' if joins else 'exec "$@"'
     drop: list[str] = []
     if as_user is not None:
         setpriv = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin") or "/usr/bin/setpriv"
         drop = [setpriv, "--reuid", str(as_user), "--regid", str(as_user), "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--"]
-    return ["/bin/sh", "-c", script, "dikte-sandbox", *drop, bwrap, "--args", str(args_fd),
+    return [*in_cgroup(procs_files, "dikte-sandbox"), *drop, bwrap, "--args", str(args_fd),
             "--", *command]
+
+
+def in_cgroup(procs_files: list[Path], name: str, *, background: bool = False) -> list[str]:
+    """A prefix for a command line: ``sh`` (named ``name``) puts itself into the cgroup(s),
+    then executes the rest; with ``background`` it starts the rest in the background (in the
+    cgroup too) and exits at once."""
+    joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in procs_files)
+    run = '"$@" &' if background else 'exec "$@"'
+    script = f"{joins} || exit 1; {run}" if joins else run
+    return ["/bin/sh", "-c", script, name]
 
 
 def find_bwrap() -> str:

@@ -18,11 +18,21 @@ Three pieces, each small:
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+import select
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpcore
+import httpx
+
+from dikte.runtimes import netns as network
 
 MAX_PORTS_PER_RUNTIME = 32
 CAPABILITY_TTL_S = 4 * 3600
@@ -132,12 +142,16 @@ _REACHABLE_V4 = {"0100007F", "00000000"}
 _REACHABLE_V6 = {"0" * 32, "0000000000000000FFFF00000100007F"}
 
 
-def listener_uids(port: int, proc_net: Path = Path("/proc/net")) -> set[int]:
-    """The uids of the sockets listening on ``port`` that a connection to 127.0.0.1 reaches."""
+def listener_uids(port: int, proc_net: Path = Path("/proc/net"),
+                  netns: Path | None = None) -> set[int]:
+    """The uids of the sockets listening on ``port`` that a connection to 127.0.0.1 reaches:
+    in the network namespace ``netns`` (a runtime's own network) when given."""
     uids: set[int] = set()
     for name, reachable in (("tcp", _REACHABLE_V4), ("tcp6", _REACHABLE_V6)):
         try:
-            lines = (proc_net / name).read_text().splitlines()[1:]
+            text = (proc_net / name).read_text() if netns is None else \
+                network.proc_net(netns, name)
+            lines = text.splitlines()[1:]
         except OSError:
             continue
         for line in lines:
@@ -148,3 +162,99 @@ def listener_uids(port: int, proc_net: Path = Path("/proc/net")) -> set[int]:
             if int(hex_port, 16) == port and addr.upper() in reachable:
                 uids.add(int(fields[7]))
     return uids
+
+
+# ---- connections into a runtime's own network ------------------------------------------------
+
+def runtime_netns(backend: object, runtime_id: str) -> Path | None:
+    """The runtime's network namespace when it has one (see dikte.runtimes.netns), else None
+    (it shares the host's network, or its backend has no such thing)."""
+    network_of = getattr(backend, "network_of", None)
+    return network_of(runtime_id) if network_of is not None else None
+
+
+async def connect_in(netns: Path | None, host: str, port: int, timeout: float) -> socket.socket:
+    """A connected, non-blocking TCP socket to ``host:port`` as seen from the runtime's network
+    (the host's when ``netns`` is None)."""
+    if netns is None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (host, port)),
+                                   timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return await asyncio.to_thread(network.connect, netns, (host, port), timeout)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    def __init__(self, sock: socket.socket, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.sock, self.reader, self.writer = sock, reader, writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return await asyncio.wait_for(self.reader.read(max_bytes), timeout)
+        except TimeoutError:
+            raise httpcore.ReadTimeout("no answer in time") from None
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from None
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            self.writer.write(buffer)
+            await asyncio.wait_for(self.writer.drain(), timeout)
+        except TimeoutError:
+            raise httpcore.WriteTimeout("could not send in time") from None
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from None
+
+    async def aclose(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("a runtime's ports are proxied over plain HTTP")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # an idle kept-alive connection that the server closed
+            return self.reader.at_eof() or bool(select.select([self.sock], [], [], 0)[0])
+        if info == "socket":
+            return self.sock
+        return self.writer.get_extra_info(info)
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    def __init__(self, netns: Path | None) -> None:
+        self.netns = netns
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        try:
+            sock = await connect_in(self.netns, host, port, timeout or 10.0)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"{host}:{port} did not answer") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        reader, writer = await asyncio.open_connection(sock=sock)
+        return _Stream(sock, reader, writer)
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("a runtime's ports are TCP ports")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def transport_into(netns: Path | None) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections are made in the runtime's network."""
+    transport = httpx.AsyncHTTPTransport(trust_env=False)
+    # httpx takes no network backend of its own; its pool is httpcore's, which does
+    transport._pool = httpcore.AsyncConnectionPool(network_backend=_Backend(netns))
+    return transport

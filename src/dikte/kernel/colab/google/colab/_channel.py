@@ -1,9 +1,11 @@
 """How ``google.colab`` reaches Dikte's server from inside a runtime: the runtime channel.
 
-The kernel's environment holds ``DIKTE_CONTROL_URL`` (the server, on the loopback the runtime
-shares with it), ``DIKTE_RUNTIME_ID`` and ``DIKTE_RUNTIME_TOKEN`` (a token that opens only this
-runtime's ``/api/runtime-channel/<id>/...`` endpoints, and only while it lives). ``call`` is one
-request to them; ``browser_request`` asks the notebook's page (the browser tab used last) for
+The kernel's environment holds ``DIKTE_CONTROL_URL`` (the server: ``unix:<socket>`` when the
+runtime has a network of its own and reaches the server through a socket bound into its sandbox,
+else an http URL on the loopback it shares with the server), ``DIKTE_RUNTIME_ID`` and
+``DIKTE_RUNTIME_TOKEN`` (a token that opens only this runtime's
+``/api/runtime-channel/<id>/...`` endpoints, and only while it lives). ``call`` is one request
+to them; ``browser_request`` asks the notebook's page (the browser tab used last) for
 something and long-polls for its answer.
 
 Colab sends such requests as custom iopub messages answered on stdin; Dikte's server owns the
@@ -13,8 +15,11 @@ goes to the page over the notebook's WebSocket. Standard library only.
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -79,19 +84,59 @@ def call(method: str, path: str, body: Any = None, *, timeout: float = 30.0,
     :class:`MessageError` with the server's sentence."""
     base, runtime_id, token = _where(what)
     data = json.dumps(body).encode() if body is not None else None
+    socket_path = base[len("unix:"):] if base.startswith("unix:") else None
     request = urllib.request.Request(
-        f"{base}/api/runtime-channel/{urllib.parse.quote(runtime_id)}{path}", data=data,
+        f"{'http://localhost' if socket_path else base}/api/runtime-channel/"
+        f"{urllib.parse.quote(runtime_id)}{path}", data=data,
         method=method, headers={"Authorization": f"Bearer {token}",
                                 "Content-Type": "application/json"})
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            raw = response.read()
+        if socket_path is not None:
+            raw = _over_unix_socket(socket_path, request, timeout)
+        else:
+            with _opener.open(request, timeout=timeout) as response:
+                raw = response.read()
     except urllib.error.HTTPError as exc:
         raise MessageError(_error_sentence(exc)) from None
     except OSError as exc:  # URLError, a refused connection, a timeout
         reason = getattr(exc, "reason", exc)
         raise MessageError(f"{what} could not reach Dikte's server ({reason}).") from None
     return json.loads(raw) if raw else None
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.unix_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _over_unix_socket(path: str, request: urllib.request.Request, timeout: float) -> bytes:
+    """``request`` (its path and query only) to the server listening on the unix socket
+    ``path``; an error answer raises HTTPError, as urllib does."""
+    url = urllib.parse.urlsplit(request.full_url)
+    target = url.path + (f"?{url.query}" if url.query else "")
+    conn = _UnixConnection(path, timeout)
+    try:
+        conn.request(request.get_method(), target, body=request.data,
+                     headers=dict(request.header_items()))
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    if response.status >= 400:
+        raise urllib.error.HTTPError(request.full_url, response.status, response.reason,
+                                     response.headers, io.BytesIO(raw))
+    return raw
 
 
 def parent_msg_id() -> str | None:
