@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,29 @@ def test_no_raw_or_packet_sockets(probe: dict[str, Any]) -> None:
 
 def test_names_resolve_through_the_runtimes_own_forwarder(probe: dict[str, Any]) -> None:
     assert "nameserver 10.0.2.3" in probe["resolv"], probe
+
+
+def test_user_mode_networking_lives_and_ends_with_the_runtime(server: DikteServer) -> None:
+    """slirp4netns runs in the runtime's cgroup (its limits hold it; nothing outlives it) and the
+    namespace's file goes with the runtime."""
+    client = server.client()
+    path = "Notebooks/net-life.ipynb"
+    _run(client, path, "print('up')")
+    rid = client.view(path)["runtime"]["runtime_id"]
+    cgroup = next(p for p in (Path("/sys/fs/cgroup/pids/dikte") / rid,
+                              Path("/sys/fs/cgroup/dikte") / rid) if p.is_dir())
+    names = {Path(f"/proc/{pid}/comm").read_text().strip()
+             for pid in (cgroup / "cgroup.procs").read_text().split()}
+    assert "slirp4netns" in names, names
+    views = list(Path("/run/dikte-views").glob(f"*/{rid}/net"))
+    assert len(views) == 1 and views[0].is_file()
+    client.post("/api/notebooks/disconnect", {"path": path})
+    assert not cgroup.exists() and not views[0].exists()
+    assert not [pid for pid in os.listdir("/proc") if str(views[0]).encode() in _cmdline(pid)]
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes() if pid.isdigit() else b""
+    except OSError:  # ended meanwhile
+        return b""
