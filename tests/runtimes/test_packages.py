@@ -11,6 +11,7 @@ package published only as source failed to install.
 
 from __future__ import annotations
 
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,14 @@ async def test_a_package_without_a_wheel_is_built_and_installed(
         assert out.strip() == "built from source"
         again = (await k.run("%pip install --no-index numpy", within=120)).ok()
         assert "Requirement already satisfied: numpy" in again, again
+        # the usual ways of putting packages elsewhere work too (Colab notebooks keep packages
+        # on the drive with --target); no setting of Dikte's conflicts with them
+        for where in ("--target /content/pylib", "--prefix /content/pfx --ignore-installed"):
+            out = (await k.run(f"!pip install --no-index --no-cache-dir --find-links "
+                               f"/content/drive/MyDrive/pkgs {where} hello_sdist", within=120))
+            assert "Successfully installed hello_sdist-1.0" in out.ok(), (where, out)
+    host_site = Path(sysconfig.get_paths()["purelib"])
+    assert not list(host_site.glob("hello_sdist*")), "the image changed"  # noqa: ASYNC240
 
 
 APT = (

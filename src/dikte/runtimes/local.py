@@ -111,12 +111,14 @@ class LocalBackend:
         instance space, outside what the sandbox binds)."""
         return rootfs.RootLayers(self.views / runtime_id, space.root / "rootfs-upper")
 
-    def _root_layers(self, runtime_id: str, space: InstanceSpace, uid: int) -> rootfs.RootLayers:
+    def _root_layers(self, runtime_id: str, space: InstanceSpace, uid: int,
+                     layout: PythonLayout) -> rootfs.RootLayers:
         if self._etc is None:
             self._etc = rootfs.shared_etc(self.data_dir, self.views)
         plan = self._plan_layers(runtime_id, space)
         rootfs.view_dir(self.views, runtime_id)
-        return rootfs.build(plan.mounts, plan.storage, uid, self._idmaps, self._etc)
+        return rootfs.build(plan.mounts, plan.storage, uid, self._idmaps, self._etc,
+                            rootfs.image_layers(layout.roots))
 
     def _pids(self, handle: RuntimeHandle) -> set[int]:
         pids = Cgroup.from_state(handle.private["cgroup"]).pids()
@@ -188,12 +190,17 @@ class LocalBackend:
         os.set_blocking(info_r, False)
         system = via = None
         if layers is not None:
-            system = {layer: layers.merged(layer) for layer in rootfs.LAYERS
+            system = {layer: layers.merged(layer)
+                      for layer in (*rootfs.LAYERS, *rootfs.image_layers(layout.roots))
                       if layers.merged(layer).is_dir()}
             view = layers.mounts
 
             def via(path: str) -> str:
                 return rootfs.bind(view, path)
+        # the image's own folders writable in the runtime's layers: pip installs there, as
+        # into any Python of one's own (else into the package layer, /opt/dikte/site)
+        pip_prefix = system is None or any(root.strip("/") not in system
+                                           for root in layout.roots)
         network = "up" if net is None else "coming"
 
         def up() -> bool:
@@ -210,7 +217,8 @@ class LocalBackend:
 
         try:
             opts = bwrap_options(spec.runtime_id, paths, layout,
-                                 kernel_env(layout, spec.env, root=layers is not None),
+                                 kernel_env(layout, spec.env, root=layers is not None,
+                                            pip_prefix=pip_prefix),
                                  forbidden=self.data_dir, as_root=self.as_root,
                                  device_binds=spec.device_binds, masked_paths=spec.masked_paths,
                                  seccomp_fd=seccomp_r, info_fd=info_w, system=system,
@@ -248,6 +256,7 @@ class LocalBackend:
                     "spec": spec_to_state(spec), "site": list(layout.site),
                     "rootfs": layers.to_state() if layers is not None else None,
                     "netns": str(net) if net is not None else None,
+                    "pip_prefix": pip_prefix,
                 },
             )
             ready = await procs.wait_until(
@@ -314,7 +323,8 @@ class LocalBackend:
             cgroup = driver.create(spec.runtime_id, spec.memory_bytes, spec.cpu_weight,
                                    spec.max_processes)
             if uid is not None:
-                layers = await asyncio.to_thread(self._root_layers, spec.runtime_id, space, uid)
+                layers = await asyncio.to_thread(self._root_layers, spec.runtime_id, space, uid,
+                                                 await self._layout(spec.python))
             return await self._launch(spec, space, cgroup, uid, layers)
         except BaseException:
             await self._teardown(spec.runtime_id, space, cgroup, None, grace=0.5)

@@ -38,6 +38,7 @@ import shutil
 import stat
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,25 @@ def _unmount(target: Path) -> None:
 
 
 def _flat(layer: str) -> str:
-    return layer.replace("/", "_")
+    if layer in LAYERS:
+        return layer.replace("/", "_")
+    return "img-" + hashlib.sha256(layer.encode()).hexdigest()[:16]  # an image's folder
+
+
+def image_layers(roots: Sequence[str]) -> list[str]:
+    """The layers (relative to /) for an image's folders outside /usr (a virtualenv, a pyenv
+    Python): those that root owns, which the runtime's root may then change in its own copy, so
+    ``pip install`` goes into the image's own site-packages, as on Colab. A folder another user
+    owns stays read-only (the id mapping maps only root)."""
+    out = []
+    for root in roots:
+        try:
+            st = os.lstat(root)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and st.st_gid == 0:
+            out.append(root.strip("/"))
+    return out
 
 
 @dataclass(frozen=True)
@@ -178,12 +197,14 @@ class RootLayers:
         return cls(Path(state["mounts"]), Path(state["storage"]))
 
 
-def build(mounts: Path, storage: Path, uid: int, maps: IdMaps, etc_copy: Path) -> RootLayers:
+def build(mounts: Path, storage: Path, uid: int, maps: IdMaps, etc_copy: Path,
+          images: Sequence[str] = ()) -> RootLayers:
     """Mount a runtime's layers (see the module docstring) under ``mounts``, with their upper
-    and work folders in ``storage``, a new folder no process of the runtime can reach."""
+    and work folders in ``storage``, a new folder no process of the runtime can reach;
+    ``images``: more layers, from :func:`image_layers`."""
     layers = RootLayers(mounts, storage)
     try:
-        for layer in LAYERS:
+        for layer in (*LAYERS, *images):
             source = etc_copy if layer == "etc" else Path("/") / layer
             if not source.is_dir() or source.is_symlink():
                 continue
@@ -246,16 +267,21 @@ def view_dir(base: Path, runtime_id: str) -> Path:
 
 
 def bind(view: Path, source: str) -> str:
-    """Bind-mount the host folder ``source`` into ``view`` (once) and return where, for bwrap
-    running as the runtime's uid, which may not reach ``source`` itself. The folder is opened
-    without following a link in its last component and the mount takes that very folder."""
+    """Bind-mount the host folder (or file, for example a device node) ``source`` into ``view``
+    (once) and return where, for bwrap running as the runtime's uid, which may not reach
+    ``source`` itself. It is opened without following a link in its last component and the
+    mount takes that very object."""
     target = view / "binds" / hashlib.sha256(source.encode()).hexdigest()[:16]
     if str(target) in _mount_points():
         return str(target)
     target.parent.mkdir(mode=0o711, exist_ok=True)
-    target.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(source, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(source, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            target.mkdir(mode=0o700, exist_ok=True)
+        elif not target.exists():
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600))
         if _libc.mount(f"/proc/self/fd/{fd}".encode(), os.fsencode(target), None,
                        _MS_BIND | _MS_REC, None) != 0:
             raise _fail(f"binding {source} at {target}")
@@ -277,7 +303,10 @@ def remove(layers: RootLayers) -> None:
         with contextlib.suppress(OSError):
             for name in os.listdir(folder):
                 with contextlib.suppress(OSError):  # EBUSY: still mounted; left alone
-                    os.rmdir(folder / name)
+                    if (folder / name).is_dir():
+                        os.rmdir(folder / name)
+                    elif not os.path.ismount(folder / name):
+                        os.unlink(folder / name)  # an unmounted file's place (device nodes)
         with contextlib.suppress(OSError):
             folder.rmdir()
     with contextlib.suppress(OSError):  # the network namespace's file (see netns.py)

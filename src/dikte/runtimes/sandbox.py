@@ -147,9 +147,10 @@ def runtime_pythonpath(colab: str, site: str, lib: str, site_dirs: Sequence[str]
     return ":".join([colab, *layer, lib, f"{lib}/dikte/kernel/legacy"])
 
 
-def kernel_env(layout: PythonLayout, extra: Mapping[str, str], *, root: bool = False
-               ) -> dict[str, str]:
-    """The kernel's environment; ``root``: the runtime is root of its own user namespace."""
+def kernel_env(layout: PythonLayout, extra: Mapping[str, str], *, root: bool = False,
+               pip_prefix: bool = True) -> dict[str, str]:
+    """The kernel's environment; ``root``: the runtime is root of its own user namespace;
+    ``pip_prefix``: pip installs into the package layer (the image itself is read-only)."""
     user = "root" if root else "dikte"
     env = {
         "HOME": "/root",
@@ -163,12 +164,14 @@ def kernel_env(layout: PythonLayout, extra: Mapping[str, str], *, root: bool = F
         "PYTHONPATH": runtime_pythonpath(COLAB_DIR, SITE_DIR, LIB_DIR, layout.site),
         "DIKTE_DRIVE": DRIVE_DIR,
         "DIKTE_NOTICE_FILE": f"{KERNEL_SOCKET_DIR}/notice.json",
-        # a prefix, not a target: pip then sees what the image has ("already satisfied"), and
-        # its build isolation (which passes --prefix itself) works for packages without wheels
-        "PIP_PREFIX": SITE_DIR,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
+    if pip_prefix:
+        # a prefix, not a target: pip then sees what the image has ("already satisfied"), and
+        # its build isolation (which passes --prefix itself) works for packages without wheels;
+        # but an explicit --target, --user or --prefix then conflicts with it
+        env["PIP_PREFIX"] = SITE_DIR
     env.update(extra)
     suffix = env.pop(PATH_SUFFIX, "")
     if suffix:  # e.g. where the GPU driver keeps nvidia-smi (/usr/local/nvidia/bin)
@@ -272,7 +275,7 @@ def bwrap_options(
     for host, inside in device_binds:  # the runtime's accelerators: only their nodes
         if not inside.startswith("/dev/") or ".." in inside.split("/"):
             raise ValueError(f"device node {inside!r} must lie under /dev")
-        opts += ["--dev-bind", host, inside]
+        opts += ["--dev-bind", via(host) if via else host, inside]
     for path in masked_paths:
         opts += ["--tmpfs", path]
     made = {"/", "/usr", "/etc", "/proc", "/dev", *SYSTEM_LINKS}
@@ -294,7 +297,8 @@ def bwrap_options(
         (bind("--ro-bind", str(COLAB_PACKAGE)), COLAB_DIR),
         *([(bind("--ro-bind", network[1]), CONTROL_DIR)] if network is not None else []),
         # after /tmp and /root: an image may live under either
-        *((bind("--ro-bind", root), root) for root in layout.roots),
+        *(((["--bind", str(system[root.strip("/")])] if system and root.strip("/") in system
+             else bind("--ro-bind", root)), root) for root in layout.roots),
     ]
     for prefix, target in binds:
         opts += _parents(target, made)

@@ -79,7 +79,8 @@ def _sandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str, b
     python = os.path.abspath(spec.python)
     site = tuple(handle.private.get("site", ()))
     env = kernel_env(PythonLayout(python, os.path.dirname(python), (), site), spec.env,
-                     root=handle.private.get("rootfs") is not None)
+                     root=handle.private.get("rootfs") is not None,
+                     pip_prefix=handle.private.get("pip_prefix", True))
     write_bash_profile(handle.instance_dir / "home", env["PATH"], int(uid))
     userns = handle.private.get("rootfs") is not None
     settings = {"pid": init["pid"], "start": init["start"], "mnt_ns": init["mnt_ns"],
