@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import public_address
 from tests.support.server import Client, DikteServer, cell_text
 
 TRAIN = textwrap.dedent('''\
@@ -48,7 +49,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def git_server(tmp_path: Path) -> Iterator[str]:
-    """A git repository with train.py, served by `git daemon` on loopback."""
+    """A git repository with train.py, served by `git daemon` on the host's public address (a
+    runtime's network is its own: the host's loopback is out of its reach)."""
     work = tmp_path / "trainer"
     work.mkdir()
     (work / "train.py").write_text(TRAIN)
@@ -62,19 +64,20 @@ def git_server(tmp_path: Path) -> Iterator[str]:
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(serve / "trainer.git")],
                    check=True, env=env)
     port = _free_port()
+    host = public_address()
     log = (tmp_path / "git-daemon.log").open("wb")
     proc = subprocess.Popen(
         ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={serve}",
-         "--listen=127.0.0.1", f"--port={port}", str(serve)], stdout=log, stderr=log)
+         f"--listen={host}", f"--port={port}", str(serve)], stdout=log, stderr=log)
     for _ in range(100):
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 break
         proc.poll()
         import time
 
         time.sleep(0.05)
-    yield f"git://127.0.0.1:{port}/trainer.git"
+    yield f"git://{host}:{port}/trainer.git"
     proc.terminate()
     proc.wait(10)
     log.close()

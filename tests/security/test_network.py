@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.net import public_address
 from tests.support.server import Client, DikteServer, cell_text, make_person
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="networks of their own need root")
@@ -84,15 +84,6 @@ print("PORT", srv.getsockname()[1])
 '''
 
 
-def _host_ip() -> str:
-    """An address of this machine that is not loopback (where the internet would be)."""
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
-                         capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        return line.split()[3].split("/")[0]
-    pytest.fail("this machine has no non-loopback IPv4 address to stand for the internet")
-
-
 @contextlib.contextmanager
 def _listener(address: tuple[str, int] | str, family: int = socket.AF_INET) -> Iterator[Any]:
     srv = socket.socket(family, socket.SOCK_STREAM)
@@ -133,7 +124,7 @@ def probe(server: DikteServer) -> Iterator[dict[str, Any]]:
     _, other = make_person(server, server.client(), "net-neighbour")
     served = _run(other, "Notebooks/serve.ipynb", SERVE)
     neighbour_port = int(served.split("PORT", 1)[1].split()[0])
-    host_ip = _host_ip()
+    host_ip = public_address()
     abstract = f"dikte-test-{os.getpid()}"
     with _listener(("127.0.0.1", 0)) as loop_srv, _listener((host_ip, 0)) as public_srv, \
             _listener("\0" + abstract, socket.AF_UNIX):
