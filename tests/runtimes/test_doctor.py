@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dikte.runtimes.doctor import Check, HostReport, host_report
 
 
@@ -15,6 +17,19 @@ def test_this_host_can_sandbox() -> None:
             "overlay", "ipc sockets"} <= names
     seccomp = next(c for c in report.checks if c.name == "seccomp")
     assert seccomp.ok and "user namespaces" in seccomp.detail, text
+    network = next(c for c in report.checks if c.name == "network")
+    if os.geteuid() == 0:  # it brought a runtime's network up (lo and slirp4netns's tap0)
+        assert network.ok and network.required and "tap0" in network.detail, text
+        disk = next(c for c in report.checks if c.name == "disk")
+        assert disk.ok and "ext4" in disk.detail, text
+    else:
+        assert not network.required and "need" in network.detail, text
+
+
+def test_a_shared_network_is_reported_not_required() -> None:
+    report = host_report(sandbox_uid_base=600000, network="host")
+    network = next(c for c in report.checks if c.name == "network")
+    assert network.ok and not network.required and "shared with the host" in network.detail
 
 
 def test_failed_checks_show_their_fix() -> None:
