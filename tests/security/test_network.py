@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_terminal import _connected, terminal
 from tests.support.net import public_address
 from tests.support.server import Client, DikteServer, cell_text, make_person
 
@@ -201,3 +202,18 @@ def _cmdline(pid: str) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes() if pid.isdigit() else b""
     except OSError:  # ended meanwhile
         return b""
+
+
+def test_the_terminal_is_in_the_runtimes_network(server: DikteServer) -> None:
+    """A shell from the terminal joins the runtime's network too: the host's loopback service
+    is as far out of its reach as of the kernel's."""
+    client = server.client()
+    path = "Notebooks/net-term.ipynb"
+    _connected(client, path, [])
+    with _listener(("127.0.0.1", 0)) as srv, terminal(client, path) as sh:
+        port = srv.getsockname()[1]
+        out = sh.run(f"python3 -c \"import socket; s = socket.socket(); "
+                     f"print('rc', s.connect_ex(('127.0.0.1', {port})))\"; ip -br link")
+    client.post("/api/notebooks/disconnect", {"path": path})
+    assert "rc 111" in out, out  # ECONNREFUSED: nothing listens on its own loopback
+    assert "tap0" in out, out
