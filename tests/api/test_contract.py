@@ -67,6 +67,27 @@ def test_cross_origin_requests_are_refused(server: DikteServer, client: Client) 
     assert r.status_code == 403 and r.json()["error"]["code"] == "bad_origin"
 
 
+def test_the_origin_must_match_in_scheme_host_and_port(server: DikteServer,
+                                                       client: Client) -> None:
+    """A page of another scheme (for example plain http beside an https site), of the same host
+    on another port, or an opaque origin is another site."""
+    host = server.url.split("://", 1)[1]
+    name, port = host.rsplit(":", 1)
+    for origin in (f"https://{host}", f"ws://{host}", f"http://{name}:{int(port) + 1}",
+                   f"http://{name}", "null", f"http://{host}.evil.example", f"//{host}",
+                   host):
+        r = client.http.post("/api/notebooks", json={"path": "Notebooks/o.ipynb"},
+                             headers={"Origin": origin})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "bad_origin", origin
+    r = client.http.post("/api/notebooks", json={"path": "Notebooks/o.ipynb"},
+                         headers={"Origin": server.url.upper().replace("HTTP://", "http://")})
+    assert r.status_code == 201, r.text  # host names are case-insensitive
+    # behind a TLS proxy on loopback (uvicorn trusts its X-Forwarded-Proto), https is ours
+    r = client.http.post("/api/notebooks", json={"path": "Notebooks/p.ipynb"},
+                         headers={"Origin": f"https://{host}", "X-Forwarded-Proto": "https"})
+    assert r.status_code == 201, r.text
+
+
 def test_sign_in_needs_a_valid_token_and_our_origin(server: DikteServer) -> None:
     origin = {"Origin": server.url}
     r = httpx.post(server.url + "/api/auth/login", json={"token": "dk_wrong"}, headers=origin)

@@ -124,9 +124,15 @@ def check_origin(conn: HTTPConnection, *, required: bool = False) -> None:
         if required:
             raise Forbidden("This request must come from Dikte's own pages.", code="bad_origin")
         return
-    host = conn.headers.get("host", "")
-    if origin.split("://", 1)[-1] != host:
+    if origin.lower() != own_origin(conn):
         raise Forbidden(f"Requests from {origin} are not accepted here.", code="bad_origin")
+
+
+def own_origin(conn: HTTPConnection) -> str:
+    """This server's origin as the browser names it: scheme, host and port (the scheme is https
+    behind a TLS proxy that uvicorn trusts to say so)."""
+    scheme = "https" if conn.url.scheme in ("https", "wss") else "http"
+    return f"{scheme}://{conn.headers.get('host', '').lower()}"
 
 
 def current_credential(request: Request) -> Credential:
