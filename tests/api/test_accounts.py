@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from dikte.api.login_limits import LoginLimiter, refusal
+from dikte.api.login_limits import LoginLimiter, keys_for, refusal
 from dikte.db import Database
 from dikte.db.models import PersonRow, SignInFailureRow, WebSessionRow
 from dikte.db.sign_ins import Failures, SignInFailures
@@ -105,21 +105,58 @@ def test_wrong_password_and_unknown_name_are_refused_alike(server: DikteServer,
     assert r.status_code == 400
 
 
-def test_login_is_rate_limited_per_name_and_a_success_resets(
+def _login_from(server: DikteServer, address: str, name: str, password: str,
+                device: str | None = None) -> httpx.Response:
+    """A sign-in from another loopback address (127.0.0.2 ...), with a known-device cookie."""
+    with httpx.Client(transport=httpx.HTTPTransport(local_address=address),
+                      cookies={"dikte_device": device} if device else None) as web:
+        return web.post(server.url + "/api/auth/login",
+                        json={"name": name, "password": password},
+                        headers={"Origin": server.url})
+
+
+def test_guessing_slows_the_guesser_and_never_locks_the_person_out(
         fresh_server: Callable[..., DikteServer]) -> None:
     server = fresh_server("--unsafe-no-sandbox").start()
-    admin = server.client()
-    target, other = new_person(admin), new_person(admin)
+    target = new_person(server.client())
+    ok = _login_from(server, "127.0.0.1", target["name"], "correct horse")
+    device = ok.cookies["dikte_device"]  # this browser signed in before
+    assert ok.status_code == 200 and device
+    # one guesser at one address: slowed down after five wrong passwords
     for _ in range(5):
-        assert login(server, target["name"], "guess").status_code == 401
-    r = login(server, target["name"], "correct horse")  # even the right password waits
-    assert r.status_code == 429
-    retry = int(r.headers["Retry-After"])
-    assert 0 < retry <= 300
+        assert _login_from(server, "127.0.0.3", target["name"], "guess").status_code == 401
+    r = _login_from(server, "127.0.0.3", target["name"], "correct horse")
+    assert r.status_code == 429, r.text
+    assert 0 < int(r.headers["Retry-After"]) <= 300
     err = r.json()["error"]
-    assert err["code"] == "too_many_sign_ins" and "Try again in" in err["message"]
-    assert err["message"].startswith("Too many failed sign-ins")
-    assert other["name"]  # (the address is now blocked too; see the limiter's own test)
+    assert err["code"] == "too_many_sign_ins" and err["message"].startswith(
+        "Too many wrong passwords for this account from your address (5 in 5 minutes). "
+        "Try again in"), err
+    # the person: from another address, and from a browser that signed in before
+    assert _login_from(server, "127.0.0.4", target["name"], "correct horse").status_code == 200
+    assert _login_from(server, "127.0.0.3", target["name"], "correct horse",
+                       device).status_code == 200
+    # guesses spread over many addresses: browsers new to the account wait, the known one not
+    for i in range(5, 10):  # 3 at each (under the pair's 5), 20 in all with the 5 above
+        for _ in range(3):
+            assert _login_from(server, f"127.0.0.{i}", target["name"], "x").status_code == 401
+    r = _login_from(server, "127.0.0.20", target["name"], "correct horse")
+    assert r.status_code == 429 and "browsers that have not signed in to it before" in \
+        r.json()["error"]["message"] and "Sign in from a browser you used before" in r.text
+    assert _login_from(server, "127.0.0.20", target["name"], "correct horse",
+                       device).status_code == 200
+    # a cookie of another account, or a forged one, is no known device
+    other = new_person(server.client())
+    theirs = _login_from(server, "127.0.0.1", other["name"], "correct horse").cookies[
+        "dikte_device"]
+    for fake in (theirs, device[:-2] + "00", "x.y", "nonsense"):
+        r = _login_from(server, "127.0.0.20", target["name"], "correct horse", fake)
+        assert r.status_code == 429, fake
+    # and guessing with a known device's cookie is slowed down too
+    for _ in range(5):
+        assert _login_from(server, "127.0.0.21", target["name"], "g", device).status_code == 401
+    r = _login_from(server, "127.0.0.21", target["name"], "correct horse", device)
+    assert r.status_code == 429 and "from this browser" in r.text
 
 
 def test_the_login_limiter_counts_per_key_in_a_sliding_window(tmp_path: Path) -> None:
@@ -127,52 +164,64 @@ def test_the_login_limiter_counts_per_key_in_a_sliding_window(tmp_path: Path) ->
     db = Database(f"sqlite:///{tmp_path / 'd.db'}", clock=lambda: now[0])
     db.migrate()
     try:
-        limiter = LoginLimiter(SignInFailures(db.session, clock=db.clock), 5, 300)
-        alice, bob = ["addr:a", "name:alice"], ["addr:b", "name:bob"]
+        limiter = LoginLimiter(SignInFailures(db.session, clock=db.clock),
+                               {"pair": 5, "addr": 20, "name": 9, "device": 5}, 300)
+        alice = keys_for("Alice", "a", None)
+        assert alice == ["pair:alice@a", "addr:a", "name:alice"]
         for _ in range(4):
             limiter.failed(alice)
         limiter.check(alice)  # four are allowed
-        limiter.succeeded(alice)  # a success resets
+        limiter.succeeded(alice)  # a success resets the pair, not the address or the name
         for _ in range(5):
             limiter.check(alice)
             limiter.failed(alice)
             now[0] += 1
         with pytest.raises(QuotaExceeded) as refused:
-            limiter.check(["addr:c", "name:alice"])  # the name is blocked from anywhere
-        assert refused.value.retry_after == 295 and "for this name" in refused.value.message
-        limiter.check(bob)  # others are not
+            limiter.check(alice)
+        assert refused.value.retry_after == 295 and "from your address" in refused.value.message
+        with pytest.raises(QuotaExceeded) as refused:  # 9 for the name, from new browsers
+            limiter.check(keys_for("alice", "c", None))
+        assert "browsers that have not signed in" in refused.value.message
+        limiter.check(keys_for("alice", "c", "cookie"))  # a known browser goes ahead
+        limiter.check(keys_for("bob", "b", None))  # others are not affected
         # another process on the same database sees the same failures
-        other = LoginLimiter(SignInFailures(db.session, clock=db.clock), 5, 300)
+        other = LoginLimiter(SignInFailures(db.session, clock=db.clock), {"pair": 5}, 300)
         with pytest.raises(QuotaExceeded):
-            other.check(["name:alice"])
+            other.check(["pair:alice@a"])
         now[0] = 1_000_200.0
         with pytest.raises(QuotaExceeded) as refused:
             limiter.check(alice)
         assert refused.value.retry_after == 100
-        now[0] = 1_000_300.5  # the first failure left the window: four remain
-        limiter.check(alice)
-        limiter.failed(bob)  # and the rows of failures past the window are gone
+        now[0] = 1_000_300.5  # the first failure of the pair left the window: four remain
+        limiter.check(keys_for("alice", "a", "cookie"))
+        limiter.failed(keys_for("bob", "b", None))  # the rows past the window are gone
         with db.session() as s:
-            assert s.scalar(select(func.count()).select_from(SignInFailureRow)) == 4 * 2 + 2
+            assert s.scalar(select(func.count()).select_from(SignInFailureRow)) == 4 * 3 + 3
     finally:
         db.close()
 
 
 @pytest.mark.parametrize(("failures", "now", "refused_after", "sentence"), [
     ({}, 0.0, None, ""),
-    ({"name:x": Failures(4, 0.0)}, 10.0, None, ""),
-    ({"name:x": Failures(5, 0.0)}, 10.0, 290,
-     "Too many failed sign-ins for this name (5 in 5 minutes). Try again in 5 minutes."),
-    ({"addr:y": Failures(9, 100.0)}, 399.5, 1,  # never less than a second
-     "Too many failed sign-ins from your address (9 in 5 minutes). Try again in 1 second."),
-    ({"addr:y": Failures(5, 0.0), "name:x": Failures(5, 50.0)}, 60.0, 240,  # the first key's
-     "Too many failed sign-ins from your address (5 in 5 minutes). Try again in 4 minutes."),
-    ({"name:x": Failures(5, 0.0)}, 250.0, 50,
-     "Too many failed sign-ins for this name (5 in 5 minutes). Try again in 50 seconds."),
+    ({"pair:x@a": Failures(4, 0.0)}, 10.0, None, ""),
+    ({"pair:x@a": Failures(5, 0.0)}, 10.0, 290,
+     "Too many wrong passwords for this account from your address (5 in 5 minutes). "
+     "Try again in 5 minutes."),
+    ({"addr:y": Failures(19, 0.0)}, 10.0, None, ""),
+    ({"addr:y": Failures(20, 100.0)}, 399.5, 1,  # never less than a second
+     "Too many failed sign-ins from your address (20 in 5 minutes). Try again in 1 second."),
+    ({"addr:y": Failures(20, 0.0), "pair:x@y": Failures(5, 50.0)}, 60.0, 240,  # the first key's
+     "Too many failed sign-ins from your address (20 in 5 minutes). Try again in 4 minutes."),
+    ({"name:x": Failures(20, 0.0)}, 250.0, 50,
+     "Too many wrong passwords for this account from browsers that have not signed in to it "
+     "before (20 in 5 minutes). Sign in from a browser you used before, or try again in 50 "
+     "seconds."),
+    ({"device:d": Failures(5, 0.0)}, 250.0, 50,
+     "Too many wrong passwords from this browser (5 in 5 minutes). Try again in 50 seconds."),
 ])
 def test_the_login_refusal_rule(failures: dict[str, Failures], now: float,
                                 refused_after: int | None, sentence: str) -> None:
-    refused = refusal(failures, now, max_failures=5, window=300)
+    refused = refusal(failures, now)
     if refused_after is None:
         assert refused is None
     else:
@@ -212,10 +261,11 @@ def test_login_is_rate_limited_per_address(fresh_server: Callable[..., DikteServ
     server = fresh_server("--unsafe-no-sandbox").start()
     admin = server.client()
     p = new_person(admin)
-    for i in range(4):
+    for i in range(10):
         assert login(server, f"guess{i}", "x-x-x-x-x").status_code == 401
-    assert login(server, p["name"], "correct horse").status_code == 200  # resets the address
-    for i in range(5):
+    # signing in to an account of one's own does not reset the address's count
+    assert login(server, p["name"], "correct horse").status_code == 200
+    for i in range(10):
         assert login(server, f"other{i}", "x-x-x-x-x").status_code == 401
     r = httpx.post(server.url + "/api/auth/login", json={"token": "dk_guess"},
                    headers={"Origin": server.url})

@@ -84,7 +84,7 @@ def test_a_cookie_without_our_origin_cannot_change_anything(page: Page,
     assert r.status_code == 401
 
 
-# last in the module: it leaves this address blocked from signing in for five minutes
+# last in the module: it leaves "mallory" at this address waiting for five minutes
 def test_rate_limit_sentence_is_shown(new_page: Callable[..., Page], server: DikteServer) -> None:
     page = new_page()
     page.goto(server.url + "/")
@@ -93,5 +93,6 @@ def test_rate_limit_sentence_is_shown(new_page: Callable[..., Page], server: Dik
         page.get_by_label("Password").fill("guess guess")
         with page.expect_response(lambda r: "/api/auth/login" in r.url):
             page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Too many wrong passwords for this account from your address")
     expect(page.get_by_role("alert")).to_contain_text("Try again in")

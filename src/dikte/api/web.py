@@ -28,11 +28,12 @@ from dikte.api.deps import (
     is_https,
 )
 from dikte.api.errors import error_responses
-from dikte.api.login_limits import LoginLimiter
+from dikte.api.login_limits import DEVICE_COOKIE_AGE, KnownDevices, LoginLimiter, keys_for
 from dikte.api.redirects import safe_next
 from dikte.db import SCOPES, Person
 from dikte.db.sign_ins import SignInFailures
 from dikte.errors import BadRequest, NotFound, Unauthorized
+from dikte.keys import derive_key
 from dikte.schemas.rest import ErrorResponse, LoginBody, SignedIn
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -47,6 +48,14 @@ def origin_of(conn: HTTPConnection) -> str:
 
 def login_limiter(svc: Services) -> LoginLimiter:
     return LoginLimiter(SignInFailures(svc.db.session, clock=svc.db.clock))
+
+
+def known_devices(svc: Services) -> KnownDevices:
+    return KnownDevices(derive_key(svc.settings.data_dir, "known-device"))
+
+
+def device_cookie_name(conn: HTTPConnection) -> str:
+    return "__Host-dikte_device" if is_https(conn) else "dikte_device"
 
 
 def start_browser_session(request: Request, response: Response, svc: Services,
@@ -67,12 +76,15 @@ async def login(body: LoginBody, request: Request, response: Response,
     ``next`` is the body's ``next`` when that is a path on this server, else the drive."""
     check_origin(request, required=True)
     address = request.client.host if request.client else "unknown"
-    keys = [f"addr:{address}"]
+    devices = known_devices(svc)
     if body.token is None:
         if not body.name or body.password is None:
             raise BadRequest("Give your name and password (or an access token).",
                              code="bad_login")
-        keys.append(f"name:{body.name.lower()}")
+        device = devices.verify(body.name, request.cookies.get(device_cookie_name(request)))
+        keys = keys_for(body.name, address, device)
+    else:
+        keys = keys_for(None, address, None)
     limiter = login_limiter(svc)
     limiter.check(keys)
     person: Person | None
@@ -92,6 +104,10 @@ async def login(body: LoginBody, request: Request, response: Response,
         raise refusal
     limiter.succeeded(keys)
     start_browser_session(request, response, svc, person, scopes)
+    if body.token is None:  # this browser is now known to the account (see login_limits)
+        response.set_cookie(device_cookie_name(request), devices.issue(body.name or ""),
+                            httponly=True, samesite="lax", path="/", secure=is_https(request),
+                            max_age=DEVICE_COOKIE_AGE)
     return SignedIn(id=person.id, name=person.name, is_admin=person.is_admin,
                     next=safe_next(body.next, origin_of(request)))
 
