@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -392,7 +393,8 @@ class LocalBackend:
         if cgroup is not None and ended:
             await asyncio.to_thread(cgroup.remove)
         if self.as_root:  # unmounted before anything of the instance space is deleted
-            await asyncio.to_thread(rootfs.remove, self._plan_layers(runtime_id, space))
+            await asyncio.to_thread(functools.partial(  # a disk goes whole: no walk of it
+                rootfs.remove, self._plan_layers(runtime_id, space), storage=not space.has_disk))
         await asyncio.to_thread(space.remove)
         if not ended:
             raise DikteError(
@@ -431,7 +433,8 @@ class LocalBackend:
         for rid in sorted(ended):
             space = InstanceSpace.plan(self.data_dir, rid)
             if self.as_root:  # the views hold the disk: unmounted first
-                await asyncio.to_thread(rootfs.remove, self._plan_layers(rid, space))
+                await asyncio.to_thread(functools.partial(
+                    rootfs.remove, self._plan_layers(rid, space), storage=not space.has_disk))
             await asyncio.to_thread(space.remove)
         # system layers whose instance space is gone (made before it, removed after it)
         await asyncio.to_thread(rootfs.sweep, self.views, keep | (owned - ended))

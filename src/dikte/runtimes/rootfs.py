@@ -290,9 +290,10 @@ def bind(view: Path, source: str) -> str:
     return str(target)
 
 
-def remove(layers: RootLayers) -> None:
-    """Unmount everything in a runtime's view and delete it, then its upper folders (safe to
-    repeat, and after a crash). Only ``rmdir`` touches the view: never a recursive delete."""
+def remove(layers: RootLayers, *, storage: bool = True) -> None:
+    """Unmount everything in a runtime's view and delete it, then its upper folders unless
+    ``storage`` is false (they lie on the runtime's disk, which goes whole) (safe to repeat, and
+    after a crash). Only ``rmdir`` touches the view: never a recursive delete."""
     prefix = str(layers.mounts).rstrip("/") + "/"
     for target in sorted((m for m in _mount_points() if m.startswith(prefix)),
                          key=lambda m: m.count("/"), reverse=True):
@@ -313,7 +314,7 @@ def remove(layers: RootLayers) -> None:
         os.unlink(layers.mounts / "net")
     with contextlib.suppress(OSError):
         layers.mounts.rmdir()
-    if layers.storage.exists() and not _holds_mounts(layers.storage):
+    if storage and layers.storage.exists() and not _holds_mounts(layers.storage):
         shutil.rmtree(layers.storage, ignore_errors=True)
 
 
