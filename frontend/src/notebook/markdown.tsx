@@ -1,9 +1,10 @@
 // Markdown cells and text/markdown outputs: marked (GFM) + KaTeX for $...$ and $$...$$.
 //
 // Math is tokenized before Markdown sees it (so `_` and `*` inside formulas stay TeX) and leaves
-// marked as empty placeholders carrying the TeX; the HTML is then sanitized with an allowlist in
-// an inert DOMParser document (no script, iframe, on* attribute or javascript: URL survives), and
-// only then are the placeholders filled with KaTeX's own output (trust: false).
+// marked as empty placeholders numbering the formulas; the HTML is then sanitized by DOMPurify into an
+// inert document (no script, iframe, on* attribute or javascript: URL survives), and only then
+// are the placeholders filled with KaTeX's own output (trust: false).
+import DOMPurify, { type Config } from "dompurify";
 import type katexModule from "katex";
 import { Marked, type TokenizerAndRendererExtension, type Tokens } from "marked";
 import { useEffect, useMemo, useState } from "preact/hooks";
@@ -16,8 +17,13 @@ const INLINE_DISPLAY = /^\$\$((?:\\[\s\S]|[^\\$])+?)\$\$/;
 const INLINE_MATH = /^\$(?!\s)((?:\\[\s\S]|[^\\$`])+?)(?<!\s)\$(?!\d)/;
 const ANY_INLINE_MATH = /\$\$(?:\\[\s\S]|[^\\$])+?\$\$|\$(?!\s)(?:\\[\s\S]|[^\\$`])+?(?<!\s)\$(?!\d)/g;
 
-function escapeAttr(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+// The formulas of the text being rendered; placeholders carry their index, not the TeX, so the
+// sanitizer never judges TeX as markup ("E[X]>0" looks like an attribute breaking out).
+let formulas: string[] = [];
+
+function keepTex(tex: string): number {
+  formulas.push(tex);
+  return formulas.length - 1;
 }
 
 const math: TokenizerAndRendererExtension[] = [
@@ -34,7 +40,7 @@ const math: TokenizerAndRendererExtension[] = [
       return undefined;
     },
     renderer(token) {
-      return `<div class="md-math-display" data-math-display="${escapeAttr(token.text)}"></div>\n`;
+      return `<div class="md-math-display" data-math-display="${keepTex(token.text)}"></div>\n`;
     },
   },
   {
@@ -53,7 +59,7 @@ const math: TokenizerAndRendererExtension[] = [
     },
     renderer(token) {
       const attr = (token as Tokens.Generic).display ? "data-math-display" : "data-math-inline";
-      return `<span ${attr}="${escapeAttr(token.text)}"></span>`;
+      return `<span ${attr}="${keepTex(token.text)}"></span>`;
     },
   },
 ];
@@ -69,79 +75,65 @@ const marked = new Marked({
 
 // ---- sanitizer -------------------------------------------------------------------------------
 
-/** Removed with everything inside them. */
-const DROP = new Set([
-  "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "template",
-  "noscript", "noembed", "noframes", "svg", "math", "link", "meta", "base", "form", "textarea",
-  "select", "button", "title", "head", "audio", "video", "source", "track", "canvas", "portal",
-  "dialog", "xmp", "plaintext",
-]);
+// DOMPurify (cure53), with its own instance so these hooks touch nothing else. The tags and
+// attributes allowed are those Jupyter's Markdown needs; on top of DOMPurify's defences (no script,
+// no event handler, no javascript: URL, namespace and mutation-XSS checks, no DOM clobbering ids)
+// the hooks below narrow a few attributes and make links open apart from the app.
+const purify = DOMPurify(window);
 
-/** Kept, with the attributes listed (plus GLOBAL_ATTRS); anything else is unwrapped. */
-const ALLOW: Record<string, string[]> = {
-  a: ["href", "name"], abbr: [], b: [], blockquote: [], br: [], caption: [], center: [], cite: [],
-  code: ["class"], col: ["span"], colgroup: ["span"], dd: [], del: [], details: ["open"], dfn: [],
-  div: ["align"], dl: [], dt: [], em: [], figcaption: [], figure: [], font: ["color"],
-  h1: [], h2: [], h3: [], h4: [], h5: [], h6: [], hr: [], i: [],
-  img: ["src", "alt", "width", "height"], input: ["type", "checked", "disabled"], ins: [], kbd: [],
-  li: ["value"], mark: [], ol: ["start", "type"], p: ["align"], pre: [], q: [], s: [], samp: [],
-  small: [], span: [], strike: [], strong: [], sub: [], summary: [], sup: [],
-  table: [], tbody: [], td: ["colspan", "rowspan", "align"], tfoot: [],
-  th: ["colspan", "rowspan", "align", "scope"], thead: [], tr: [], tt: [], u: [], ul: [], var: [],
+const PURIFY_CONFIG: Config & { RETURN_DOM: true } = {
+  ALLOWED_TAGS: [
+    "a", "abbr", "b", "blockquote", "br", "caption", "center", "cite", "code", "col", "colgroup",
+    "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "font",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "input", "ins", "kbd", "li", "mark",
+    "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "summary",
+    "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var",
+  ],
+  ALLOWED_ATTR: [
+    "id", "title", "lang", "dir", "data-math-inline", "data-math-display", // on any tag
+    "href", "name", "class", "span", "open", "align", "color", "src", "alt", "width", "height",
+    "type", "checked", "disabled", "value", "start", "colspan", "rowspan", "scope",
+  ],
+  ALLOW_DATA_ATTR: false,
+  // removed with their contents, not unwrapped
+  ADD_FORBID_CONTENTS: ["button", "select", "textarea", "object", "canvas", "dialog"],
+  RETURN_DOM: true,
 };
-const GLOBAL_ATTRS = new Set(["id", "title", "lang", "dir", "data-math-inline", "data-math-display"]);
 
-function safeUrl(value: string, forImage: boolean): boolean {
-  // Browsers ignore whitespace and control characters inside a scheme: "java\nscript:".
-  const v = value.replace(/[\u0000-\u0020\u007f-\u009f]/g, "").toLowerCase();
-  const scheme = /^([a-z][a-z0-9+.-]*):/.exec(v);
-  if (!scheme) return true; // relative, #fragment, /path
-  if (scheme[1] === "http" || scheme[1] === "https") return true;
-  if (forImage) return /^data:image\/(png|jpe?g|gif|webp|svg\+xml)[;,]/.test(v);
-  return scheme[1] === "mailto";
-}
+const IMAGE_DATA_URL = /^data:image\/(png|jpe?g|gif|webp|svg\+xml)[;,]/i;
 
-function sanitizeChildren(parent: Element): void {
-  for (const node of Array.from(parent.childNodes)) {
-    if (node.nodeType === Node.COMMENT_NODE || node.nodeType === Node.PROCESSING_INSTRUCTION_NODE) {
-      node.remove();
-      continue;
-    }
-    if (node.nodeType !== Node.ELEMENT_NODE) continue;
-    const el = node as Element;
-    const tag = el.localName;
-    if (DROP.has(tag) || el.namespaceURI !== "http://www.w3.org/1999/xhtml") {
-      el.remove();
-      continue;
-    }
-    const allowed = ALLOW[tag];
-    if (!allowed) {
-      sanitizeChildren(el);
-      el.replaceWith(...Array.from(el.childNodes));
-      continue;
-    }
-    for (const attr of Array.from(el.attributes)) {
-      const name = attr.name.toLowerCase();
-      let keep = GLOBAL_ATTRS.has(name) || allowed.includes(name);
-      if (keep && name === "href") keep = safeUrl(attr.value, false);
-      else if (keep && name === "src") keep = safeUrl(attr.value, true);
-      else if (keep && name === "class") keep = /^language-[\w+#-]+$/.test(attr.value);
-      else if (keep && name === "type" && tag === "input") keep = attr.value.toLowerCase() === "checkbox";
-      if (!keep) el.removeAttribute(attr.name);
-    }
-    if (tag === "input") {
-      if (el.getAttribute("type") !== "checkbox") {
-        el.remove();
-        continue;
-      }
-      el.setAttribute("disabled", "");
-    }
-    if (tag === "a" && /^https?:/i.test(el.getAttribute("href") ?? "")) {
-      el.setAttribute("target", "_blank");
-      el.setAttribute("rel", "noopener noreferrer");
-    }
-    sanitizeChildren(el);
+purify.addHook("afterSanitizeAttributes", (node) => {
+  const tag = node.nodeName.toLowerCase();
+  // class: a code fence's language (for highlighting) and display math's box, never the app's
+  // own classes
+  const cls = node.getAttribute("class");
+  if (cls !== null && !(tag === "code" && /^language-[\w+#-]+$/.test(cls))
+      && !(tag === "div" && cls === "md-math-display")) {
+    node.removeAttribute("class");
   }
+  if (tag === "input") {
+    if ((node.getAttribute("type") ?? "").toLowerCase() !== "checkbox") {
+      node.remove(); // GFM task lists; nothing anyone can type into
+      return;
+    }
+    node.setAttribute("disabled", "");
+  }
+  // DOMPurify lets any data: URL through on img; only images among them
+  const src = node.getAttribute("src")?.trim();
+  if (tag === "img" && src !== undefined && /^data:/i.test(src) && !IMAGE_DATA_URL.test(src)) {
+    node.removeAttribute("src");
+  }
+  // a link that leaves the page opens in a tab of its own, which cannot reach back to this one
+  const href = node.getAttribute("href");
+  if (tag === "a" && href !== null && !href.startsWith("#")) {
+    node.setAttribute("target", "_blank");
+    node.setAttribute("rel", "noopener noreferrer");
+  }
+});
+
+/** Markdown's HTML -> a sanitized tree in an inert document (nothing in it loads or runs). */
+function sanitize(html: string): HTMLElement {
+  return purify.sanitize(html, PURIFY_CONFIG) as HTMLElement; // RETURN_DOM: the body
 }
 
 // ---- rendering -------------------------------------------------------------------------------
@@ -193,7 +185,8 @@ function renderMath(root: Element): boolean {
   const found = root.querySelectorAll("[data-math-inline], [data-math-display]");
   for (const el of Array.from(found)) {
     const display = el.hasAttribute("data-math-display");
-    const tex = el.getAttribute(display ? "data-math-display" : "data-math-inline") ?? "";
+    const index = Number(el.getAttribute(display ? "data-math-display" : "data-math-inline"));
+    const tex = formulas[index] ?? "";
     el.removeAttribute("data-math-inline");
     el.removeAttribute("data-math-display");
     el.innerHTML = katex
@@ -209,12 +202,11 @@ let lastHadMath = false;
 
 /** Markdown source -> sanitized HTML with KaTeX formulas (exported for text/latex). */
 export function markdownToHtml(source: string): string {
-  const raw = marked.parse(source, { async: false });
-  const doc = new DOMParser().parseFromString(`<!DOCTYPE html><body>${raw}`, "text/html");
-  sanitizeChildren(doc.body);
-  headingIds(doc.body);
-  lastHadMath = renderMath(doc.body);
-  return doc.body.innerHTML;
+  formulas = [];
+  const body = sanitize(marked.parse(source, { async: false }));
+  headingIds(body);
+  lastHadMath = renderMath(body);
+  return body.innerHTML;
 }
 
 /** Whether the last markdownToHtml call met formulas (so the caller wants KaTeX). */
