@@ -82,6 +82,12 @@ class Settings(BaseModel):
         description="Run kernels without the bubblewrap sandbox and without resource limits. "
         "Only for one person developing on their own machine.",
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses of reverse proxies (for example TLS in front of "
+        "Dikte) whose X-Forwarded-For and X-Forwarded-Proto Dikte believes; empty: none, so no "
+        "local program can pose as another address (sign-in limits) or as https.",
+    )
     runtime_network: Literal["isolated", "host"] = Field(
         "isolated",
         description="\"isolated\": each runtime has a network of its own (its own loopback; the "

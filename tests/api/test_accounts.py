@@ -159,6 +159,27 @@ def test_guessing_slows_the_guesser_and_never_locks_the_person_out(
     assert r.status_code == 429 and "from this browser" in r.text
 
 
+def test_forwarded_headers_are_trusted_only_from_configured_proxies(
+        fresh_server: Callable[..., DikteServer]) -> None:
+    """Anything on the host's loopback (a runtime sharing the host's network, any local user)
+    could otherwise name another address in X-Forwarded-For and guess on without end."""
+    server = fresh_server("--unsafe-no-sandbox").start()
+    target = new_person(server.client())
+    for i in range(6):
+        r = httpx.post(server.url + "/api/auth/login",
+                       json={"name": target["name"], "password": "guess"},
+                       headers={"Origin": server.url, "X-Forwarded-For": f"198.51.100.{i}"})
+        assert r.status_code == (401 if i < 5 else 429), (i, r.text)
+    # behind a proxy the administrator names, its X-Forwarded-For is the client's address
+    proxied = fresh_server("--unsafe-no-sandbox", DIKTE_TRUSTED_PROXIES="127.0.0.1").start()
+    target = new_person(proxied.client())
+    for i in range(6):
+        r = httpx.post(proxied.url + "/api/auth/login",
+                       json={"name": target["name"], "password": "guess"},
+                       headers={"Origin": proxied.url, "X-Forwarded-For": f"198.51.100.{i}"})
+        assert r.status_code == 401, (i, r.text)
+
+
 def test_the_login_limiter_counts_per_key_in_a_sliding_window(tmp_path: Path) -> None:
     now = [1_000_000.0]
     db = Database(f"sqlite:///{tmp_path / 'd.db'}", clock=lambda: now[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -82,10 +83,23 @@ def test_the_origin_must_match_in_scheme_host_and_port(server: DikteServer,
     r = client.http.post("/api/notebooks", json={"path": "Notebooks/o.ipynb"},
                          headers={"Origin": server.url.upper().replace("HTTP://", "http://")})
     assert r.status_code == 201, r.text  # host names are case-insensitive
-    # behind a TLS proxy on loopback (uvicorn trusts its X-Forwarded-Proto), https is ours
+    # X-Forwarded-Proto counts only from a proxy the administrator named (trusted_proxies)
+    r = client.http.post("/api/notebooks", json={"path": "Notebooks/p.ipynb"},
+                         headers={"Origin": f"https://{host}", "X-Forwarded-Proto": "https"})
+    assert r.status_code == 403, r.text
+
+
+def test_behind_a_named_tls_proxy_https_is_our_origin(
+        fresh_server: Callable[..., DikteServer]) -> None:
+    server = fresh_server("--unsafe-no-sandbox", DIKTE_TRUSTED_PROXIES="127.0.0.1").start()
+    host = server.url.split("://", 1)[1]
+    client = server.client()
     r = client.http.post("/api/notebooks", json={"path": "Notebooks/p.ipynb"},
                          headers={"Origin": f"https://{host}", "X-Forwarded-Proto": "https"})
     assert r.status_code == 201, r.text
+    r = client.http.post("/api/notebooks", json={"path": "Notebooks/q.ipynb"},
+                         headers={"Origin": f"http://{host}", "X-Forwarded-Proto": "https"})
+    assert r.status_code == 403, r.text
 
 
 def test_sign_in_needs_a_valid_token_and_our_origin(server: DikteServer) -> None:

@@ -62,8 +62,12 @@ def serve(settings: Settings) -> int:
         sockets.append(netns.control_socket(settings.data_dir))
         url = netns.CONTROL_URL
     app = create_app(settings, control_url=url)
+    # proxy headers only from the proxies the administrator named (uvicorn's default trusts
+    # every client on loopback, where runtimes sharing the host's network and local users are)
+    trusted = [a.strip() for a in settings.trusted_proxies.split(",") if a.strip()]
     config = uvicorn.Config(app, log_level="info", ws_ping_interval=20, ws_ping_timeout=30,
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, proxy_headers=bool(trusted),
+                            forwarded_allow_ips=trusted or [])
     server = uvicorn.Server(config)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
 
