@@ -35,6 +35,7 @@ from dikte.api import (
 from dikte.api import drive as drive_api
 from dikte.api import errors as api_errors
 from dikte.api.deps import Services
+from dikte.api.login_limits import KnownDevices
 from dikte.config import Settings
 from dikte.db import Database
 from dikte.db.secrets import SecretBox
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
                                       sessions=manager)
         app.state.secret_box = SecretBox(derive_key(settings.data_dir, "secrets"))
         app.state.port_proxy = PortProxy(derive_key(settings.data_dir, "port-proxy"))
+        app.state.known_devices = KnownDevices(derive_key(settings.data_dir, "known-device"))
         app.state.uploads = Uploads(settings.data_dir / "uploads",
                                     max_bytes=settings.upload_max_bytes)
         await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day

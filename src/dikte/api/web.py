@@ -33,7 +33,6 @@ from dikte.api.redirects import safe_next
 from dikte.db import SCOPES, Person
 from dikte.db.sign_ins import SignInFailures
 from dikte.errors import BadRequest, NotFound, Unauthorized
-from dikte.keys import derive_key
 from dikte.schemas.rest import ErrorResponse, LoginBody, SignedIn
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -50,8 +49,9 @@ def login_limiter(svc: Services) -> LoginLimiter:
     return LoginLimiter(SignInFailures(svc.db.session, clock=svc.db.clock))
 
 
-def known_devices(svc: Services) -> KnownDevices:
-    return KnownDevices(derive_key(svc.settings.data_dir, "known-device"))
+def known_devices(conn: HTTPConnection) -> KnownDevices:
+    devices: KnownDevices = conn.app.state.known_devices  # made at start-up (app.py)
+    return devices
 
 
 def device_cookie_name(conn: HTTPConnection) -> str:
@@ -76,7 +76,7 @@ async def login(body: LoginBody, request: Request, response: Response,
     ``next`` is the body's ``next`` when that is a path on this server, else the drive."""
     check_origin(request, required=True)
     address = request.client.host if request.client else "unknown"
-    devices = known_devices(svc)
+    devices = known_devices(request)
     if body.token is None:
         if not body.name or body.password is None:
             raise BadRequest("Give your name and password (or an access token).",
