@@ -126,6 +126,23 @@ async def test_escape_attempts_from_a_cell_all_fail(
     assert await local_backend.poll(other) == Alive()
 
 
+async def test_a_childs_oom_kill_is_not_blamed_for_a_later_kernel_exit(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path
+) -> None:
+    """A subprocess killed by the memory limit (the kernel lives on), then the kernel exits on
+    its own: the exit is an exit, not "used all available RAM"."""
+    handle = await runtimes.start(local_backend, spec(drive, memory_bytes=256 << 20))
+    async with kernel(handle) as k:
+        out = (await k.run("import subprocess, sys\n"
+                           "p = subprocess.run([sys.executable, '-c', "
+                           "'x = bytearray(1 << 30)'])\nprint('child', p.returncode)",
+                           within=60)).ok()
+        assert out.strip() == "child -9", out  # the limit killed the child, not the kernel
+        k.client.execute("import os; os._exit(3)")
+        exited = await wait_exited(local_backend, handle)
+    assert (exited.reason, exited.exit_code) == ("exited", 3), exited
+
+
 async def test_memory_limit_kills_the_kernel_and_poll_says_oom(
     local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path
 ) -> None:

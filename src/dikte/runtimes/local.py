@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -346,8 +347,11 @@ class LocalBackend:
                 code = info.exit_code
             else:
                 return exit_for(None, missing=True, oom=False, limit=handle.memory_limit)
+        # the memory limit kills with SIGKILL; a kill counted in the cgroup while the kernel
+        # ended otherwise (exited, another signal) hit another of its processes
+        killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL)
         cgroup = Cgroup.from_state(handle.private["cgroup"])
-        oom = cgroup.oom_kills() > int(handle.private.get("oom_baseline", 0))
+        oom = killed and cgroup.oom_kills() > int(handle.private.get("oom_baseline", 0))
         return exit_for(code, missing=False, oom=oom, limit=handle.memory_limit)
 
     async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
