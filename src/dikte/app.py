@@ -139,6 +139,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         app.state.uploads = Uploads(settings.data_dir / "uploads",
                                     max_bytes=settings.upload_max_bytes)
         await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day
+        await manager.recover_journals()
         await manager.reattach_all()
         manager.enforcer.start()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -157,7 +158,7 @@ def test_a_restarted_control_plane_reattaches_to_live_runtimes(
     view = client.view(path)
     assert cell_text(view, check).strip() == "same kernel"
     loop_text = cell_text(view, loop)
-    assert "server restarted while this cell was running" in loop_text
+    assert "server restarted while this cell was starting or running" in loop_text
     assert "step 23" in loop_text  # printed after the restart (12 s: a slow restart fits)
     assert view["cells"][loop]["state"] == "idle"
 
@@ -172,7 +173,8 @@ def test_runtimes_gone_while_the_server_was_down_are_reaped(
     rid = client.post("/api/notebooks/connect", {"path": path})["runtime_id"]
     srv.stop()
     for proc in _processes_of(rid):
-        proc.kill()
+        with contextlib.suppress(psutil.NoSuchProcess):  # gone with its parent meanwhile
+            proc.kill()
     srv.start()
     client = srv.client(token)
     assert client.view(path)["runtime"] is None

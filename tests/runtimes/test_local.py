@@ -312,3 +312,57 @@ async def test_the_runtime_has_a_disk_and_a_process_limit_of_its_spec(
     assert not space.exists() and not image.exists() and loop_devices(image) == []
     assert not any(p.exists() for p in cgroup.paths.values())
     assert not (later.views / handle.runtime_id).exists()
+
+
+async def test_a_runtime_nobody_recorded_is_ended_and_removed_at_start_up(
+    local_backend: LocalBackend, spec: Spec, drive: Path, data_dir: Path
+) -> None:
+    """A control plane killed between starting a kernel and recording it leaves a live runtime
+    that no record claims: the next control plane's sweep ends its processes (the kernel and
+    slirp4netns) and removes its cgroup, views and instance space; a kept one is untouched."""
+    orphan = await local_backend.start(spec(drive))
+    kept = await local_backend.start(spec(drive))
+    orphan_cgroup = Cgroup.from_state(orphan.private["cgroup"])
+    pids = orphan_cgroup.pids()
+    assert pids
+    # the killed control plane's children are nobody's now
+    child = local_backend._children.pop(orphan.runtime_id)
+
+    later = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
+    await later.sweep({kept.runtime_id})
+    child.wait(timeout=30)
+    assert not any(is_running(pid, None) for pid in pids)
+    assert not orphan.instance_dir.exists()
+    assert not any(p.exists() for p in orphan_cgroup.paths.values())
+    assert not (later.views / orphan.runtime_id).exists()
+    assert isinstance(await later.poll(kept), Alive)
+    async with kernel(kept) as k:
+        assert (await k.run("print(6 * 7)")).ok().strip() == "42"
+    await later.stop(kept)
+    local_backend._children.pop(kept.runtime_id).wait(timeout=30)
+
+
+async def test_a_runtime_restarting_when_the_server_died_gets_a_new_kernel_on_reattach(
+    local_backend: LocalBackend, spec: Spec, drive: Path, data_dir: Path
+) -> None:
+    """A control plane killed during a kernel restart recorded the old kernel, now gone: the
+    next one re-attaches the runtime with a new kernel in the same instance space, so /content
+    is kept (a restart loses the kernel's state, never the runtime); whatever the restart had
+    begun is ended first."""
+    handle = await local_backend.start(spec(drive))
+    async with kernel(handle) as k:
+        (await k.run("open('/content/kept.txt', 'w').write('still here')")).ok()
+    state = local_backend.state(handle)
+    for pid in Cgroup.from_state(handle.private["cgroup"]).pids():
+        os.kill(pid, signal.SIGKILL)  # the old kernel and whatever the restart had begun
+    local_backend._children.pop(handle.runtime_id).wait(timeout=30)
+
+    later = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
+    revived = await later.reattach(state, revive=True)  # it was on record as restarting
+    assert revived is not None and revived.private.get("revived") is True
+    assert revived.pid != handle.pid
+    async with kernel(revived) as k:
+        out = (await k.run("print(open('/content/kept.txt').read())")).ok()
+    assert out.strip() == "still here"
+    await later.stop(revived)
+    assert not revived.instance_dir.exists()

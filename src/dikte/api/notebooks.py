@@ -83,7 +83,7 @@ async def interrupt(body: PathBody, person: PersonDep, svc: ServicesDep) -> None
     nb = await svc.sessions.open(person.id, body.path)
     if nb.runtime is None or not nb.runtime.ready:
         raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
-    await nb.runtime.channel.interrupt()
+    await nb.runtime.interrupt()
 
 
 @router.post("/cancel", response_model=RunResult)

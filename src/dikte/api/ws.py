@@ -113,7 +113,7 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):
         if nb.runtime is not None and nb.runtime.ready:
-            await nb.runtime.channel.interrupt()
+            await nb.runtime.interrupt()
     elif isinstance(msg, CancelMsg):
         nb.cancel(msg.cell_ids)
     elif isinstance(msg, RestartMsg):

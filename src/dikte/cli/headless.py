@@ -137,7 +137,7 @@ async def _print_progress(nb: OpenNotebook, queue: asyncio.Queue[dict[str, Any] 
                 nb.input_reply(line.rstrip("\n"))
             elif nb.runtime is not None:
                 print("\n[no input available: interrupting the cell]", file=sys.stderr)
-                await nb.runtime.channel.interrupt()
+                await nb.runtime.interrupt()
         elif msg["type"] == "cell_state" and msg["state"] == "idle" and msg.get("last_status"):
             cid = msg["cell_id"]
             cell = next((c for c in nb.doc.cells if c["id"] == cid), None)

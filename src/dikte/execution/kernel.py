@@ -153,10 +153,20 @@ class KernelChannel:
             self._waiters.pop(msg_id, None)
 
     def execute(self, code: str, *, allow_stdin: bool = True) -> str:
-        return self.send("shell", "execute_request", {
+        msg_id, send = self.prepare_execute(code, allow_stdin=allow_stdin)
+        send()
+        return msg_id
+
+    def prepare_execute(self, code: str, *,
+                        allow_stdin: bool = True) -> tuple[str, Callable[[], None]]:
+        """An execute request and its msg_id, sent only when the returned function is called:
+        the caller records the msg_id first (a restarted server must know the cell may have
+        reached the kernel, and never sends it again)."""
+        msg = self.session.msg("execute_request", {
             "code": code, "silent": False, "store_history": True, "user_expressions": {},
             "allow_stdin": allow_stdin, "stop_on_error": True,
         })
+        return str(msg["header"]["msg_id"]), lambda: self._send("shell", msg)
 
     def input_reply(self, value: str) -> None:
         self.send("stdin", "input_reply", {"value": value})

@@ -162,9 +162,12 @@ class RuntimeBackend(Protocol):
         plane restarts."""
         ...
 
-    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+    async def reattach(self, state: dict[str, Any], *,
+                       revive: bool = False) -> RuntimeHandle | None:
         """The handle for a runtime that is still running, or ``None`` when it is gone (its
-        leftovers are then cleaned up)."""
+        leftovers are then cleaned up). ``revive``: it was being restarted when the control
+        plane stopped; if its kernel is gone but its instance space is kept, a new kernel
+        there (marked ``private["revived"]``), as the restart would have given."""
         ...
 
     async def usage(self, handle: RuntimeHandle) -> Usage:

@@ -46,8 +46,9 @@ class WrappingBackend:
     def state(self, handle: RuntimeHandle) -> dict[str, Any]:
         return self.inner.state(handle)
 
-    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
-        return await self.inner.reattach(state)
+    async def reattach(self, state: dict[str, Any], *,
+                       revive: bool = False) -> RuntimeHandle | None:
+        return await self.inner.reattach(state, revive=revive)
 
     async def usage(self, handle: RuntimeHandle) -> Usage:
         return await self.inner.usage(handle)
@@ -82,7 +83,8 @@ class _NoRuntimes:
     def state(self, handle: RuntimeHandle) -> dict[str, Any]:
         return {"backend": self.name, "runtime_id": handle.runtime_id}
 
-    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+    async def reattach(self, state: dict[str, Any], *,
+                       revive: bool = False) -> RuntimeHandle | None:
         return None
 
     async def usage(self, handle: RuntimeHandle) -> Usage:

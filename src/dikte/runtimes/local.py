@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -46,6 +47,8 @@ from dikte.runtimes.sandbox import (
     prepare_mountpoints,
     probe_python,
 )
+
+_log = logging.getLogger(__name__)
 
 
 def _read_nonblocking(fd: int) -> bytes:
@@ -409,20 +412,35 @@ class LocalBackend:
     def state(self, handle: RuntimeHandle) -> dict[str, Any]:
         return handle_to_state(self.name, handle)
 
-    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+    async def reattach(self, state: dict[str, Any], *,
+                       revive: bool = False) -> RuntimeHandle | None:
+        """The recorded runtime if its kernel still runs; with ``revive`` (the server was
+        killed while restarting its kernel: the recorded one is gone, a new one may have
+        begun), a new kernel in the same instance space, marked ``private["revived"]``; else
+        None, with what is left of it removed."""
         handle = handle_from_state(self.name, state)
         if handle is None:
             return None
         if procs.is_running(handle.pid, handle.private.get("pid_start")):
             return handle
+        if revive and self._space(handle).root.is_dir():
+            try:
+                new = await self.restart_kernel(handle)
+            except Exception:
+                _log.warning("runtime %s: no kernel to re-attach, and a new one did not start",
+                             handle.runtime_id, exc_info=True)
+            else:
+                new.private["revived"] = True
+                return new
         await self.stop(handle, grace=0.5)
         return None
 
     async def sweep(self, keep: set[str]) -> list[str]:
-        """Clean up after runtimes that ended unwatched (the control plane was killed): of
-        this data dir's runtimes not in ``keep`` (the runtimes alive now) and with no process
-        left, the system layers, the disk (mount, loop device, image) and the instance space;
-        then the empty cgroups (see CgroupDriver.sweep). Returns the ids of removed cgroups."""
+        """Reconcile at start-up: this data dir's runtimes not in ``keep`` (those on record
+        and alive now) are the leftovers of a control plane killed while starting, restarting
+        or stopping one: the processes in their cgroups end, then their system layers, disk
+        (mount, loop device, image) and instance space go; then the empty cgroups (see
+        CgroupDriver.sweep). Each is logged. Returns the ids of removed cgroups."""
         try:
             _, driver = self._host_ready()
         except SandboxUnavailable:
@@ -431,10 +449,20 @@ class LocalBackend:
         names = [p.name.removesuffix(".img") for p in runtimes.iterdir()] if runtimes.is_dir() \
             else []
         owned = {n for n in names if RUNTIME_ID.fullmatch(n)}
-        ended = {rid for rid in owned - keep
-                 if not Cgroup(driver.version, {k: b / rid for k, b in driver.bases.items()}
-                               ).pids()}
+        ended = set()
+        for rid in sorted(owned - keep):
+            # no record claims it (a server killed while starting or stopping it): what still
+            # runs there ends; a cgroup holds every process of a runtime, slirp4netns included
+            cgroup = Cgroup(driver.version, {k: b / rid for k, b in driver.bases.items()})
+            if cgroup.pids():
+                _log.warning("runtime %s has processes but no record: ending them", rid)
+                if not await procs.end_processes(cgroup.pids, 0.5):
+                    _log.error("runtime %s: processes %s would not end", rid,
+                               sorted(cgroup.pids()))
+                    continue
+            ended.add(rid)
         for rid in sorted(ended):
+            _log.info("removing what is left of runtime %s", rid)
             space = InstanceSpace.plan(self.data_dir, rid)
             if self.as_root:  # the views hold the disk: unmounted first
                 await asyncio.to_thread(functools.partial(

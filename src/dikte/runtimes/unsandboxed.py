@@ -161,7 +161,8 @@ class UnsandboxedBackend:
     def state(self, handle: RuntimeHandle) -> dict[str, Any]:
         return handle_to_state(self.name, handle)
 
-    async def reattach(self, state: dict[str, Any]) -> RuntimeHandle | None:
+    async def reattach(self, state: dict[str, Any], *,
+                       revive: bool = False) -> RuntimeHandle | None:
         handle = handle_from_state(self.name, state)
         if handle is None:
             return None

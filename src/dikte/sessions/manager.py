@@ -27,6 +27,8 @@ from dikte.runtimes.base import RuntimeBackend, RuntimeSpec
 from dikte.sessions.accelerators import AcceleratorService, Cancelled, inventory
 from dikte.sessions.channel import RuntimeChannel
 from dikte.sessions.enforcement import Enforcer
+from dikte.sessions.journal import EditJournal, journal_path, replay
+from dikte.sessions.journal import read as read_journal
 from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.runtime_link import RuntimeLink
 
@@ -48,6 +50,7 @@ class SessionManager:
         self.backend = backend
         self.drive_for = drive_for
         self.notebooks: dict[tuple[int, str], OpenNotebook] = {}
+        self.journals = settings.data_dir / "journal"
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self.limits = OutputLimits(max_lines=settings.output_max_lines,
                                    max_bytes=settings.output_max_bytes)
@@ -71,10 +74,34 @@ class SessionManager:
                 if not path.endswith(".ipynb"):
                     raise BadRequest(f"{path} is not a notebook (.ipynb).", code="not_a_notebook")
                 doc = await asyncio.to_thread(drive.read_notebook, path)
-                self.notebooks[key] = OpenNotebook(
+                journal = EditJournal(journal_path(self.journals, person_id, path), path)
+                replayed = await asyncio.to_thread(_replay, journal, doc)
+                nb = OpenNotebook(
                     person_id=person_id, path=path, drive=drive, doc=doc, limits=self.limits,
-                    save_interval=self.settings.save_interval_seconds)
+                    save_interval=self.settings.save_interval_seconds, journal=journal)
+                if replayed is not None:
+                    log.info("%s: %d edits from before the server stopped were replayed",
+                             path, replayed)
+                    nb.mark_dirty()
+                    await nb.save()  # and the journal goes
+                self.notebooks[key] = nb
             return self.notebooks[key]
+
+    async def recover_journals(self) -> None:
+        """At start-up: edits acknowledged before the server stopped and not yet in their
+        notebooks are replayed and saved (see dikte.sessions.journal)."""
+        files = await asyncio.to_thread(lambda: sorted(self.journals.glob("*/*.jsonl")))
+        for file in files:
+            try:
+                person_id = int(file.parent.name)
+                path, _ = await asyncio.to_thread(read_journal, file)
+                if path is None or journal_path(self.journals, person_id, path) != file:
+                    raise ValueError("not a journal of this server")
+                nb = await self.open(person_id, path)
+                await self.release(nb)
+            except Exception as exc:
+                log.warning("the edit journal %s could not be replayed (%s); it is kept",
+                            file, exc)
 
     def loaded(self, person_id: int, path: str) -> OpenNotebook | None:
         return self.notebooks.get((person_id, path))
@@ -255,6 +282,8 @@ class SessionManager:
                 new = dst + path[len(src):]
                 del self.notebooks[(pid, path)]
                 nb.path = new
+                if nb.journal is not None:
+                    nb.journal.moved(journal_path(self.journals, pid, new), new)
                 self.notebooks[(pid, new)] = nb
                 nb.broadcast({"type": "renamed", "path": new})
                 if nb.runtime is not None:
@@ -265,6 +294,8 @@ class SessionManager:
         for (pid, p), nb in list(self.notebooks.items()):
             if pid == person_id and (p == path or p.startswith(path.rstrip("/") + "/")):
                 nb.autosave = False
+                if nb.journal is not None:
+                    nb.journal.discard()
                 if nb.runtime is not None:
                     await nb.runtime.shutdown("Its notebook was deleted.")
                 nb.broadcast({"type": "deleted", "path": p})
@@ -276,14 +307,27 @@ class SessionManager:
     async def reattach_all(self) -> None:
         """Find the runtimes that outlived the previous control plane; reap the rest."""
         for rec in self.db.live_runtimes():
+            if rec.status == "starting":
+                # the server stopped while starting it: whatever of it came to be, the sweep
+                # below ends and removes (nothing is kept for a runtime nobody connected to)
+                log.info("runtime %s was starting when the server stopped; removing it", rec.id)
+                self.db.end_runtime(rec.id, "The server stopped while it was starting.")
+                continue
             try:
-                handle = await self.backend.reattach(rec.backend_state)
+                handle = await self.backend.reattach(rec.backend_state,
+                                                     revive=rec.status == "restarting")
             except Exception:
                 log.exception("reattaching runtime %s failed", rec.id)
                 handle = None
             if handle is None:
+                log.info("runtime %s ended while the server was down", rec.id)
                 self.db.end_runtime(rec.id, "It ended while the server was down.")
                 continue
+            revived = bool(handle.private.pop("revived", False))
+            if revived:
+                self.db.update_runtime(rec.id, backend_state=self.backend.state(handle))
+                log.info("runtime %s: its kernel was gone; a new one runs in the same "
+                         "instance space", rec.id)
             try:
                 nb = await self.open(rec.person_id, rec.notebook_path)
             except Exception:
@@ -297,7 +341,7 @@ class SessionManager:
             if rec.devices:
                 link.devices = self.accelerators.restore(rec.id, rec.devices)
                 link.on_end = self._ender(rec.id)
-            await link.reattach(handle, rec.exec_state)
+            await link.reattach(handle, rec.exec_state, revived=revived)
             log.info("reattached runtime %s of %s", rec.id, rec.notebook_path)
         sweep = getattr(self.backend, "sweep", None)
         if sweep is not None:
@@ -314,6 +358,15 @@ class SessionManager:
             if nb.runtime is not None:
                 await nb.runtime.detach()
             await nb.save()
+
+
+def _replay(journal: EditJournal, doc: Any) -> int | None:
+    """Edits journaled for this notebook before the server stopped, applied to ``doc``: how
+    many (None: there is no journal)."""
+    if not journal.file.exists():
+        return None
+    _, batches = read_journal(journal.file)
+    return replay(doc, batches)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

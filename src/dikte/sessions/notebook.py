@@ -22,6 +22,7 @@ from dikte.errors import Conflict, DikteError
 from dikte.execution.outputs import DisplayRegistry, OutputLimits, OutputRecorder
 from dikte.schemas.rest import EditOp
 from dikte.sessions.document import apply_op, cell_index, source_hash
+from dikte.sessions.journal import EditJournal
 from dikte.sessions.runtime_link import RuntimeLink
 from dikte.sessions.viewers import Audience, Viewer
 
@@ -33,7 +34,8 @@ OUTPUT_TYPES = {"stream", "display_data", "update_display_data", "execute_result
 
 class OpenNotebook:
     def __init__(self, *, person_id: int, path: str, drive: Drive, doc: NotebookNode,
-                 limits: OutputLimits, save_interval: float, autosave: bool = True) -> None:
+                 limits: OutputLimits, save_interval: float, autosave: bool = True,
+                 journal: EditJournal | None = None) -> None:
         self.person_id = person_id
         self.path = path
         self.drive = drive
@@ -63,6 +65,12 @@ class OpenNotebook:
         self._last_save = 0.0
         self._save_handle: asyncio.TimerHandle | None = None
         self._save_lock = asyncio.Lock()
+        self.journal = journal
+        """Edits are on disk here before they are echoed (see dikte.sessions.journal)."""
+        self._held: list[tuple[dict[str, Any], list[Viewer]]] | None = None
+        """Messages to viewers waiting for an edit to be on disk, in order, each with the
+        viewers it is for (one who joins meanwhile has it in its snapshot already)."""
+        self._hold_until = 0
 
     # viewers and snapshots
 
@@ -100,7 +108,37 @@ class OpenNotebook:
         return {"state": state, "position": position, "last_status": self.last_status.get(cell_id)}
 
     def broadcast(self, message: dict[str, Any]) -> None:
-        self.audience.broadcast(message)
+        if self._held is not None:
+            self._held.append((message, self.audience.members()))
+        else:
+            self.audience.broadcast(message)
+
+    def _hold_for(self, seq: int) -> None:
+        """Viewers hear nothing more until edit batch ``seq`` is on disk: its echo tells the
+        editor it was kept, and what follows it must not overtake it."""
+        self._hold_until = seq
+        if self._held is None:
+            self._held = []
+            asyncio.get_running_loop().create_task(self._release_held())
+
+    async def _release_held(self) -> None:
+        journal = self.journal
+        assert journal is not None
+        while True:  # edits may come meanwhile: hold until the latest is on disk
+            seq = self._hold_until
+            await journal.durable(seq)
+            if seq == self._hold_until:
+                break
+        held, self._held = self._held or [], None
+        for message, viewers in held:
+            for viewer in viewers:
+                if viewer in self.audience:
+                    viewer.send(message)
+        if journal.failed is not None:
+            self.notice(f"Your latest edits could not be recorded on the server's disk "
+                        f"({journal.failed}); they are kept here and saved once there is "
+                        "space again. Free some space or tell your administrator.",
+                        level="error")
 
     def notice(self, message: str, level: str = "warning") -> None:
         self.broadcast({"type": "notice", "level": level, "message": message})
@@ -112,16 +150,40 @@ class OpenNotebook:
     # edits
 
     def edit(self, ops: list[EditOp]) -> list[str]:
+        """Apply a batch of edits, all or none: if one is refused, the notebook is left as it
+        was. The echo to the viewers waits until the batch is in the journal."""
         self.touch()
         applied = []
+        cells = list(self.doc.cells)
+        touched: dict[int, tuple[NotebookNode, dict[str, Any], list[Any] | None]] = {}
+        try:
+            for op in ops:
+                if op.op == "delete" and op.cell_id in (self.running, *self.queue):
+                    raise Conflict("That cell is queued or running; cancel or interrupt it "
+                                   "first.", code="cell_busy")
+                if op.op != "insert" and op.cell_id is not None:
+                    try:
+                        cell = self.doc.cells[cell_index(self.doc, op.cell_id)]
+                    except DikteError:
+                        cell = None
+                    if cell is not None and id(cell) not in touched:
+                        outputs = cell.get("outputs")
+                        touched[id(cell)] = (cell, dict(cell), list(outputs)
+                                             if isinstance(outputs, list) else None)
+                applied.append(apply_op(self.doc, op))
+        except BaseException:
+            self.doc.cells[:] = cells  # the list itself: a recorder may hold its cells
+            for cell, fields, outputs in touched.values():
+                cell.clear()
+                dict.update(cell, fields)
+                if outputs is not None:
+                    cell["outputs"][:] = outputs  # in place: a running cell's recorder
+            raise
         for op in ops:
-            if op.op == "delete" and op.cell_id in (self.running, *self.queue):
-                raise Conflict("That cell is queued or running; cancel or interrupt it first.",
-                               code="cell_busy")
-            result = apply_op(self.doc, op)
             if op.op in ("delete", "clear_outputs") and op.cell_id:
                 self.displays.forget_cell(op.cell_id)
-            applied.append(result)
+        if self.journal is not None:
+            self._hold_for(self.journal.append(applied))
         self.broadcast({"type": "edited", "ops": applied})
         self.mark_dirty(soon=True)
         return [a["cell_id"] for a in applied if a["op"] == "insert"]
@@ -177,9 +239,19 @@ class OpenNotebook:
         self._run_error = False
         cell.setdefault("metadata", {})["execution"] = {"started": _iso(time.time())}
         self.broadcast({"type": "output", "cell_id": cid, "change": {"kind": "clear"}})
-        self.running_msg = rt.channel.execute(cell.source)
+        channel = rt.channel
+        msg_id, send = channel.prepare_execute(cell.source)
+        self.running_msg = msg_id
+
+        def send_when_recorded() -> None:
+            # at most once: a server killed before this point finds the cell recorded as
+            # running and never sends it again; one killed after it, the same
+            if self.running_msg == msg_id and self.runtime is rt and rt.ready \
+                    and rt.channel is channel:
+                send()
+
         self._announce_states([cid, *self.queue])
-        self.persist_exec_state()
+        self.persist_exec_state(after=send_when_recorded)
         self.mark_dirty()
 
     def resume_running(self, cell_id: str, msg_id: str) -> None:
@@ -189,8 +261,8 @@ class OpenNotebook:
         self.idle.clear()
         self.recorder = OutputRecorder(cell_id, cell["outputs"], self.limits, self.displays)
         self._emit_changes(self.recorder.note(
-            "[The server restarted while this cell was running; output it printed in the "
-            "meantime may be missing.]\n"))
+            "[The server restarted while this cell was starting or running. It was not run "
+            "again; output it printed in the meantime may be missing.]\n"))
         self.mark_dirty()
 
     def finish_running(self, status: str | None = None, note: str | None = None) -> None:
@@ -235,9 +307,12 @@ class OpenNotebook:
         if self.running is None and not self.queue:
             self.idle.set()
 
-    def persist_exec_state(self) -> None:
+    def persist_exec_state(self, after: Callable[[], None] | None = None) -> None:
+        """Record the queue (see RuntimeLink.persist_exec_state); ``after`` runs once it is."""
         if self.runtime is not None:
-            self.runtime.persist_exec_state(self.exec_state())
+            self.runtime.persist_exec_state(self.exec_state(), after)
+        elif after is not None:
+            after()
 
     def exec_state(self) -> dict[str, Any]:
         running = {"cell_id": self.running, "msg_id": self.running_msg} if self.running else None
@@ -327,12 +402,16 @@ class OpenNotebook:
             self._dirty = False
             self._last_save = time.monotonic()
             snapshot = copy.deepcopy(self.doc)
+            upto = self.journal.seq if self.journal is not None else 0
             try:
                 await asyncio.to_thread(self.drive.write_notebook, self.path, snapshot)
             except DikteError as exc:
                 self._dirty = True
                 log.warning("saving %s failed: %s", self.path, exc.log_message)
                 self.notice(f"Saving failed: {exc.message}", level="error")
+                return
+            if self.journal is not None:
+                await self.journal.saved(upto)
 
 
 def _iso(ts: float) -> str:

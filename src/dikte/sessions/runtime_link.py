@@ -14,7 +14,7 @@ from dikte.accelerators.model import Device
 from dikte.accelerators.nvml import Utilization
 from dikte.config import format_size
 from dikte.db import Database
-from dikte.errors import DikteError, RuntimeUnavailable
+from dikte.errors import Conflict, DikteError, RuntimeUnavailable
 from dikte.execution.kernel import KernelChannel, KernelGone
 from dikte.runtimes.base import Exited, RuntimeBackend, RuntimeHandle, RuntimeSpec, Usage
 
@@ -49,6 +49,7 @@ class RuntimeLink:
         self._barrier_task: asyncio.Task[None] | None = None
         self._pending_state: dict[str, Any] | None = None
         self._state_writer: asyncio.Task[None] | None = None
+        self._pending_after: list[Callable[[], None]] = []
         self._ended = False
         self.shape = "standard"
         self.background = False
@@ -97,11 +98,18 @@ class RuntimeLink:
         self.nb.broadcast({"type": "runtime", "status": self.status, "runtime": self.info(),
                            "message": message})
 
-    def persist_exec_state(self, state: dict[str, Any]) -> None:
-        """Record the queue for a restarted control plane, off the event loop, in order."""
+    def persist_exec_state(self, state: dict[str, Any],
+                           after: Callable[[], None] | None = None) -> None:
+        """Record the queue for a restarted control plane, off the event loop, in order;
+        ``after`` (sending a cell to the kernel) runs once a state that includes it is on
+        record. States recorded meanwhile are coalesced: only the latest is written."""
         if self.db is None or self.handle is None:
+            if after is not None:
+                after()
             return
         self._pending_state = state
+        if after is not None:
+            self._pending_after.append(after)
         if self._state_writer is None or self._state_writer.done():
             self._state_writer = asyncio.create_task(self._write_states())
 
@@ -110,10 +118,18 @@ class RuntimeLink:
         assert db is not None
         while self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
+            afters, self._pending_after = self._pending_after, []
             try:
                 await asyncio.to_thread(db.update_runtime, self.runtime_id, exec_state=state)
             except Exception:
+                # the cell still runs: refusing work while the database is unwritable (a full
+                # disk) would be worse than the rare crash in the same moment
                 log.exception("recording the queue of %s failed", self.runtime_id)
+            for after in afters:
+                try:
+                    after()
+                except Exception:
+                    log.exception("sending a cell to runtime %s failed", self.runtime_id)
 
     # lifecycle
 
@@ -123,18 +139,28 @@ class RuntimeLink:
         self.started_at = time.time()  # accelerator time counts from here, not from the queue
         self._announce()
         try:
-            self.handle = await self.backend.start(spec)
             if self.db is not None:
+                # intent first: a server killed from here on finds the record at start-up and
+                # ends whatever of the runtime came to be (see SessionManager.reattach_all)
                 from dikte.db import RuntimeRecord
 
-                self.db.add_runtime(RuntimeRecord(
+                await asyncio.to_thread(self.db.add_runtime, RuntimeRecord(
                     id=self.runtime_id, person_id=self.nb.person_id,
                     notebook_path=self.nb.path, image=self.image, backend=self.backend.name,
-                    status="running", started_at=self.started_at,
-                    backend_state=self.backend.state(self.handle),
+                    status="starting", started_at=self.started_at, backend_state={},
                     exec_state=self.nb.exec_state(), shape=self.shape,
                     background=self.background, devices=[d.id for d in self.devices]))
+            self._check_wanted()
+            self.handle = await self.backend.start(spec)
+            self._check_wanted()
+            if self.db is not None:
+                await asyncio.to_thread(
+                    self.db.update_runtime, self.runtime_id, status="running",
+                    backend_state=self.backend.state(self.handle),
+                    exec_state=self.nb.exec_state())
+            self._check_wanted()
             await self._open_channel(wait=True)
+            self._check_wanted()
         except BaseException as exc:
             await self._fail_start(exc)
             raise
@@ -143,13 +169,29 @@ class RuntimeLink:
         self._monitor = asyncio.create_task(self._watch(), name=f"watch-{self.runtime_id}")
         self.nb.pump()
 
+    def _check_wanted(self) -> None:
+        if self._ended:
+            raise Conflict("The runtime was disconnected while it was starting.",
+                           code="disconnected_while_starting")
+
     async def _fail_start(self, exc: BaseException) -> None:
+        if self._ended:  # disconnected meanwhile: shutdown() told everyone; stop what started
+            await self._teardown()
+            if self.db is not None:
+                await asyncio.to_thread(self.db.end_runtime, self.runtime_id,
+                                        "It was disconnected while starting.")
+            return
         message = exc.message if isinstance(exc, DikteError) else "The runtime failed to start."
         log.warning("runtime %s failed to start: %r", self.runtime_id, exc)
         self._ended = True
         await self._teardown()
         self.on_end()
-        self.nb.runtime = None
+        if self.db is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.db.end_runtime, self.runtime_id,
+                                        f"It failed to start: {message}")
+        if self.nb.runtime is self:
+            self.nb.runtime = None
         self.nb.cancel()
         self.nb.broadcast({"type": "runtime", "status": "disconnected", "runtime": None,
                            "message": message})
@@ -168,16 +210,28 @@ class RuntimeLink:
                     f"The runtime's kernel did not start within {READY_TIMEOUT:.0f} seconds.",
                     log_message=str(exc)) from exc
 
-    async def reattach(self, handle: RuntimeHandle, exec_state: dict[str, Any]) -> None:
-        """Take over a runtime that outlived a control-plane restart."""
+    async def reattach(self, handle: RuntimeHandle, exec_state: dict[str, Any],
+                       revived: bool = False) -> None:
+        """Take over a runtime that outlived a control-plane restart. ``revived``: its kernel
+        was gone and the backend started a new one in the same instance space; the cell that
+        was running then is ended with a note, the queue runs on the new kernel."""
         self.handle = handle
-        await self._open_channel(wait=False)
+        await self._open_channel(wait=revived)
         self.status = "connected"
         nb = self.nb
         cell_ids = {c["id"] for c in nb.doc.cells}
         running = exec_state.get("running")
         nb.queue.extend(c for c in exec_state.get("queued", []) if c in cell_ids)
-        if running and running.get("cell_id") in cell_ids:
+        if revived:
+            nb.notice("The kernel was restarted while the server was down (a restart was under "
+                      "way, or the kernel had stopped); files in /content are kept.")
+            if running and running.get("cell_id") in cell_ids:
+                nb.resume_running(running["cell_id"], running["msg_id"])
+                nb.finish_running("interrupted", "[The kernel was restarted while the server "
+                                  "was down.]\n")
+            if nb.queue:
+                nb.idle.clear()
+        elif running and running.get("cell_id") in cell_ids:
             nb.resume_running(running["cell_id"], running["msg_id"])
             self._barrier_task = asyncio.create_task(self._barrier(running["msg_id"]))
         elif nb.queue:
@@ -203,10 +257,17 @@ class RuntimeLink:
         self.nb.abandon_all(message or "The kernel was restarted.", status=status)
         await self._close_channel()
         try:
+            if self.db is not None:
+                # intent first: a server killed from here until the new kernel is on record
+                # finds the old one gone at start-up and starts another in the same instance
+                # space (RuntimeBackend.reattach with revive), so /content is never lost
+                await asyncio.to_thread(self.db.update_runtime, self.runtime_id,
+                                        status="restarting")
             self.handle = await self.backend.restart_kernel(self.handle)
             if self.db is not None:
-                self.db.update_runtime(self.runtime_id,
-                                       backend_state=self.backend.state(self.handle))
+                await asyncio.to_thread(self.db.update_runtime, self.runtime_id,
+                                        status="running",
+                                        backend_state=self.backend.state(self.handle))
             await self._open_channel(wait=True)
         except DikteError as exc:
             await self.shutdown(f"The runtime could not restart: {exc.message}")
@@ -214,6 +275,13 @@ class RuntimeLink:
         self.status = "connected"
         self._announce(message)
         self.nb.pump()
+
+    async def interrupt(self) -> None:
+        """Interrupt the running cell, once a cell on its way to the kernel (see
+        OpenNotebook.pump) has been sent: an interrupt must not overtake it."""
+        if self._state_writer is not None and not self._state_writer.done():
+            await asyncio.shield(self._state_writer)
+        await self.channel.interrupt()
 
     async def shutdown(self, reason: str) -> None:
         """Disconnect and delete: every process ends, the instance space is deleted."""

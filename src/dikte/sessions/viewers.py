@@ -35,6 +35,12 @@ class Audience:
         self._viewers.add(viewer)
         return viewer
 
+    def __contains__(self, viewer: object) -> bool:
+        return viewer in self._viewers
+
+    def members(self) -> list[Viewer]:
+        return list(self._viewers)
+
     def leave(self, viewer: Viewer) -> None:
         self._viewers.discard(viewer)
 
