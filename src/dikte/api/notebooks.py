@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_responses
-from dikte.errors import RuntimeUnavailable
+from dikte.errors import DikteError, RuntimeUnavailable
 from dikte.schemas.rest import (
     CancelBody,
     ConnectBody,
@@ -50,7 +50,13 @@ async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResul
     nb = await svc.sessions.open(person.id, body.path)
     inserted = nb.edit(body.ops)
     await nb.save()
+    failed = nb.save_error
     await svc.sessions.release(nb)
+    if failed is not None:
+        raise DikteError(
+            f"{failed.message} The edit is kept in the open notebook, which is saved as soon as "
+            "that works again; do not send it again.",
+            code=failed.code, status=failed.status, log_message=failed.log_message)
     return EditResult(inserted=inserted)
 
 

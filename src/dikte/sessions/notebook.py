@@ -63,6 +63,8 @@ class OpenNotebook:
         self._last_save = 0.0
         self._save_handle: asyncio.TimerHandle | None = None
         self._save_lock = asyncio.Lock()
+        self.save_error: DikteError | None = None
+        """Why the last save failed (None: it worked); the changes stay here until one works."""
 
     # viewers and snapshots
 
@@ -329,7 +331,9 @@ class OpenNotebook:
             snapshot = copy.deepcopy(self.doc)
             try:
                 await asyncio.to_thread(self.drive.write_notebook, self.path, snapshot)
+                self.save_error = None
             except DikteError as exc:
+                self.save_error = exc
                 self._dirty = True
                 log.warning("saving %s failed: %s", self.path, exc.log_message)
                 self.notice(f"Saving failed: {exc.message}", level="error")
