@@ -103,6 +103,18 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
                           "Something went wrong on the server; it has been logged. Try again.")
 
 
+async def _too_deep(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("refused a request nested too deeply: %s", exc)
+    return error_response(400, "too_deep", "The request is nested too deeply (lists or objects "
+                          "inside one another hundreds of levels deep); send a flatter one.")
+
+
+async def _not_text(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("refused text that is not valid Unicode: %r", exc)
+    return error_response(400, "bad_text", "The request holds text that is not valid Unicode (an "
+                          "unpaired surrogate such as \\udc80); send valid Unicode.")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DikteError, _dikte_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -110,4 +122,7 @@ def install(app: FastAPI) -> None:
     # handled here, not only as any Exception, so that a full disk is an answer, not a crash log
     app.add_exception_handler(OSError, _unexpected)
     app.add_exception_handler(DBAPIError, _unexpected)
+    # hostile input that got past the checks at the edges must still answer 4xx, not 500
+    app.add_exception_handler(RecursionError, _too_deep)
+    app.add_exception_handler(UnicodeEncodeError, _not_text)
     app.add_exception_handler(Exception, _unexpected)

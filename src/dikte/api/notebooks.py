@@ -29,6 +29,12 @@ router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
                    responses=error_responses(*COMMON_ERRORS, 429, 503, 507))
 
 
+def no_runtime(action: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"This notebook has no connected runtime, so there is nothing to {action}. Connect one "
+        "first (Connect in the toolbar, or POST /api/notebooks/connect).", code="not_connected")
+
+
 @router.post("", response_model=DriveEntry, status_code=201)
 async def create(body: PathBody, person: PersonDep, svc: ServicesDep) -> DriveEntry:
     entry = await asyncio.to_thread(svc.drive(person.id).new_notebook, body.path)
@@ -88,7 +94,7 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
 async def interrupt(body: PathBody, person: PersonDep, svc: ServicesDep) -> None:
     nb = await svc.sessions.open(person.id, body.path)
     if nb.runtime is None or not nb.runtime.ready:
-        raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
+        raise no_runtime("interrupt")
     await nb.runtime.channel.interrupt()
 
 
@@ -103,7 +109,7 @@ async def restart(body: PathBody, person: PersonDep, svc: ServicesDep) -> dict[s
     """Restart the kernel; files in /content and installed packages stay."""
     nb = await svc.sessions.open(person.id, body.path)
     if nb.runtime is None or nb.runtime.handle is None:
-        raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
+        raise no_runtime("restart")
     link = nb.runtime
     await link.restart("The kernel was restarted.")
     return link.info()
