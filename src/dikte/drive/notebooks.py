@@ -143,7 +143,13 @@ def _check(nb: dict[str, Any], name: str) -> NotebookNode:
     if not isinstance(node.get("cells"), list):
         raise _invalid(name, "cells: it is missing or not a list (a notebook holds a list of "
                              "cells, which may be empty)")
-    node = rejoin_lines(node)  # multi-line strings stored as lists of lines become one string
+    for i, cell in enumerate(node["cells"]):
+        if not isinstance(cell, dict):
+            raise _invalid(name, f"cells[{i}]: {cell!r:.40} is not a cell (an object)")
+    try:  # multi-line strings stored as lists of lines become one string
+        node = rejoin_lines(node)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise _invalid(name, f"it is not shaped like a notebook ({exc})") from None
     _add_cell_ids(node)
     for error in validator.iter_validate(node):
         raise _invalid(name, _problem(error))
