@@ -40,6 +40,7 @@ from dikte.config import Settings
 from dikte.db import Database
 from dikte.db.secrets import SecretBox
 from dikte.drive import Drive
+from dikte.drive.tree import remove_interrupted_saves
 from dikte.errors import SandboxUnavailable
 from dikte.keys import derive_key
 from dikte.runtimes.base import RuntimeBackend
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         app.state.uploads = Uploads(settings.data_dir / "uploads",
                                     max_bytes=settings.upload_max_bytes)
         await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day
+        await asyncio.to_thread(remove_interrupted_saves, settings.data_dir / "drives")
         await manager.recover_journals()
         await manager.reattach_all()
         manager.enforcer.start()

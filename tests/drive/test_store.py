@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dikte.drive import NOTEBOOKS_DIR, Drive, Entry
+from dikte.drive.tree import remove_interrupted_saves
 from dikte.errors import BadRequest, Conflict, InsufficientStorage, NotFound
 
 
@@ -207,3 +208,20 @@ def test_delete_walks_deep_folders_and_refuses_what_is_too_deep(drive: Drive) ->
     with pytest.raises(Conflict, match="more than 256 deep") as info:
         drive.delete("d")
     assert info.value.code == "too_deep"
+
+
+def test_only_the_servers_own_temp_files_are_left_out_of_the_usage(drives: Path) -> None:
+    """A save's temp file is the server's until it is put in place (issue 11, item 5): one the
+    server owns is not counted and is removed by the start-up sweep; a file a runtime names like
+    one (owned by the drive's owner) is counted and kept, so it cannot hide data from the quota."""
+    drive = Drive(drives / "5", owner_uid=4242)
+    (drive.root / "Notebooks" / ".~dikte-000000000001.tmp").write_bytes(b"x" * 100)
+    theirs = drive.root / ".~dikte-000000000002.tmp"
+    theirs.write_bytes(b"y" * 10)
+    os.chown(theirs, 4242, 4242)
+    drive.write_bytes("kept.txt", b"z" * 5)
+    assert drive.usage_bytes() == 15
+    assert (drive.root / "kept.txt").stat().st_uid == 4242
+    assert remove_interrupted_saves(drives) == 1
+    assert theirs.exists()
+    assert sorted(os.listdir(drive.root / "Notebooks")) == []

@@ -68,7 +68,9 @@ def wait(pred: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def kill_and_restart(srv: DikteServer) -> Client:
+    note_runtimes(srv)
     srv.stop(9)
+    note_runtimes(srv)
     srv.start(timeout=120)
     return srv.client()
 
@@ -77,9 +79,24 @@ def live_ids(client: Client) -> set[str]:
     return {s["runtime_id"] for s in client.get("/api/sessions")}
 
 
+SEEN: dict[Path, set[str]] = {}
+"""Runtime ids each server's data dir has held (an orphan's cgroup outlives its instance
+space only if a sweep is wrong; other servers' runtimes may run meanwhile, so only these
+count)."""
+
+
+def note_runtimes(srv: DikteServer) -> set[str]:
+    seen = SEEN.setdefault(srv.data_dir, set())
+    runtimes = srv.data_dir / "runtimes"
+    if runtimes.is_dir():
+        seen |= {e.name.removesuffix(".img") for e in runtimes.iterdir()
+                 if RUNTIME_ID.fullmatch(e.name.removesuffix(".img"))}
+    return seen
+
+
 def leftovers(srv: DikteServer, live: set[str], since: float) -> list[str]:
-    """Anything of a runtime that no session holds: instance spaces, cgroups made since the
-    test began, the server's views, processes."""
+    """Anything of a runtime that no session holds: instance spaces, and the cgroups and
+    processes of every runtime this server's data dir has held."""
     found = []
     runtimes = srv.data_dir / "runtimes"
     if runtimes.is_dir():
@@ -87,6 +104,7 @@ def leftovers(srv: DikteServer, live: set[str], since: float) -> list[str]:
             rid = entry.name.removesuffix(".img")
             if RUNTIME_ID.fullmatch(rid) and rid not in live:
                 found.append(f"instance space {entry}")
+    seen = note_runtimes(srv)
     for base in CGROUP_BASES:
         if not base.is_dir():
             continue
@@ -95,7 +113,7 @@ def leftovers(srv: DikteServer, live: set[str], since: float) -> list[str]:
                 fresh = d.stat().st_ctime >= since
             except OSError:
                 continue
-            if d.is_dir() and RUNTIME_ID.fullmatch(d.name) and d.name not in live and fresh:
+            if d.is_dir() and d.name in seen and d.name not in live and fresh:
                 found.append(f"cgroup {d}")
                 found += [f"process {p.pid} {p.info.get('cmdline')}"
                           for p in runtime_processes(d.name)]

@@ -13,6 +13,7 @@ from dikte.api.downloads import open_file_response
 from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.api.uploads import UploadsDep
 from dikte.config import format_size
+from dikte.drive.paths import canonical
 from dikte.errors import BadRequest, PayloadTooLarge
 from dikte.schemas.rest import DriveEntry, DriveListing, PathBody, RenameBody
 
@@ -89,4 +90,4 @@ async def delete(path: str, person: PersonDep, svc: ServicesDep) -> None:
 
 
 def entry_path(path: str) -> str:
-    return path.strip("/")
+    return canonical(path)

@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dikte.db.full import is_storage_full
 from dikte.errors import DikteError
 from dikte.schemas.rest import ErrorResponse
 
@@ -29,7 +31,8 @@ _DESCRIPTIONS = {
     422: "The request does not match its schema, or the notebook is not valid.",
     429: "A limit is reached (quota, rate); Retry-After says when to try again, if it can.",
     503: "No runtime can be started now.",
-    507: "The drive is full.",
+    507: "The drive is full (drive_full), or the server's disk is (disk_full); nothing was "
+         "changed.",
 }
 
 
@@ -78,14 +81,48 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
                           message)
 
 
+SERVER_DISK_FULL = ("The server's disk is full, so this change was not made. Delete some files "
+                    "from your drive to make room, or ask your administrator to free space on "
+                    "the server; reading keeps working meanwhile.")
+
+
+def storage_full_response(exc: BaseException) -> JSONResponse | None:
+    """507 for a write that failed because the server's disk (or its database) is full."""
+    if not is_storage_full(exc):
+        return None
+    log.warning("disk full: %s", exc)
+    return error_response(507, "disk_full", SERVER_DISK_FULL)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    full = storage_full_response(exc)
+    if full is not None:
+        return full
     log.error("unexpected error", exc_info=exc)
     return error_response(500, "internal_error",
                           "Something went wrong on the server; it has been logged. Try again.")
+
+
+async def _too_deep(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("refused a request nested too deeply: %s", exc)
+    return error_response(400, "too_deep", "The request is nested too deeply (lists or objects "
+                          "inside one another hundreds of levels deep); send a flatter one.")
+
+
+async def _not_text(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("refused text that is not valid Unicode: %r", exc)
+    return error_response(400, "bad_text", "The request holds text that is not valid Unicode (an "
+                          "unpaired surrogate such as \\udc80); send valid Unicode.")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DikteError, _dikte_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # handled here, not only as any Exception, so that a full disk is an answer, not a crash log
+    app.add_exception_handler(OSError, _unexpected)
+    app.add_exception_handler(DBAPIError, _unexpected)
+    # hostile input that got past the checks at the edges must still answer 4xx, not 500
+    app.add_exception_handler(RecursionError, _too_deep)
+    app.add_exception_handler(UnicodeEncodeError, _not_text)
     app.add_exception_handler(Exception, _unexpected)

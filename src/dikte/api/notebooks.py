@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_responses
-from dikte.errors import RuntimeUnavailable
+from dikte.errors import DikteError, RuntimeUnavailable
 from dikte.schemas.rest import (
     CancelBody,
     ConnectBody,
@@ -27,6 +27,12 @@ from dikte.sessions.document import code_cells
 
 router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
                    responses=error_responses(*COMMON_ERRORS, 429, 503, 507))
+
+
+def no_runtime(action: str) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"This notebook has no connected runtime, so there is nothing to {action}. Connect one "
+        "first (Connect in the toolbar, or POST /api/notebooks/connect).", code="not_connected")
 
 
 @router.post("", response_model=DriveEntry, status_code=201)
@@ -50,7 +56,13 @@ async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResul
     nb = await svc.sessions.open(person.id, body.path)
     inserted = nb.edit(body.ops)
     await nb.save()
+    failed = nb.save_error
     await svc.sessions.release(nb)
+    if failed is not None:
+        raise DikteError(
+            f"{failed.message} The edit is kept in the open notebook, which is saved as soon as "
+            "that works again; do not send it again.",
+            code=failed.code, status=failed.status, log_message=failed.log_message)
     return EditResult(inserted=inserted)
 
 
@@ -82,7 +94,7 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
 async def interrupt(body: PathBody, person: PersonDep, svc: ServicesDep) -> None:
     nb = await svc.sessions.open(person.id, body.path)
     if nb.runtime is None or not nb.runtime.ready:
-        raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
+        raise no_runtime("interrupt")
     await nb.runtime.interrupt()
 
 
@@ -97,7 +109,7 @@ async def restart(body: PathBody, person: PersonDep, svc: ServicesDep) -> dict[s
     """Restart the kernel; files in /content and installed packages stay."""
     nb = await svc.sessions.open(person.id, body.path)
     if nb.runtime is None or nb.runtime.handle is None:
-        raise RuntimeUnavailable("This notebook has no connected runtime.", code="not_connected")
+        raise no_runtime("restart")
     link = nb.runtime
     await link.restart("The kernel was restarted.")
     return link.info()

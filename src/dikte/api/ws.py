@@ -18,6 +18,7 @@ from dikte.api.deps import (
     credential_key,
     services,
 )
+from dikte.api.notebooks import no_runtime
 from dikte.errors import DikteError
 from dikte.schemas.ws import (
     ActivityMsg,
@@ -57,14 +58,25 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
     try:
         nb = await svc.sessions.open(person.id, path)
     except DikteError as exc:
-        await ws.close(code=4404 if exc.status == 404 else 4400, reason=exc.message[:120])
+        # accepted first, so that the client reads the sentence (a refused handshake is a bare
+        # 403); the close code is 4000 + the HTTP status, e.g. 4404, 4422
+        await ws.accept(subprotocol=subprotocol)
+        await ws.send_text(json.dumps({"type": "error", "code": exc.code,
+                                       "message": exc.message}))
+        await ws.close(code=4000 + exc.status, reason=_reason(exc.message))
         return
     await ws.accept(subprotocol=subprotocol)
     viewer = nb.join(credential_key(ws))
     sender = asyncio.create_task(_send_loop(ws, viewer.queue))
     try:
         while True:
-            raw = await ws.receive_text()
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            raw = frame.get("text")
+            if raw is None:
+                await ws.close(code=1003, reason=BINARY_REFUSED)
+                break
             svc.sessions.channel.seen(nb, viewer)
             try:
                 await _dispatch(nb, svc.sessions, viewer, raw)
@@ -79,6 +91,15 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         await svc.sessions.release(nb)
+
+
+BINARY_REFUSED = "This socket takes JSON text messages only, not binary frames."
+
+
+def _reason(message: str) -> str:
+    """A close reason: at most 123 bytes of UTF-8."""
+    data = message.encode("utf-8")
+    return message if len(data) <= 123 else data[:120].decode("utf-8", "ignore") + "..."
 
 
 async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
@@ -101,6 +122,9 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
                     raw: str) -> None:
     try:
         msg = _client_message.validate_json(raw)
+    except RecursionError:
+        raise DikteError("Unreadable message: it is nested too deeply.", code="bad_message",
+                         status=400) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -112,15 +136,17 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
     elif isinstance(msg, EditMsg):
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):
-        if nb.runtime is not None and nb.runtime.ready:
-            await nb.runtime.interrupt()
+        if nb.runtime is None or not nb.runtime.ready:
+            raise no_runtime("interrupt")
+        await nb.runtime.interrupt()
     elif isinstance(msg, CancelMsg):
         nb.cancel(msg.cell_ids)
     elif isinstance(msg, RestartMsg):
-        if nb.runtime is not None and nb.runtime.handle is not None:
-            task = asyncio.create_task(nb.runtime.restart("The kernel was restarted."))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+        if nb.runtime is None or nb.runtime.handle is None:
+            raise no_runtime("restart")
+        task = asyncio.create_task(nb.runtime.restart("The kernel was restarted."))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
     elif isinstance(msg, InputReplyMsg):
         nb.input_reply(msg.value)
     elif isinstance(msg, ActivityMsg):

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dikte.db.last_used import Kind, LastUsed
 from dikte.db.models import PersonRow, TokenRow, WebSessionRow
 from dikte.errors import BadRequest, Conflict, NotFound
 
@@ -28,7 +29,6 @@ Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 MIN_PASSWORD = 8
-TOUCH_EVERY = 60.0  # seconds between last-used writes for one credential
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # verified against when the name is unknown, so a wrong name costs as long as a wrong password
@@ -117,9 +117,20 @@ class Accounts:
     """The account queries of :class:`dikte.db.Database` (mixed in; one transaction each)."""
 
     clock: Callable[[], float]
+    last_used: LastUsed
 
     def session(self) -> Session:
         raise NotImplementedError
+
+    def write_last_used(self, kind: Kind, row_id: int, now: float) -> None:
+        """Record when a credential was last used (called by :attr:`last_used`, in its thread)."""
+        with self.session() as s, s.begin():
+            if kind == "token":
+                s.execute(update(TokenRow).where(TokenRow.id == row_id)
+                          .values(last_used_at=now))
+            else:
+                s.execute(update(WebSessionRow).where(WebSessionRow.id == row_id)
+                          .values(last_seen=now))
 
     # people
 
@@ -263,10 +274,7 @@ class Accounts:
             if not row.is_admin:
                 scopes.discard("admin")
             cred = Credential(person=person_of(row), scopes=frozenset(scopes), kind="token")
-            stale = tok.last_used_at is None or now - tok.last_used_at > TOUCH_EVERY
-        if stale:
-            with self.session() as s, s.begin():
-                s.execute(update(TokenRow).where(TokenRow.id == tok.id).values(last_used_at=now))
+        self.last_used.note("token", tok.id, tok.last_used_at, now)
         return cred
 
     def person_for_token(self, token: str) -> Person | None:
@@ -304,11 +312,7 @@ class Accounts:
             if not row.is_admin:
                 scopes.discard("admin")
             cred = Credential(person=person_of(row), scopes=frozenset(scopes), kind="session")
-            stale = now - sess.last_seen > TOUCH_EVERY
-        if stale:
-            with self.session() as s, s.begin():
-                s.execute(update(WebSessionRow).where(WebSessionRow.id == sess.id)
-                          .values(last_seen=now))
+        self.last_used.note("session", sess.id, sess.last_seen, now)
         return cred
 
     def end_web_session(self, session_id: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dikte.db.accounts import SCOPES, Accounts, Person
+from dikte.db.last_used import LastUsed
 from dikte.db.models import PersonRow, RuntimeRow
 
 __all__ = ["Database", "Person", "RuntimeRecord"]
@@ -60,6 +61,7 @@ class Database(Accounts):
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self.last_used = LastUsed(self.write_last_used)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -70,6 +72,7 @@ class Database(Accounts):
             command.upgrade(cfg, "head")
 
     def close(self) -> None:
+        self.last_used.close()
         self.engine.dispose()
 
     def session(self) -> Session:

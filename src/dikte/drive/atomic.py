@@ -113,12 +113,10 @@ class AtomicFile:
             if is_disk_full(exc):
                 raise disk_full(display) from None
             raise
-        if owner_uid is not None:
-            try:
-                os.fchown(self.fd, owner_uid, owner_uid)
-            except BaseException:
-                self.abort()
-                raise
+        # The temp file stays the server's until it is put in place: a file of this name that
+        # the server owns is a save's, never a runtime's, and one left by a save cut off (a
+        # server killed) is removed at the next start and never counted in the quota.
+        self.owner_uid = owner_uid
 
     def write(self, data: bytes) -> None:
         assert self.fd is not None
@@ -146,6 +144,8 @@ class AtomicFile:
         assert self.fd is not None
         try:
             try:
+                if self.owner_uid is not None:
+                    os.fchown(self.fd, self.owner_uid, self.owner_uid)
                 os.fsync(self.fd)
                 info = os.fstat(self.fd)
             finally:

@@ -16,6 +16,7 @@ from typing import Any
 import nbformat as _nbformat
 from nbformat import NotebookNode
 
+from dikte.drive.paths import is_text
 from dikte.errors import InvalidNotebook
 
 # nbformat ships no type hints; reach it through Any-typed names.
@@ -70,25 +71,64 @@ def _problem(error: Any) -> str:
 
 
 def _add_cell_ids(nb: NotebookNode) -> None:
+    """Give every cell an id, and a new one to each cell whose id an earlier cell has (as
+    nbformat's ``validate(repair_duplicate_cell_ids=True)`` does): a cell id names one cell."""
     if nb.get("nbformat_minor", 0) < _MINOR_WITH_IDS:
         nb["nbformat_minor"] = _MINOR_WITH_IDS
     cells = nb.get("cells")
     if not isinstance(cells, list):
         return
     used = {c.get("id") for c in cells if isinstance(c, dict)}
+    seen: set[object] = set()
     for cell in cells:
-        if isinstance(cell, dict) and "id" not in cell:
+        if not isinstance(cell, dict):
+            continue
+        old = cell.get("id")
+        if "id" in cell and (not isinstance(old, str) or old not in seen):
+            seen.add(old if isinstance(old, str) else None)
+            continue
+        new = uuid.uuid4().hex[:8]
+        while new in used:
             new = uuid.uuid4().hex[:8]
-            while new in used:
-                new = uuid.uuid4().hex[:8]
-            used.add(new)
-            cell["id"] = new
+        used.add(new)
+        seen.add(new)
+        cell["id"] = new
+
+
+def unpaired_surrogate(value: Any) -> str | None:
+    """Where in ``value`` (JSON data) a string holds an unpaired surrogate such as ``"\\udc80"``,
+    which JSON can escape but UTF-8 cannot store; None if nowhere. Walked without recursion."""
+    todo: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while todo:
+        item, where = todo.pop()
+        if isinstance(item, str):
+            if not is_text(item):
+                return _where(where) or "the document"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if isinstance(key, str) and not is_text(key):
+                    return _where(where) or "the document"
+                todo.append((sub, (*where, key)))
+        elif isinstance(item, list):
+            todo.extend((sub, (*where, i)) for i, sub in enumerate(item))
+    return None
 
 
 def check(nb: Any, name: str) -> NotebookNode:
     """Validate a notebook in memory; return a normalised copy (never the caller's object)."""
     if not isinstance(nb, dict):
         raise _invalid(name, "it is not a JSON object")
+    try:
+        return _check(nb, name)
+    except RecursionError:
+        raise _invalid(name, "it is nested too deeply") from None
+
+
+def _check(nb: dict[str, Any], name: str) -> NotebookNode:
+    bad_text = unpaired_surrogate(nb)
+    if bad_text is not None:
+        raise _invalid(name, f"{bad_text}: it holds an unpaired surrogate (such as \\udc80), "
+                             "which is not text")
     node: NotebookNode = nbformat.from_dict(copy.deepcopy(dict(nb)))
     major = node.get("nbformat")
     if major == 3:
@@ -100,7 +140,16 @@ def check(nb: Any, name: str) -> NotebookNode:
         raise _invalid(name, f"nbformat {major!r} is not supported (expected 4)")
     if not isinstance(node.get("nbformat_minor"), int):
         raise _invalid(name, "nbformat_minor: it is missing or not a number")
-    node = rejoin_lines(node)  # multi-line strings stored as lists of lines become one string
+    if not isinstance(node.get("cells"), list):
+        raise _invalid(name, "cells: it is missing or not a list (a notebook holds a list of "
+                             "cells, which may be empty)")
+    for i, cell in enumerate(node["cells"]):
+        if not isinstance(cell, dict):
+            raise _invalid(name, f"cells[{i}]: {cell!r:.40} is not a cell (an object)")
+    try:  # multi-line strings stored as lists of lines become one string
+        node = rejoin_lines(node)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise _invalid(name, f"it is not shaped like a notebook ({exc})") from None
     _add_cell_ids(node)
     for error in validator.iter_validate(node):
         raise _invalid(name, _problem(error))
@@ -117,6 +166,8 @@ def parse(data: bytes, name: str) -> NotebookNode:
         raw = json.loads(text)
     except ValueError as exc:
         raise _invalid(name, f"it is not JSON ({exc})") from None
+    except RecursionError:
+        raise _invalid(name, "it is nested too deeply") from None
     return check(raw, name)
 
 

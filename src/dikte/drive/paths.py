@@ -23,7 +23,8 @@ MAX_DEPTH = 256
 def show(rel: str) -> str:
     """A path as people read it in a message: quoted, with invisible characters escaped, and cut
     short when it is too long to read."""
-    return json.dumps(rel if len(rel) <= 200 else rel[:100] + "…", ensure_ascii=False)
+    shown = json.dumps(rel if len(rel) <= 200 else rel[:100] + "…", ensure_ascii=False)
+    return shown.encode("utf-8", "backslashreplace").decode("utf-8")  # unpaired surrogates
 
 
 def bad_path(rel: str, reason: str) -> BadRequest:
@@ -44,6 +45,9 @@ def clean_parts(rel: str) -> tuple[str, ...]:
         raise bad_path(str(rel), "it is not text")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in rel):
         raise bad_path(rel, "it contains a control character")
+    if not is_text(rel):
+        raise bad_path(rel, "it is not valid text (it holds an unpaired surrogate such as "
+                            "\\udc80)")
     if "\\" in rel:
         raise bad_path(rel, "use / to separate folders, not \\")
     if len(rel.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
@@ -63,3 +67,20 @@ def clean_parts(rel: str) -> tuple[str, ...]:
 
 def join(parts: tuple[str, ...]) -> str:
     return "/".join(parts)
+
+
+def canonical(rel: str) -> str:
+    """The one spelling of a drive path: ``Notebooks//x.ipynb``, ``./Notebooks/x.ipynb`` and
+    ``Notebooks/x.ipynb/`` are all ``Notebooks/x.ipynb`` (what may not be a path is refused as
+    :func:`clean_parts` does). An open notebook is known by this spelling."""
+    return join(clean_parts(rel))
+
+
+def is_text(name: str) -> bool:
+    """Whether ``name`` is valid Unicode text: a path from a person with an unpaired surrogate,
+    or a file name on disk that is not UTF-8 (a runtime can make one), is not."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

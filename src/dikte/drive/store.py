@@ -26,7 +26,7 @@ from dikte.config import format_size
 from dikte.drive import notebooks
 from dikte.drive.atomic import AtomicFile, in_thread, is_temp_name, over_quota, rename_noreplace
 from dikte.drive.entry import NOTEBOOK_SUFFIX, NOTEBOOKS_DIR, Entry
-from dikte.drive.paths import bad_path, clean_parts, join
+from dikte.drive.paths import bad_path, clean_parts, is_text, join
 from dikte.drive.tree import entry_at, entry_of, not_found, remove_entry, usage_bytes
 from dikte.drive.walk import DIR_FLAGS, Missing, NotAFolder, Walk
 from dikte.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -163,7 +163,8 @@ class Drive:
                 raise BadRequest(f"{join(parts)} is a file, not a folder.",
                                  code="not_a_dir") from None
             with os.scandir(walk.fd) as it:
-                names = [e.name for e in it if not is_temp_name(e.name)]
+                # a name that is not UTF-8 (a runtime made it) cannot be shown or named here
+                names = [e.name for e in it if not is_temp_name(e.name) and is_text(e.name)]
             entries = []
             for name in names:
                 try:

@@ -13,8 +13,10 @@ import errno
 import logging
 import os
 import stat as st
+from collections.abc import Iterator
 from pathlib import Path
 
+from dikte.drive.atomic import is_temp_name
 from dikte.drive.entry import Entry, kind_of
 from dikte.drive.paths import MAX_DEPTH, join
 from dikte.drive.walk import DIR_FLAGS, Missing, NotAFolder, Walk
@@ -64,42 +66,96 @@ def _target_info(walk: Walk, name: str) -> os.stat_result | None:
 
 
 def usage_bytes(root: Path) -> int:
-    """Total size of the regular files under ``root``, links not followed. Each folder is opened
-    relative to its parent (``O_NOFOLLOW``); one swapped for a link as we go is skipped."""
+    """Total size of the regular files under ``root``, links not followed, and not counting the
+    temp files of saves (see :func:`is_save_temp`)."""
+    return sum(f.st_size for _, _, f in _regular_files(root) if not is_save_temp(f.name, f.st_uid))
+
+
+class _Found:
+    """A regular file met by :func:`_regular_files`: its name and what ``fstatat`` said."""
+
+    __slots__ = ("name", "st_size", "st_uid")
+
+    def __init__(self, name: str, info: os.stat_result) -> None:
+        self.name = name
+        self.st_size = info.st_size
+        self.st_uid = info.st_uid
+
+
+def is_save_temp(name: str, uid: int) -> bool:
+    """A temp file the server made for a save or an upload (see :mod:`dikte.drive.atomic`):
+    named so, and still the server's own (it is given to the drive's owner only when it is put in
+    place, so a file a runtime names like one is not taken for one)."""
+    return is_temp_name(name) and uid == os.geteuid()
+
+
+def remove_save_temps(root: Path) -> list[str]:
+    """Remove the temp files of saves under ``root`` (their saves were cut off: call it only when
+    none can be running, at start-up); returns their drive-relative paths."""
+    removed = []
+    for fd, where, found in _regular_files(root):
+        if is_save_temp(found.name, found.st_uid):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(found.name, dir_fd=fd)
+                removed.append(join((*where, found.name)))
+    return removed
+
+
+def remove_interrupted_saves(drives: Path) -> int:
+    """At start-up, before any save can run: remove the temp files that saves cut off (a server
+    killed mid-save) left in every drive under ``drives``, and log them; returns how many."""
+    total = 0
+    folders = sorted(p for p in drives.iterdir() if p.is_dir()) if drives.is_dir() else []
+    for root in folders:
+        for rel in remove_save_temps(root):
+            log.info("removed %s/%s, the temp file of a save that was cut off", root.name, rel)
+            total += 1
+    if total:
+        log.warning("removed %d temp files of interrupted saves from the drives in %s",
+                    total, drives)
+    return total
+
+
+def _regular_files(root: Path) -> Iterator[tuple[int, tuple[str, ...], _Found]]:
+    """Every regular file under ``root``: the open folder it is in, that folder's drive-relative
+    names, and the file. Each folder is opened relative to its parent (``O_NOFOLLOW``); one
+    swapped for a link as we go is skipped."""
     try:
         top = os.open(root, DIR_FLAGS)
     except FileNotFoundError:
-        return 0
-    total = 0
-    stack: list[tuple[int, list[os.DirEntry[str]]]] = [(top, [])]
+        return
+    stack: list[tuple[int, tuple[str, ...], list[os.DirEntry[str]]]] = [(top, (), [])]
     try:
-        stack[0] = (top, _entries(top))
+        stack[0] = (top, (), _entries(top))
         while stack:
-            fd, entries = stack[-1]
+            fd, where, entries = stack[-1]
             if not entries:
                 os.close(stack.pop()[0])
                 continue
             e = entries.pop()
             try:
                 if e.is_file(follow_symlinks=False):
-                    total += e.stat(follow_symlinks=False).st_size  # fstatat(fd, name)
+                    found = _Found(e.name, e.stat(follow_symlinks=False))  # fstatat(fd, name)
+                elif not e.is_dir(follow_symlinks=False):
                     continue
-                if not e.is_dir(follow_symlinks=False):
+                elif len(stack) > MAX_DEPTH:
+                    log.warning("%s: not looking below %d folders deep", root, MAX_DEPTH)
                     continue
-                if len(stack) > MAX_DEPTH:
-                    log.warning("%s: not counting below %d folders deep", root, MAX_DEPTH)
-                    continue
-                sub = os.open(e.name, DIR_FLAGS, dir_fd=fd)
-            except OSError:  # removed, or swapped for a link, while we counted
+                else:
+                    sub = os.open(e.name, DIR_FLAGS, dir_fd=fd)
+                    found = None
+            except OSError:  # removed, or swapped for a link, while we looked
+                continue
+            if found is not None:
+                yield fd, where, found
                 continue
             try:
-                stack.append((sub, _entries(sub)))
+                stack.append((sub, (*where, e.name), _entries(sub)))
             except OSError:
                 os.close(sub)
     finally:
-        for fd, _ in stack:
+        for fd, _, _ in stack:
             os.close(fd)
-    return total
 
 
 def _entries(fd: int) -> list[os.DirEntry[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class ErrorBody(BaseModel):
@@ -177,6 +177,24 @@ class NotebookView(BaseModel):
     pending_input: dict[str, Any] | None = None
 
 
+def _is_text(value: Any) -> bool:
+    """Whether every string in ``value`` (JSON data) is valid Unicode; walked without recursion."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return True
+
+
 class EditOp(BaseModel):
     """One edit: insert, delete, move, set_source, set_type, clear_outputs, set_metadata."""
 
@@ -189,6 +207,16 @@ class EditOp(BaseModel):
     metadata: dict[str, Any] | None = Field(
         None, description="For set_metadata: keys to set in the cell's metadata; a null value "
         "removes the key (e.g. {\"cellView\": \"form\"} hides a form's code, as Colab stores it).")
+
+    @field_validator("source", "metadata")
+    @classmethod
+    def _only_text(cls, value: Any) -> Any:
+        """Refuse an unpaired surrogate (``"\\udc80"``): JSON can carry one, a notebook file
+        cannot store it."""
+        if not _is_text(value):
+            raise ValueError("it holds an unpaired surrogate (such as \\udc80), which is not "
+                             "text; send valid Unicode")
+        return value
 
 
 class EditBody(BaseModel):

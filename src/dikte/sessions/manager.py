@@ -20,6 +20,7 @@ from dikte.config import Settings
 from dikte.db import Database
 from dikte.db.secrets import drop_grants, move_grants
 from dikte.drive import Drive
+from dikte.drive.paths import canonical
 from dikte.errors import BadRequest, DikteError, NotFound, RuntimeUnavailable
 from dikte.execution.outputs import OutputLimits
 from dikte.policy.tiers import is_accelerator_shape
@@ -64,6 +65,7 @@ class SessionManager:
     # opening
 
     async def open(self, person_id: int, path: str) -> OpenNotebook:
+        path = canonical(path)  # one open notebook per file, however its path is spelled
         key = (person_id, path)
         if key in self.notebooks:
             return self.notebooks[key]
@@ -90,6 +92,9 @@ class SessionManager:
     async def recover_journals(self) -> None:
         """At start-up: edits acknowledged before the server stopped and not yet in their
         notebooks are replayed and saved (see dikte.sessions.journal)."""
+        for torn in await asyncio.to_thread(lambda: list(self.journals.glob("*/*.tmp"))):
+            log.info("removing %s, a journal rewrite cut short", torn)
+            torn.unlink(missing_ok=True)
         files = await asyncio.to_thread(lambda: sorted(self.journals.glob("*/*.jsonl")))
         for file in files:
             try:
@@ -104,7 +109,10 @@ class SessionManager:
                             file, exc)
 
     def loaded(self, person_id: int, path: str) -> OpenNotebook | None:
-        return self.notebooks.get((person_id, path))
+        try:
+            return self.notebooks.get((person_id, canonical(path)))
+        except DikteError:
+            return None
 
     async def release(self, nb: OpenNotebook) -> None:
         """Forget a notebook nobody watches, runs or connects; it is saved first."""

@@ -71,6 +71,8 @@ class OpenNotebook:
         """Messages to viewers waiting for an edit to be on disk, in order, each with the
         viewers it is for (one who joins meanwhile has it in its snapshot already)."""
         self._hold_until = 0
+        self.save_error: DikteError | None = None
+        """Why the last save failed (None: it worked); the changes stay here until one works."""
 
     # viewers and snapshots
 
@@ -405,7 +407,9 @@ class OpenNotebook:
             upto = self.journal.seq if self.journal is not None else 0
             try:
                 await asyncio.to_thread(self.drive.write_notebook, self.path, snapshot)
+                self.save_error = None
             except DikteError as exc:
+                self.save_error = exc
                 self._dirty = True
                 log.warning("saving %s failed: %s", self.path, exc.log_message)
                 self.notice(f"Saving failed: {exc.message}", level="error")

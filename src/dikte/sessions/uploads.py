@@ -163,10 +163,22 @@ class Uploads:
         os.replace(tmp, d / "offset")
 
     def _in_flight(self, person_id: int) -> list[Path]:
+        """The person's unfinished uploads; those untouched for a day are removed on the way, so
+        an abandoned upload stops holding room without waiting for the server to restart."""
         mine = self.base / str(person_id)
         if not mine.is_dir():
             return []
-        return [d for d in mine.iterdir() if UPLOAD_ID.fullmatch(d.name)]
+        now = time.time()
+        found = []
+        for d in mine.iterdir():
+            if not UPLOAD_ID.fullmatch(d.name):
+                continue
+            lock = self._locks.get(d)
+            if _untouched_for(d, now) > STALE_SECONDS and (lock is None or not lock.locked()):
+                self._remove(d)
+                continue
+            found.append(d)
+        return found
 
     def held_bytes(self, person_id: int, *, besides: str | None = None) -> int:
         """The bytes the person's unfinished uploads hold (their declared sizes), but for the
@@ -313,13 +325,17 @@ class Uploads:
         people = [p for p in self.base.iterdir() if p.is_dir()] if self.base.is_dir() else []
         for person in people:
             for d in person.iterdir():
-                try:
-                    times = [e.stat(follow_symlinks=False).st_mtime for e in os.scandir(d)]
-                    latest = max([d.lstat().st_mtime, *times])
-                except OSError:
-                    continue
-                if now - latest > max_age:
+                if _untouched_for(d, now) > max_age:
                     self._remove(d)
                     removed += 1
         return removed
+
+
+def _untouched_for(d: Path, now: float) -> float:
+    """Seconds since anything in the upload folder ``d`` was written (0 if it cannot be told)."""
+    try:
+        times = [e.stat(follow_symlinks=False).st_mtime for e in os.scandir(d)]
+        return now - max([d.lstat().st_mtime, *times])
+    except OSError:
+        return 0.0
 
