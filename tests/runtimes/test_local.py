@@ -143,6 +143,30 @@ async def test_a_childs_oom_kill_is_not_blamed_for_a_later_kernel_exit(
     assert (exited.reason, exited.exit_code) == ("exited", 3), exited
 
 
+async def test_a_kill_from_outside_after_a_childs_oom_kill_is_not_called_oom(
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path
+) -> None:
+    """A subprocess is killed by the memory limit; the kernel lives on (the server polls it);
+    then someone kills the kernel with SIGKILL: that is a kill, not "used all available RAM"."""
+    handle = await runtimes.start(local_backend, spec(drive, memory_bytes=256 << 20))
+    async with kernel(handle) as k:
+        out = (await k.run("import os, subprocess, sys\n"
+                           "p = subprocess.run([sys.executable, '-c', "
+                           "'x = bytearray(1 << 30)'])\nprint(p.returncode)",
+                           within=60)).ok().split()
+        assert out[0] == "-9", out
+        for _ in range(2):  # the watcher's polls while the kernel lives on
+            assert isinstance(await local_backend.poll(handle), Alive)
+        argvs = {p: Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")  # noqa: ASYNC240
+                 for p in Cgroup.from_state(handle.private["cgroup"]).pids()}
+        kernels = [p for p, argv in argvs.items()
+                   if Path(argv[0].decode()).name.startswith("python") and b"ipykernel" in argv[2]]
+        assert len(kernels) == 1, kernels
+        os.kill(kernels[0], signal.SIGKILL)
+        exited = await wait_exited(local_backend, handle)
+    assert exited.reason != "oom", exited
+
+
 async def test_memory_limit_kills_the_kernel_and_poll_says_oom(
     local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path
 ) -> None:

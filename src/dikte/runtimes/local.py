@@ -341,11 +341,13 @@ class LocalBackend:
         if child is not None and child.pid == handle.pid:
             code = child.poll()
             if code is None:
+                self._settle_oom_kills(handle)
                 return Alive()
         else:
             info = procs.proc_info(handle.pid)
             if info is not None and info.start_time == handle.private.get("pid_start"):
                 if info.state not in ("Z", "X"):
+                    self._settle_oom_kills(handle)
                     return Alive()
                 code = info.exit_code
             else:
@@ -356,6 +358,20 @@ class LocalBackend:
         cgroup = Cgroup.from_state(handle.private["cgroup"])
         oom = killed and cgroup.oom_kills() > int(handle.private.get("oom_baseline", 0))
         return exit_for(code, missing=False, oom=oom, limit=handle.memory_limit)
+
+    @staticmethod
+    def _settle_oom_kills(handle: RuntimeHandle) -> None:
+        """Kills by the memory limit that the kernel outlived (a subprocess of it was the one
+        killed) stop counting against it: once the cgroup's counter has stayed the same over
+        two polls with the kernel alive, it is the new baseline. A later SIGKILL from outside
+        is then not taken for running out of memory."""
+        count = Cgroup.from_state(handle.private["cgroup"]).oom_kills()
+        if count <= int(handle.private.get("oom_baseline", 0)):
+            return
+        if handle.private.get("oom_seen") == count:
+            handle.private["oom_baseline"] = count
+        else:
+            handle.private["oom_seen"] = count
 
     async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
         space = self._space(handle)
