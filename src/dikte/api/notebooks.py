@@ -24,6 +24,7 @@ from dikte.schemas.rest import (
     RuntimeInfo,
 )
 from dikte.sessions.document import code_cells
+from dikte.sessions.edit_limits import EditLimits, check_edit
 
 router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
                    responses=error_responses(*COMMON_ERRORS, 429, 503, 507))
@@ -47,6 +48,7 @@ async def view(path: str, person: PersonDep, svc: ServicesDep) -> dict[str, Any]
 
 @router.post("/edit", response_model=EditResult)
 async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResult:
+    check_edit(body.ops, EditLimits.of(svc.settings))
     nb = await svc.sessions.open(person.id, body.path)
     inserted = nb.edit(body.ops)
     await nb.save()

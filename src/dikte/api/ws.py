@@ -33,6 +33,7 @@ from dikte.schemas.ws import (
     RestartMsg,
 )
 from dikte.sessions.callbacks import answer_invoke
+from dikte.sessions.edit_limits import EditLimits, check_edit, check_message_size
 from dikte.sessions.manager import SessionManager
 from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.viewers import Viewer
@@ -62,12 +63,15 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
     await ws.accept(subprotocol=subprotocol)
     viewer = nb.join(credential_key(ws))
     sender = asyncio.create_task(_send_loop(ws, viewer.queue))
+    limits = EditLimits.of(svc.settings)
     try:
         while True:
             raw = await ws.receive_text()
             svc.sessions.channel.seen(nb, viewer)
             try:
-                await _dispatch(nb, svc.sessions, viewer, raw)
+                check_message_size(len(raw) if raw.isascii() else
+                                   len(raw.encode("utf-8", "surrogatepass")), limits)
+                await _dispatch(nb, svc.sessions, viewer, raw, limits)
             except DikteError as exc:
                 viewer.send({"type": "error", "code": exc.code, "message": exc.message})
     except WebSocketDisconnect:
@@ -98,7 +102,7 @@ async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None])
 
 
 async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
-                    raw: str) -> None:
+                    raw: str, limits: EditLimits) -> None:
     try:
         msg = _client_message.validate_json(raw)
     except ValidationError as exc:
@@ -110,6 +114,7 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
         hashes = {msg.cell_id: msg.source_hash} if msg.source_hash else None
         sessions.run(nb, [msg.cell_id], hashes)
     elif isinstance(msg, EditMsg):
+        check_edit(msg.ops, limits)
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):
         if nb.runtime is not None and nb.runtime.ready:
