@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -36,6 +35,7 @@ from dikte.sessions.callbacks import answer_invoke
 from dikte.sessions.edit_limits import EditLimits, check_edit, check_message_size
 from dikte.sessions.manager import SessionManager
 from dikte.sessions.notebook import OpenNotebook
+from dikte.sessions.snapshot import encode
 from dikte.sessions.viewers import Viewer
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None])
                 break
             batch.append(nxt)
         for item in batch:
-            await ws.send_text(json.dumps(item))
+            await ws.send_text(await encode(item))
 
 
 async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,

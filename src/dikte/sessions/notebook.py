@@ -8,7 +8,6 @@ drive after each cell and at most every ``save_interval_seconds`` while one runs
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from dikte.execution.outputs import DisplayRegistry, OutputLimits, OutputRecorde
 from dikte.schemas.rest import EditOp
 from dikte.sessions.document import apply_op, cell_index, source_hash
 from dikte.sessions.runtime_link import RuntimeLink
+from dikte.sessions.snapshot import freeze
 from dikte.sessions.viewers import Audience, Viewer
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class OpenNotebook:
     def view(self) -> dict[str, Any]:
         return {
             "path": self.path,
-            "notebook": copy.deepcopy(dict(self.doc)),
+            "notebook": freeze(self.doc),
             "cells": {c["id"]: self.cell_state(c["id"]) for c in self.doc.cells},
             "runtime": self.runtime.info() if self.runtime else None,
             "pending_input": self.pending_input,
@@ -326,7 +326,7 @@ class OpenNotebook:
         async with self._save_lock:
             self._dirty = False
             self._last_save = time.monotonic()
-            snapshot = copy.deepcopy(self.doc)
+            snapshot = freeze(self.doc)
             try:
                 await asyncio.to_thread(self.drive.write_notebook, self.path, snapshot)
             except DikteError as exc:
