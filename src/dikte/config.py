@@ -140,6 +140,11 @@ class Settings(BaseModel):
         description="Largest source one cell may have (UTF-8 bytes); an edit that would make a "
         "cell larger is refused. Keep data in a file on the drive and read it from the cell.",
     )
+    viewer_queue_max_messages: int = Field(
+        2000, ge=10,
+        description="Most messages waiting to be sent to one viewer (a browser tab); a viewer "
+        "that falls further behind is sent a fresh copy of the notebook instead of the backlog.",
+    )
     save_interval_seconds: float = Field(
         2.0, gt=0, description="While a cell runs, its notebook is saved at most this often."
     )

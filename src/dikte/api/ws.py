@@ -36,7 +36,7 @@ from dikte.sessions.edit_limits import EditLimits, check_edit, check_message_siz
 from dikte.sessions.manager import SessionManager
 from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.snapshot import encode
-from dikte.sessions.viewers import Viewer
+from dikte.sessions.viewers import RESYNC, Viewer
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -62,7 +62,8 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
         return
     await ws.accept(subprotocol=subprotocol)
     viewer = nb.join(credential_key(ws))
-    sender = asyncio.create_task(_send_loop(ws, viewer.queue))
+    viewer.max_messages = svc.settings.viewer_queue_max_messages
+    sender = asyncio.create_task(_send_loop(ws, viewer, nb))
     limits = EditLimits.of(svc.settings)
     try:
         while True:
@@ -85,20 +86,20 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
         await svc.sessions.release(nb)
 
 
-async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+async def _send_loop(ws: WebSocket, viewer: Viewer, nb: OpenNotebook) -> None:
+    queue = viewer.queue
     while True:
         msg = await queue.get()
         if msg is None:
             await ws.close()
             return
-        batch = [msg]
-        while not queue.empty() and len(batch) < 256:
-            nxt = queue.get_nowait()
-            if nxt is None:
-                break
-            batch.append(nxt)
-        for item in batch:
-            await ws.send_text(await encode(item))
+        if msg is RESYNC:  # it fell behind: the document as it is now replaces the backlog
+            held = viewer.resynced()
+            await ws.send_text(await encode({"type": "snapshot", **nb.view()}))
+            for notice in held:
+                await ws.send_text(await encode(notice))
+            continue
+        await ws.send_text(await encode(msg))
 
 
 async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
