@@ -145,6 +145,12 @@ class Settings(BaseModel):
         description="Most messages waiting to be sent to one viewer (a browser tab); a viewer "
         "that falls further behind is sent a fresh copy of the notebook instead of the backlog.",
     )
+    kernel_heartbeat_seconds: float = Field(
+        30.0, gt=0,
+        description="When a runtime's kernel has not answered its heartbeat for this long, the "
+        "notebook says it may be hung and offers to interrupt or restart it (a cell that only "
+        "runs long still answers).",
+    )
     save_interval_seconds: float = Field(
         2.0, gt=0, description="While a cell runs, its notebook is saved at most this often."
     )
