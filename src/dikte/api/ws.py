@@ -48,7 +48,8 @@ _background: set[asyncio.Task[None]] = set()
 async def notebook_socket(ws: WebSocket, path: str) -> None:
     try:
         check_origin(ws)
-        person = authenticate(ws, unsafe=True)
+        # a database round trip (PostgreSQL: over the network): off the loop everyone shares
+        person = await asyncio.to_thread(authenticate, ws, unsafe=True)
     except DikteError as exc:
         await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
         return
