@@ -124,6 +124,33 @@ class Settings(BaseModel):
     output_max_bytes: Size = Field(
         5 * 10**6, description="Most bytes of output kept per cell; the rest is cut with a note."
     )
+    websocket_max_message_bytes: Size = Field(
+        10 * 2**20,
+        description="Largest message a notebook's WebSocket accepts from a client; a larger one "
+        "is refused with a sentence naming this limit (and one over four times it closes the "
+        "socket). Send big data as a file upload instead.",
+    )
+    edit_max_ops: int = Field(
+        1000, ge=1,
+        description="Most operations one edit (over the WebSocket or POST /api/notebooks/edit) "
+        "may carry; a larger batch is refused as a whole. Split it into several edits.",
+    )
+    cell_source_max_bytes: Size = Field(
+        2 * 2**20,
+        description="Largest source one cell may have (UTF-8 bytes); an edit that would make a "
+        "cell larger is refused. Keep data in a file on the drive and read it from the cell.",
+    )
+    viewer_queue_max_messages: int = Field(
+        2000, ge=10,
+        description="Most messages waiting to be sent to one viewer (a browser tab); a viewer "
+        "that falls further behind is sent a fresh copy of the notebook instead of the backlog.",
+    )
+    kernel_heartbeat_seconds: float = Field(
+        30.0, gt=0,
+        description="When a runtime's kernel has not answered its heartbeat for this long, the "
+        "notebook says it may be hung and offers to interrupt or restart it (a cell that only "
+        "runs long still answers).",
+    )
     save_interval_seconds: float = Field(
         2.0, gt=0, description="While a cell runs, its notebook is saved at most this often."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,7 +20,7 @@ async def all_sessions(_admin: AdminDep, svc: ServicesDep) -> list[dict[str, Any
     """Every person's sessions, with whose they are."""
     for nb in list(svc.sessions.notebooks.values()):
         await svc.sessions.refresh_usage(nb)
-    names = {p.id: p.name for p in svc.db.people()}
+    names = {p.id: p.name for p in await asyncio.to_thread(svc.db.people)}
     return [{**s, "person_name": names.get(s["person_id"], f"#{s['person_id']}")}
             for s in svc.sessions.sessions(None)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_responses
@@ -24,6 +24,8 @@ from dikte.schemas.rest import (
     RuntimeInfo,
 )
 from dikte.sessions.document import code_cells
+from dikte.sessions.edit_limits import EditLimits, check_edit
+from dikte.sessions.snapshot import encode
 
 router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
                    responses=error_responses(*COMMON_ERRORS, 429, 503, 507))
@@ -42,17 +44,19 @@ async def create(body: PathBody, person: PersonDep, svc: ServicesDep) -> DriveEn
 
 
 @router.get("/view", response_model=NotebookView)
-async def view(path: str, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
+async def view(path: str, person: PersonDep, svc: ServicesDep) -> Response:
     """The server's copy: document with live outputs, queue state and runtime."""
     nb = await svc.sessions.open(person.id, path)
     await svc.sessions.refresh_usage(nb)
     result = nb.view()
     await svc.sessions.release(nb)
-    return result
+    # encoded in a thread (a big notebook's JSON would stall everyone's requests on the loop)
+    return Response(await encode(result, large=True), media_type="application/json")
 
 
 @router.post("/edit", response_model=EditResult)
 async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResult:
+    check_edit(body.ops, EditLimits.of(svc.settings))
     nb = await svc.sessions.open(person.id, body.path)
     inserted = nb.edit(body.ops)
     await nb.save()

@@ -26,7 +26,7 @@ def person_info(p: Person) -> PersonInfo:
 
 @router.get("", response_model=list[PersonInfo])
 async def list_people(_admin: AdminDep, svc: ServicesDep) -> list[PersonInfo]:
-    return [person_info(p) for p in svc.db.people()]
+    return [person_info(p) for p in await asyncio.to_thread(svc.db.people)]
 
 
 @router.post("", response_model=PersonInfo, status_code=201)
@@ -42,7 +42,7 @@ async def add_person(body: NewPerson, _admin: AdminDep, svc: ServicesDep) -> Per
 async def change_person(person_id: RowId, body: PersonChange, admin: AdminDep,
                         svc: ServicesDep) -> PersonInfo:
     """Change tier, password, admin role; ``disabled: true`` signs the person out everywhere."""
-    if svc.db.person(person_id) is None:
+    if await asyncio.to_thread(svc.db.person, person_id) is None:
         raise NotFound(f"There is no person with id {person_id}.", code="no_person")
     if person_id == admin.person.id and (body.disabled or body.is_admin is False):
         raise Conflict("You cannot disable yourself or take away your own admin role; ask "
@@ -51,6 +51,7 @@ async def change_person(person_id: RowId, body: PersonChange, admin: AdminDep,
     person = await asyncio.to_thread(svc.db.update_person, person_id, tier=body.tier,
                                      disabled=body.disabled, is_admin=body.is_admin,
                                      password=body.password)
+    svc.sessions.enforcer.forget_tier(person_id)
     if body.disabled:
         await svc.sessions.disconnect_person(person_id, "Your account was disabled.")
     return person_info(person)

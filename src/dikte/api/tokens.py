@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
 from dikte.api.deps import CredentialDep, PersonDep, RowId, ServicesDep
@@ -25,7 +27,7 @@ def api_token(t: TokenInfo) -> ApiToken:
 @router.get("", response_model=list[ApiToken])
 async def my_tokens(person: PersonDep, svc: ServicesDep) -> list[ApiToken]:
     """Your tokens that are not revoked, without their secrets."""
-    return [api_token(t) for t in svc.db.tokens(person.id)]
+    return [api_token(t) for t in await asyncio.to_thread(svc.db.tokens, person.id)]
 
 
 @router.post("", response_model=IssuedApiToken, status_code=201)
@@ -40,14 +42,15 @@ async def new_token(body: NewApiToken, cred: CredentialDep, svc: ServicesDep) ->
                         code="scope_not_held")
     expires_at = (svc.db.clock() + body.expires_in_days * DAY
                   if body.expires_in_days is not None else None)
-    info, secret = svc.db.issue_token(cred.person.id, body.name, scopes, expires_at)
+    info, secret = await asyncio.to_thread(svc.db.issue_token, cred.person.id, body.name, scopes,
+                                           expires_at)
     return IssuedApiToken(**api_token(info).model_dump(), token=secret)
 
 
 @router.delete("/{token_id}", status_code=204)
 async def revoke_token(token_id: RowId, person: PersonDep, svc: ServicesDep) -> None:
     """Revoke one of your tokens; it stops working at once."""
-    revoked = svc.db.revoke_token(person.id, token_id)
+    revoked = await asyncio.to_thread(svc.db.revoke_token, person.id, token_id)
     if revoked is None:
         raise NotFound(f"You have no token with id {token_id}.", code="no_token_id")
     svc.sessions.close_viewers("t:" + revoked)  # the notebook sockets it opened end too

@@ -34,9 +34,11 @@ from dikte.schemas.ws import (
     RestartMsg,
 )
 from dikte.sessions.callbacks import answer_invoke
+from dikte.sessions.edit_limits import EditLimits, check_edit, check_message_size
 from dikte.sessions.manager import SessionManager
 from dikte.sessions.notebook import OpenNotebook
-from dikte.sessions.viewers import Viewer
+from dikte.sessions.snapshot import encode
+from dikte.sessions.viewers import RESYNC, Viewer
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -48,7 +50,8 @@ _background: set[asyncio.Task[None]] = set()
 async def notebook_socket(ws: WebSocket, path: str) -> None:
     try:
         check_origin(ws)
-        person = authenticate(ws, unsafe=True)
+        # a database round trip (PostgreSQL: over the network): off the loop everyone shares
+        person = await asyncio.to_thread(authenticate, ws, unsafe=True)
     except DikteError as exc:
         await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
         return
@@ -67,7 +70,9 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
         return
     await ws.accept(subprotocol=subprotocol)
     viewer = nb.join(credential_key(ws))
-    sender = asyncio.create_task(_send_loop(ws, viewer.queue))
+    viewer.max_messages = svc.settings.viewer_queue_max_messages
+    sender = asyncio.create_task(_send_loop(ws, viewer, nb))
+    limits = EditLimits.of(svc.settings)
     try:
         while True:
             frame = await ws.receive()
@@ -79,7 +84,9 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
                 break
             svc.sessions.channel.seen(nb, viewer)
             try:
-                await _dispatch(nb, svc.sessions, viewer, raw)
+                check_message_size(len(raw) if raw.isascii() else
+                                   len(raw.encode("utf-8", "surrogatepass")), limits)
+                await _dispatch(nb, svc.sessions, viewer, raw, limits)
             except DikteError as exc:
                 viewer.send({"type": "error", "code": exc.code, "message": exc.message})
     except WebSocketDisconnect:
@@ -102,24 +109,24 @@ def _reason(message: str) -> str:
     return message if len(data) <= 123 else data[:120].decode("utf-8", "ignore") + "..."
 
 
-async def _send_loop(ws: WebSocket, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+async def _send_loop(ws: WebSocket, viewer: Viewer, nb: OpenNotebook) -> None:
+    queue = viewer.queue
     while True:
         msg = await queue.get()
         if msg is None:
             await ws.close()
             return
-        batch = [msg]
-        while not queue.empty() and len(batch) < 256:
-            nxt = queue.get_nowait()
-            if nxt is None:
-                break
-            batch.append(nxt)
-        for item in batch:
-            await ws.send_text(json.dumps(item))
+        if msg is RESYNC:  # it fell behind: the document as it is now replaces the backlog
+            held = viewer.resynced()
+            await ws.send_text(await encode({"type": "snapshot", **nb.view()}))
+            for notice in held:
+                await ws.send_text(await encode(notice))
+            continue
+        await ws.send_text(await encode(msg))
 
 
 async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
-                    raw: str) -> None:
+                    raw: str, limits: EditLimits) -> None:
     try:
         msg = _client_message.validate_json(raw)
     except RecursionError:
@@ -134,6 +141,7 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
         hashes = {msg.cell_id: msg.source_hash} if msg.source_hash else None
         sessions.run(nb, [msg.cell_id], hashes)
     elif isinstance(msg, EditMsg):
+        check_edit(msg.ops, limits)
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):
         if nb.runtime is None or not nb.runtime.ready:

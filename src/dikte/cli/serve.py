@@ -65,7 +65,10 @@ def serve(settings: Settings) -> int:
     # proxy headers only from the proxies the administrator named (uvicorn's default trusts
     # every client on loopback, where runtimes sharing the host's network and local users are)
     trusted = [a.strip() for a in settings.trusted_proxies.split(",") if a.strip()]
+    # a message over websocket_max_message_bytes is refused with a sentence (api/ws.py); past
+    # four times the limit uvicorn closes the socket (1009) without reading it all into memory
     config = uvicorn.Config(app, log_level="info", ws_ping_interval=20, ws_ping_timeout=30,
+                            ws_max_size=4 * settings.websocket_max_message_bytes,
                             timeout_graceful_shutdown=5, proxy_headers=bool(trusted),
                             forwarded_allow_ips=trusted or [])
     server = uvicorn.Server(config)

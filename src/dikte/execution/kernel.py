@@ -24,6 +24,9 @@ Message = dict[str, Any]
 Handler = Callable[[Message], None]
 
 
+HEARTBEAT_SECONDS = 1.0
+
+
 class KernelGone(Exception):
     """The kernel did not answer in time."""
 
@@ -63,6 +66,7 @@ class KernelChannel:
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[Message]] = {}
         self._iopub_seen: dict[str, asyncio.Event] = {}
+        self._last_beat = 0.0
 
     async def start(self) -> None:
         identity = self.session.bsession
@@ -78,6 +82,40 @@ class KernelChannel:
             self._sockets[name] = sock
         for name in ("iopub", "shell", "control", "stdin"):
             self._tasks.append(asyncio.create_task(self._read(name), name=f"kernel-{name}"))
+        self._last_beat = asyncio.get_running_loop().time()
+        if "hb_port" in self.connection:
+            self._tasks.append(asyncio.create_task(self._heartbeat(), name="kernel-hb"))
+
+    def heartbeat_silence(self) -> float:
+        """Seconds since the kernel last answered a heartbeat (or since the channel opened).
+
+        The kernel answers from a thread of its own, so a cell that runs long still answers;
+        silence means its process is stopped, frozen or gone."""
+        return asyncio.get_running_loop().time() - self._last_beat
+
+    async def _heartbeat(self, interval: float = HEARTBEAT_SECONDS) -> None:
+        """Ping the heartbeat channel every ``interval``; a REQ socket that got no answer is
+        replaced (it cannot send again before it receives)."""
+        loop = asyncio.get_running_loop()
+        sock: zmq.asyncio.Socket | None = None
+        try:
+            while True:
+                if sock is None:
+                    sock = self._ctx.socket(zmq.REQ)
+                    sock.linger = 0
+                    sock.connect(_url(self.connection, "hb"))
+                started = loop.time()
+                await sock.send(b"ping")
+                if await sock.poll(int(interval * 1000)):
+                    await sock.recv()
+                    self._last_beat = loop.time()
+                    await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
+                else:
+                    sock.close(linger=0)
+                    sock = None
+        finally:
+            if sock is not None:
+                sock.close(linger=0)
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -2,7 +2,9 @@
 
 Pure: no I/O, no clock, no asyncio. `OutputRecorder.apply` mutates the cell's outputs list in place
 and returns the `OutputChange`s a viewer needs to stay in step (a viewer that applies them in order
-to its own copy ends with exactly the stored outputs).
+to its own copy ends with exactly the stored outputs). An output dict, once in the list, is never
+changed in place: new text or display data replaces it with a new dict, so a copy of the list (a
+snapshot for a viewer or for the drive, see dikte.sessions.snapshot) stays as it was.
 
 Stream text is kept the way a terminal (and Jupyter) shows it: consecutive chunks of one stream
 coalesce, a bare ``\\r`` makes the next text replace the current line, ``\\r\\n`` is a newline even
@@ -79,10 +81,11 @@ class DisplayRegistry:
             index = next((i for i, o in enumerate(t.outputs) if o is t.output), None)
             if index is None:  # removed from its cell behind our back
                 continue
-            t.output["data"] = copy.deepcopy(data)
-            t.output["metadata"] = copy.deepcopy(metadata)
-            alive.append(t)
-            changes.append(OutputChange(t.cell_id, "replace", index, copy.deepcopy(t.output)))
+            # a new dict in its place, never a change in place (snapshots share the old one)
+            new = {**t.output, "data": copy.deepcopy(data), "metadata": copy.deepcopy(metadata)}
+            t.outputs[index] = new
+            alive.append(_Target(t.cell_id, t.outputs, new))
+            changes.append(OutputChange(t.cell_id, "replace", index, copy.deepcopy(new)))
         if alive:
             self._targets[display_id] = alive
         else:
@@ -315,8 +318,8 @@ class OutputRecorder:
                 st.index = len(self._outputs) - 1
                 self._stream = st
         else:
-            out["text"] = new
             index = len(self._outputs) - 1
+            self._outputs[index] = {**out, "text": new}  # a new dict: snapshots share the old
             changes.append(OutputChange(self._cell_id, "text_tail", index, keep=keep, text=suffix))
         if hit:
             changes += self._truncate(hit)

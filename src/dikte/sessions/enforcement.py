@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHAPE = "standard"
+TIER_CACHE_SECONDS = 10.0
 
 
 _unknown_tiers: set[tuple[int, str]] = set()
@@ -64,10 +65,23 @@ class Enforcer:
         self.settings = manager.settings
         self._connects: dict[int, list[float]] = {}
         self._drive_sizes: dict[int, tuple[float, int]] = {}
+        self._tiers: dict[int, tuple[float, tuple[str, Tier]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def tier_of(self, person_id: int) -> tuple[str, Tier]:
-        return tier_for(self.settings, self.manager.db, person_id)
+        """The person's tier, read from the database at most every TIER_CACHE_SECONDS: the
+        reaper asks for every runtime every second, on the event loop."""
+        now = time.monotonic()
+        cached = self._tiers.get(person_id)
+        if cached is not None and now - cached[0] < TIER_CACHE_SECONDS:
+            return cached[1]
+        tier = tier_for(self.settings, self.manager.db, person_id)
+        self._tiers[person_id] = (now, tier)
+        return tier
+
+    def forget_tier(self, person_id: int) -> None:
+        """The person's tier changed: read it again next time."""
+        self._tiers.pop(person_id, None)
 
     def runtime_limits(self, person_id: int, shape_name: str = SHAPE) -> tuple[int, int]:
         """RAM and disk of a new runtime: the tier's for its shape, capped by the host settings."""
@@ -216,8 +230,9 @@ class Enforcer:
             link = nb.runtime
             if link is not None and link.status == "connected" and is_accelerator_shape(link.shape):
                 accelerated[nb.person_id] = accelerated.get(nb.person_id, 0) + 1
-        # each person's accelerator time once per round, not once per runtime
-        used_s = {pid: self.accelerator_seconds(pid, now) for pid in accelerated}
+        # each person's accelerator time once per round, not once per runtime, off the loop
+        used_s = {pid: await asyncio.to_thread(self.accelerator_seconds, pid, now)
+                  for pid in accelerated}
         for nb in list(self.manager.notebooks.values()):
             link = nb.runtime
             if link is None or link.status != "connected":

@@ -128,9 +128,11 @@ class SessionManager:
     def _link(self, nb: OpenNotebook, runtime_id: str, image: str,
               shape: str = "standard") -> RuntimeLink:
         _, disk = self.enforcer.runtime_limits(nb.person_id, shape)
-        return RuntimeLink(nb, backend=self.backend, db=self.db, runtime_id=runtime_id,
+        link = RuntimeLink(nb, backend=self.backend, db=self.db, runtime_id=runtime_id,
                            image=image, disk_limit=disk,
                            disk_check_seconds=self.settings.disk_check_seconds)
+        link.heartbeat_timeout = self.settings.kernel_heartbeat_seconds
+        return link
 
     def spec(self, nb: OpenNotebook, runtime_id: str, image: str,
              shape: str = "standard") -> RuntimeSpec:

@@ -8,7 +8,6 @@ drive after each cell and at most every ``save_interval_seconds`` while one runs
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections import deque
@@ -24,6 +23,7 @@ from dikte.schemas.rest import EditOp
 from dikte.sessions.document import apply_op, cell_index, source_hash
 from dikte.sessions.journal import EditJournal
 from dikte.sessions.runtime_link import RuntimeLink
+from dikte.sessions.snapshot import freeze
 from dikte.sessions.viewers import Audience, Viewer
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class OpenNotebook:
     def view(self) -> dict[str, Any]:
         return {
             "path": self.path,
-            "notebook": copy.deepcopy(dict(self.doc)),
+            "notebook": freeze(self.doc),
             "cells": {c["id"]: self.cell_state(c["id"]) for c in self.doc.cells},
             "runtime": self.runtime.info() if self.runtime else None,
             "pending_input": self.pending_input,
@@ -398,12 +398,12 @@ class OpenNotebook:
     async def save(self) -> None:
         """Write the document to the drive (atomically) if it changed."""
         self._save_handle = None
-        if not self._dirty:
-            return
-        async with self._save_lock:
+        async with self._save_lock:  # a save under way ends first: then the drive has it all
+            if not self._dirty:
+                return
             self._dirty = False
             self._last_save = time.monotonic()
-            snapshot = copy.deepcopy(self.doc)
+            snapshot = freeze(self.doc)
             upto = self.journal.seq if self.journal is not None else 0
             try:
                 await asyncio.to_thread(self.drive.write_notebook, self.path, snapshot)

@@ -320,8 +320,27 @@ class RuntimeLink:
 
     # watching
 
+    heartbeat_timeout = 30.0
+    """Seconds without a heartbeat after which the notebook hears its kernel may be hung."""
+
+    def _check_heartbeat(self, silent: bool) -> None:
+        """Tell the notebook once when the kernel stops answering, and once when it is back."""
+        channel = self._channel
+        if channel is None:
+            return
+        quiet = channel.heartbeat_silence()
+        if quiet > self.heartbeat_timeout and not silent:
+            log.warning("runtime %s: no heartbeat for %.0f s", self.runtime_id, quiet)
+            self.nb.broadcast({"type": "notice", "level": "error", "code": "kernel_unresponsive",
+                               "message": f"The kernel has not answered for {quiet:.0f} seconds: "
+                               "its process is stopped or frozen. Interrupt it, or restart it "
+                               "(Runtime > Restart) if that does not help."})
+        elif quiet <= self.heartbeat_timeout and silent:
+            self.nb.notice("The kernel answers again.", level="info")
+
     async def _watch(self) -> None:
         next_disk = 0.0
+        silent = False
         while True:
             await asyncio.sleep(POLL_SECONDS)
             if self.status != "connected" or self.handle is None:
@@ -330,6 +349,9 @@ class RuntimeLink:
             if isinstance(state, Exited):
                 await self._kernel_died(state)
                 continue
+            self._check_heartbeat(silent)
+            if self._channel is not None:
+                silent = self._channel.heartbeat_silence() > self.heartbeat_timeout
             now = time.monotonic()
             if now >= next_disk:
                 next_disk = now + self.disk_check_seconds
