@@ -7,6 +7,7 @@ hundreds for the record in docs/reliability.md).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -95,16 +96,25 @@ def test_an_acknowledged_edit_survives_a_kill(fresh_server: Callable[..., DikteS
     for _ in range(kills()):
         sock = client.socket(path)
         sent = 0
+
+        def send_edits(sock: NotebookSocket = sock) -> None:
+            nonlocal sent
+            while True:  # until the server is gone: edits are in flight when it is killed
+                sent += 1
+                try:
+                    sock.send({"type": "edit", "ops": [
+                        {"op": "set_source", "cell_id": cid, "source": f"v{sent}"}]})
+                except Exception:
+                    return
+                time.sleep(0.001)
+
         try:
             sock.wait_for(lambda m: m["type"] == "snapshot")
-            deadline = time.monotonic() + rand.uniform(0.2, 1.5)
-            while time.monotonic() < deadline:
-                sent += 1
-                sock.send({"type": "edit", "ops": [
-                    {"op": "set_source", "cell_id": cid, "source": f"v{sent}"}]})
-                time.sleep(0.005)
-            note_runtimes(srv)
+            sender = threading.Thread(target=send_edits, daemon=True)
+            sender.start()
+            time.sleep(rand.uniform(0.2, 1.5))  # the moment of the kill
             srv.stop(9)
+            sender.join(30)
         finally:
             with contextlib.suppress(Exception):
                 sock.close()
