@@ -190,6 +190,8 @@ def test_a_kill_during_a_kernel_restart_keeps_the_runtime(
         assert live_ids(client) == {rid}, f"seed {seed}: the runtime was lost"
         assert "kept" in cell_text(_run(client, path, check), check), f"seed {seed}"
         _no_leftovers(srv, {rid}, since)
+    tally.add("new kernel in the kept instance space",
+              srv.log_text().count("a new one runs in the same instance space"))
     tally.report("restart")
 
 
