@@ -104,6 +104,10 @@ class SessionManager:
                     raise ValueError("not a journal of this server")
                 nb = await self.open(person_id, path)
                 await self.release(nb)
+            except NotFound:
+                log.warning("the notebook of edit journal %s is gone; the journal is removed",
+                            file)
+                file.unlink(missing_ok=True)
             except Exception as exc:
                 log.warning("the edit journal %s could not be replayed (%s); it is kept",
                             file, exc)
