@@ -124,6 +124,13 @@ class Settings(BaseModel):
     output_max_bytes: Size = Field(
         5 * 10**6, description="Most bytes of output kept per cell; the rest is cut with a note."
     )
+    output_coalesce_seconds: float = Field(
+        0.05, ge=0, le=5,
+        description="A running cell's output changes are gathered for this long and sent to "
+        "the notebook's viewers merged, so a cell printing 100,000 lines a second sends about "
+        "20 messages a second instead of 100,000; the saved notebook keeps every line. 0 sends "
+        "each change at once.",
+    )
     websocket_max_message_bytes: Size = Field(
         10 * 2**20,
         description="Largest message a notebook's WebSocket accepts from a client; a larger one "

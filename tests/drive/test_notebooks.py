@@ -107,7 +107,7 @@ def test_write_invalid_notebook_writes_nothing(drive: Drive) -> None:
     before = (drive.root / "Notebooks/a.ipynb").read_bytes()
     nb = drive.read_notebook("Notebooks/a.ipynb")
     del nb.cells[0]["outputs"]
-    with pytest.raises(InvalidNotebook, match=r"cells\[0\]: 'outputs' is a required"):
+    with pytest.raises(InvalidNotebook, match=r"cells\[0\]: outputs or execution_count is missing"):
         drive.write_notebook("Notebooks/a.ipynb", nb)
     assert (drive.root / "Notebooks/a.ipynb").read_bytes() == before
     assert "outputs" not in nb.cells[0]  # the caller's object is not changed

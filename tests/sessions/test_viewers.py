@@ -55,3 +55,32 @@ async def test_a_viewer_that_falls_behind_gets_a_fresh_snapshot_instead_of_the_b
     assert sent[-2]["notebook"]["cells"][0]["source"] == "print(2)"
     assert sent[-1]["message"] == "after"
     assert len(sent) <= 52 and sock.closed
+
+
+async def test_gathered_output_goes_out_before_other_messages_and_never_twice(
+        tmp_path: Path) -> None:
+    """Output deltas are merged over a window (issue 11, item 13); a cell's state, and the
+    snapshot of a viewer joining, never overtake them, and the newcomer does not get them."""
+    from dikte.execution.outputs import DisplayRegistry, OutputRecorder
+
+    nb = _notebook(tmp_path)
+    nb.coalesce = 60.0  # only a flush sends them
+    first = nb.join()
+    first.queue.get_nowait()  # its snapshot
+    cell = nb.doc.cells[0]
+    cell["outputs"] = []
+    rec = OutputRecorder(cell["id"], cell["outputs"], OutputLimits(), DisplayRegistry())
+    for i in range(1000):
+        nb.emit_outputs(rec.apply("stream", {"name": "stdout", "text": f"{i}\n"}))
+    assert first.queue.empty()
+    nb.broadcast({"type": "cell_state", "cell_id": cell["id"], "state": "idle"})
+    got = [first.queue.get_nowait() for _ in range(first.queue.qsize())]
+    assert [m["type"] for m in got] == ["output", "cell_state"]
+    assert got[0]["change"]["kind"] == "append"  # one, holding all 1,000 lines
+    assert got[0]["change"]["output"]["text"] == "".join(f"{i}\n" for i in range(1000))
+    nb.emit_outputs(rec.apply("stream", {"name": "stdout", "text": "more\n"}))
+    second = nb.join()
+    snapshot = second.queue.get_nowait()
+    assert snapshot["notebook"]["cells"][0]["outputs"][0]["text"].endswith("999\nmore\n")
+    assert second.queue.empty()  # it has "more" in its snapshot, not again as a delta
+    assert first.queue.get_nowait()["change"]["text"] == "more\n"

@@ -3,11 +3,13 @@
 The link is ``/invite#<code>``. The code sits in the fragment, which browsers never send to a
 server (so it is in no access log and no Referer); the page reads it and posts it in a body.
 There is still no sign-up: only a pending invitation creates a person.
+
+The routes are plain ``def``: each is database work (and argon2 on accepting), which Starlette
+runs in its threadpool, never on the event loop every person shares.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -56,13 +58,13 @@ def invitation_info(inv: Invitation) -> InvitationInfo:
 
 
 @admin_router.get("", response_model=list[InvitationInfo])
-async def list_invitations(_admin: AdminDep, store: InvitationsDep) -> list[InvitationInfo]:
+def list_invitations(_admin: AdminDep, store: InvitationsDep) -> list[InvitationInfo]:
     """Every invitation, newest first, with its status (pending, used, expired, revoked)."""
     return [invitation_info(i) for i in store.listing()]
 
 
 @admin_router.post("", response_model=IssuedInvitation, status_code=201)
-async def invite(body: NewInvitation, request: Request, admin: AdminDep, svc: ServicesDep,
+def invite(body: NewInvitation, request: Request, admin: AdminDep, svc: ServicesDep,
                  store: InvitationsDep) -> IssuedInvitation:
     """Invite someone: the answer holds the link to pass on (shown once). A new invitation for a
     name replaces a pending one."""
@@ -75,14 +77,14 @@ async def invite(body: NewInvitation, request: Request, admin: AdminDep, svc: Se
 
 
 @admin_router.delete("/{invitation_id}", response_model=InvitationInfo)
-async def revoke_invitation(invitation_id: RowId, _admin: AdminDep,
+def revoke_invitation(invitation_id: RowId, _admin: AdminDep,
                             store: InvitationsDep) -> InvitationInfo:
     """Withdraw an invitation: its link stops working at once."""
     return invitation_info(store.revoke(invitation_id))
 
 
 @router.post("", response_model=InvitationPreview)
-async def look_up(body: InvitationCode, request: Request,
+def look_up(body: InvitationCode, request: Request,
                   store: InvitationsDep) -> InvitationPreview:
     """Whom a pending invitation is for (no credential needed: the code is the credential)."""
     check_origin(request)
@@ -91,11 +93,11 @@ async def look_up(body: InvitationCode, request: Request,
 
 
 @router.post("/accept", response_model=SignedIn)
-async def accept(body: AcceptInvitation, request: Request, response: Response,
+def accept(body: AcceptInvitation, request: Request, response: Response,
                  svc: ServicesDep, store: InvitationsDep) -> SignedIn:
     """Choose a password: creates the invited person, uses the invitation up and signs this
     browser in (as ``POST /api/auth/login`` does)."""
     check_origin(request, required=True)
-    person = await asyncio.to_thread(store.accept, body.code, body.password)
+    person = store.accept(body.code, body.password)
     start_browser_session(request, response, svc, person, SCOPES)
     return SignedIn(id=person.id, name=person.name, is_admin=person.is_admin, next=DEFAULT_NEXT)

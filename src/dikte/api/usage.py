@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter
@@ -28,10 +29,13 @@ async def shapes(person: PersonDep, svc: ServicesDep) -> list[dict[str, Any]]:
     free devices, the line waiting, and whether my tier allows each and why not."""
     drive = svc.drive(person.id)
     used = await asyncio.to_thread(drive.usage_bytes)
-    return svc.sessions.enforcer.shape_offers(person.id, used)
+    used_s = await asyncio.to_thread(svc.sessions.enforcer.accelerator_seconds, person.id,
+                                     time.time())  # a database query: off the loop
+    return svc.sessions.enforcer.shape_offers(person.id, used, used_s)
 
 
 @router.get("/usage")
 async def my_usage(person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
     """My tier, what I used today (from runtime start and stop events) and when it resets."""
-    return svc.sessions.enforcer.usage(person.id)
+    # the runtime events are a database query: off the event loop every person shares
+    return await asyncio.to_thread(svc.sessions.enforcer.usage, person.id)

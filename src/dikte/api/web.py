@@ -69,11 +69,13 @@ def start_browser_session(request: Request, response: Response, svc: Services,
 @router.post("/api/auth/login", response_model=SignedIn, responses={
     **error_responses(400, 401, 403, 422),
     429: {"model": ErrorResponse, "description": "Too many failed sign-ins; see Retry-After."}})
-async def login(body: LoginBody, request: Request, response: Response,
-                svc: ServicesDep) -> SignedIn:
+def login(body: LoginBody, request: Request, response: Response,
+          svc: ServicesDep) -> SignedIn:
     """Sign in with name and password (or a token): starts a server-side session whose id goes
     into an HttpOnly, SameSite=Lax cookie (``__Host-dikte_session`` over HTTPS). The answer's
     ``next`` is the body's ``next`` when that is a path on this server, else the drive."""
+    # a plain def: Starlette runs it in its threadpool, so argon2 (tens of milliseconds of CPU)
+    # and the database's round trips never hold the event loop every person shares
     check_origin(request, required=True)
     address = request.client.host if request.client else "unknown"
     devices = known_devices(request)
@@ -94,9 +96,7 @@ async def login(body: LoginBody, request: Request, response: Response,
         refusal = Unauthorized("This token is not valid (mistyped, expired or revoked).",
                                code="bad_token")
     else:
-        # argon2 takes tens of milliseconds of CPU: keep the event loop free meanwhile
-        person = await asyncio.to_thread(svc.db.check_password, body.name or "",
-                                         body.password or "")
+        person = svc.db.check_password(body.name or "", body.password or "")
         scopes = frozenset(SCOPES)
         refusal = Unauthorized("The name or password is not right.", code="bad_password")
     if person is None:
@@ -118,7 +118,7 @@ async def logout(request: Request, response: Response, svc: ServicesDep) -> None
     check_origin(request, required=True)
     session_id = request.cookies.get(cookie_name(request))
     if session_id:
-        svc.db.end_web_session(session_id)
+        await asyncio.to_thread(svc.db.end_web_session, session_id)
         svc.sessions.close_viewers(credential_key(request))  # its open notebooks, too
     if is_https(request):
         response.delete_cookie(SECURE_COOKIE_NAME, path="/", secure=True, httponly=True,
@@ -151,7 +151,8 @@ def mount_frontend(app: FastAPI) -> None:
                      ) -> FileResponse | RedirectResponse:
         """The sign-in page; someone signed in already goes straight to ``next``."""
         session_id = request.cookies.get(cookie_name(request))
-        if session_id and svc.db.credential_for_session(session_id) is not None:
+        if session_id and await asyncio.to_thread(svc.db.credential_for_session,
+                                                  session_id) is not None:
             return RedirectResponse(safe_next(next_path, origin_of(request)), status_code=303,
                                     headers={"Cache-Control": "no-store"})
         return page()

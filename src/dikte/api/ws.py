@@ -117,8 +117,8 @@ async def _send_loop(ws: WebSocket, viewer: Viewer, nb: OpenNotebook) -> None:
             await ws.close()
             return
         if msg is RESYNC:  # it fell behind: the document as it is now replaces the backlog
-            held = viewer.resynced()
-            await ws.send_text(await encode({"type": "snapshot", **nb.view()}))
+            snapshot, held = nb.resync(viewer)
+            await ws.send_text(await encode(snapshot))
             for notice in held:
                 await ws.send_text(await encode(notice))
             continue

@@ -18,18 +18,18 @@ import os
 import stat as st
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from nbformat import NotebookNode
 
 from dikte.config import format_size
-from dikte.drive import notebooks
+from dikte.drive import notebooks, serialise
 from dikte.drive.atomic import AtomicFile, in_thread, is_temp_name, over_quota, rename_noreplace
 from dikte.drive.entry import NOTEBOOK_SUFFIX, NOTEBOOKS_DIR, Entry
 from dikte.drive.paths import bad_path, clean_parts, is_text, join
 from dikte.drive.tree import entry_at, entry_of, not_found, remove_entry, usage_bytes
 from dikte.drive.walk import DIR_FLAGS, Missing, NotAFolder, Walk
-from dikte.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from dikte.errors import BadRequest, Conflict, InvalidNotebook, NotFound, PayloadTooLarge
 
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
 
@@ -337,10 +337,25 @@ class Drive:
     def read_notebook(self, rel: str) -> NotebookNode:
         return notebooks.parse(self.read_bytes(rel), join(clean_parts(rel)))
 
-    def write_notebook(self, rel: str, nb: NotebookNode) -> Entry:
+    def write_notebook(self, rel: str, nb: dict[str, Any]) -> Entry:
+        """Save the server's own notebook (built from validated pieces; a frozen snapshot, see
+        dikte.sessions.snapshot): its shape is checked, not every output against the schema,
+        and it is written without copies (see dikte.drive.serialise)."""
         parts = self._file_parts(rel)
-        node = notebooks.check(nb, join(parts))
-        return self._write(parts, rel, notebooks.dumps(node), overwrite=True)
+        name = join(parts)
+        serialise.check_shape(nb, name)
+        try:
+            data = serialise.dumps(nb)
+        except UnicodeEncodeError:
+            where = notebooks.unpaired_surrogate(nb) or "the document"
+            raise InvalidNotebook(
+                f"{name} is not a valid notebook: {where}: it holds an unpaired surrogate "
+                "(such as \\udc80), which is not text",
+                log_message=f"refusing to write {name!r}: unpaired surrogate at {where}") from None
+        except (RecursionError, TypeError) as exc:
+            raise InvalidNotebook(f"{name} is not a valid notebook: it is not JSON data.",
+                                  log_message=f"refusing to write {name!r}: {exc!r}") from None
+        return self._write(parts, rel, data, overwrite=True)
 
     def new_notebook(self, rel: str) -> Entry:
         parts = self._file_parts(rel)

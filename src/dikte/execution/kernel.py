@@ -25,6 +25,11 @@ Handler = Callable[[Message], None]
 
 
 HEARTBEAT_SECONDS = 1.0
+IOPUB_QUEUE_MESSAGES = 100_000
+"""How far reading iopub may fall behind the kernel. ZeroMQ's default (1,000 at each end)
+dropped output, silently, when a cell printing fast met a pause of the event loop of a fraction
+of a second; at this many, a pause of seconds is absorbed (messages of such a cell are small:
+some tens of MB at most per runtime)."""
 
 
 class KernelGone(Exception):
@@ -78,6 +83,7 @@ class KernelChannel:
                 sock.setsockopt(zmq.IDENTITY, identity)
             else:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
+                sock.setsockopt(zmq.RCVHWM, IOPUB_QUEUE_MESSAGES)
             sock.connect(_url(self.connection, name))
             self._sockets[name] = sock
         for name in ("iopub", "shell", "control", "stdin"):

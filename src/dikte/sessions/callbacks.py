@@ -54,9 +54,7 @@ class CallbackRun:
     def __call__(self, msg: dict[str, Any]) -> None:
         mtype, content = msg["msg_type"], msg["content"]
         if mtype in OUTPUT_TYPES:
-            for change in self.recorder.apply(mtype, content):
-                self.nb.broadcast({"type": "output", "cell_id": change.cell_id,
-                                   "change": change.to_dict()})
+            self.nb.emit_outputs(self.recorder.apply(mtype, content))
             self.nb.mark_dirty()
         elif mtype == "status" and content.get("execution_state") == "idle":
             self.end()

@@ -159,9 +159,11 @@ class Enforcer:
             raise decision.to_error()
         self._connects[nb.person_id].append(now)
 
-    def shape_offers(self, person_id: int, drive_bytes: int) -> list[dict[str, Any]]:
+    def shape_offers(self, person_id: int, drive_bytes: int,
+                     accelerator_s: float | None = None) -> list[dict[str, Any]]:
         """Every runtime type this server has, and whether (and why not) the person may have one
-        now: what "Change runtime type" lists."""
+        now: what "Change runtime type" lists. ``accelerator_s``: today's accelerator seconds,
+        when the caller measured them (off the event loop)."""
         now = time.time()
         _, tier = self.tier_of(person_id)
         accel = self.manager.accelerators
@@ -169,7 +171,8 @@ class Enforcer:
         shapes = [*CPU_SHAPES, *sorted(types)]
         shapes += sorted(k for k in tier.shapes if k not in shapes and is_accelerator_shape(k)
                          and shape_request(k)[0] in types)
-        used_s = self.accelerator_seconds(person_id, now) if types else 0.0  # one query for all
+        used_s = (0.0 if not types else accelerator_s if accelerator_s is not None
+                  else self.accelerator_seconds(person_id, now))  # one query for all
         out = []
         for shape in shapes:
             type_, count = shape_request(shape)

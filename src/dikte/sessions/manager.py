@@ -80,7 +80,8 @@ class SessionManager:
                 replayed = await asyncio.to_thread(_replay, journal, doc)
                 nb = OpenNotebook(
                     person_id=person_id, path=path, drive=drive, doc=doc, limits=self.limits,
-                    save_interval=self.settings.save_interval_seconds, journal=journal)
+                    save_interval=self.settings.save_interval_seconds, journal=journal,
+                    coalesce=self.settings.output_coalesce_seconds)
                 if replayed is not None:
                     log.info("%s: %d edits from before the server stopped were replayed",
                              path, replayed)

@@ -3,6 +3,11 @@
 The server owns the document. Cells run in click order, one at a time, whether or not anyone is
 watching; every change is broadcast to the viewers as a small delta and the notebook is saved to the
 drive after each cell and at most every ``save_interval_seconds`` while one runs.
+
+Output deltas are gathered for ``output_coalesce_seconds`` and sent merged (see
+dikte.execution.coalesce), so a cell printing fast sends a few messages, not one per line; the
+document itself takes every message at once. Whatever pending output there is goes out before any
+other message to the viewers (a cell's state, an edit, a snapshot), so the order they see holds.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from nbformat import NotebookNode
 
 from dikte.drive import Drive
 from dikte.errors import Conflict, DikteError
-from dikte.execution.outputs import DisplayRegistry, OutputLimits, OutputRecorder
+from dikte.execution.coalesce import PendingOutputs
+from dikte.execution.outputs import DisplayRegistry, OutputChange, OutputLimits, OutputRecorder
 from dikte.schemas.rest import EditOp
 from dikte.sessions.document import apply_op, cell_index, source_hash
 from dikte.sessions.journal import EditJournal
@@ -35,7 +41,7 @@ OUTPUT_TYPES = {"stream", "display_data", "update_display_data", "execute_result
 class OpenNotebook:
     def __init__(self, *, person_id: int, path: str, drive: Drive, doc: NotebookNode,
                  limits: OutputLimits, save_interval: float, autosave: bool = True,
-                 journal: EditJournal | None = None) -> None:
+                 journal: EditJournal | None = None, coalesce: float = 0.0) -> None:
         self.person_id = person_id
         self.path = path
         self.drive = drive
@@ -73,6 +79,10 @@ class OpenNotebook:
         self._hold_until = 0
         self.save_error: DikteError | None = None
         """Why the last save failed (None: it worked); the changes stay here until one works."""
+        self.coalesce = coalesce
+        """Seconds output deltas are gathered before they are sent (0: at once)."""
+        self._pending = PendingOutputs()
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     # viewers and snapshots
 
@@ -87,6 +97,7 @@ class OpenNotebook:
 
     def join(self, credential: str = "") -> Viewer:
         self.last_viewer_left_at = None
+        self.flush_outputs()  # the snapshot holds them: the newcomer must not get them again
         viewer = self.audience.join(credential)
         viewer.send({"type": "snapshot", **self.view()})
         return viewer
@@ -109,7 +120,52 @@ class OpenNotebook:
             state, position = "idle", None
         return {"state": state, "position": position, "last_status": self.last_status.get(cell_id)}
 
+    def resync(self, viewer: Viewer) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A viewer that fell behind: the snapshot to send it now, then the notices to send
+        after it. Nothing it holds is sent to it again afterwards."""
+        self.flush_outputs()  # it is still lagging: these are dropped for it
+        if self._held is not None:
+            for message, viewers in self._held:
+                if viewer in viewers and message.get("type") != "notice":
+                    viewers.remove(viewer)
+        notices = viewer.resynced()
+        return {"type": "snapshot", **self.view()}, notices
+
     def broadcast(self, message: dict[str, Any]) -> None:
+        """Send to every viewer, after any output deltas still gathered."""
+        self.flush_outputs()
+        self._send(message)
+
+    def flush_outputs(self) -> None:
+        """Send the output deltas gathered so far (merged) now."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._pending:
+            for change in self._pending.take():
+                self._send({"type": "output", "cell_id": change.cell_id,
+                            "change": change.to_dict()})
+
+    def emit_outputs(self, changes: list[OutputChange]) -> None:
+        """Output deltas for the viewers: sent within ``coalesce`` seconds, merged."""
+        if not changes:
+            return
+        if self.coalesce <= 0:
+            for change in changes:
+                self.broadcast({"type": "output", "cell_id": change.cell_id,
+                                "change": change.to_dict()})
+            return
+        for change in changes:
+            self._pending.add(change)
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a synchronous caller): nothing to wait with
+                self.flush_outputs()
+                return
+            self._flush_handle = loop.call_later(self.coalesce, self.flush_outputs)
+
+    def _send(self, message: dict[str, Any]) -> None:
         if self._held is not None:
             self._held.append((message, self.audience.members()))
         else:
@@ -262,7 +318,7 @@ class OpenNotebook:
         self.running, self.running_msg = cell_id, msg_id
         self.idle.clear()
         self.recorder = OutputRecorder(cell_id, cell["outputs"], self.limits, self.displays)
-        self._emit_changes(self.recorder.note(
+        self.emit_outputs(self.recorder.note(
             "[The server restarted while this cell was starting or running. It was not run "
             "again; output it printed in the meantime may be missing.]\n"))
         self.mark_dirty()
@@ -272,7 +328,7 @@ class OpenNotebook:
         if cid is None:
             return
         if note and self.recorder is not None:
-            self._emit_changes(self.recorder.note(note))
+            self.emit_outputs(self.recorder.note(note))
         final = status or ("error" if self._run_error else "ok")
         self.touch()  # the end of a cell run counts as activity
         self.last_status[cid] = final
@@ -333,7 +389,7 @@ class OpenNotebook:
         if mtype in OUTPUT_TYPES and self.recorder is not None:
             if mtype == "error":
                 self._run_error = True
-            self._emit_changes(self.recorder.apply(mtype, content))
+            self.emit_outputs(self.recorder.apply(mtype, content))
             self.mark_dirty()
         elif mtype == "execute_input":
             cell = self.doc.cells[cell_index(self.doc, self.running)]
@@ -363,11 +419,6 @@ class OpenNotebook:
         self.touch()
         self.pending_input = None
         self.broadcast({"type": "input_done"})
-
-    def _emit_changes(self, changes: list[Any]) -> None:
-        for change in changes:
-            self.broadcast({"type": "output", "cell_id": change.cell_id,
-                            "change": change.to_dict()})
 
     # saving
 

@@ -294,8 +294,8 @@ class RuntimeLink:
         self.nb.abandon_all(f"The runtime was disconnected: {reason}")
         await self._teardown()
         self.on_end()
-        if self.db is not None:
-            self.db.end_runtime(self.runtime_id, reason)
+        if self.db is not None:  # a database round trip: off the loop everyone shares
+            await asyncio.to_thread(self.db.end_runtime, self.runtime_id, reason)
         self.nb.broadcast({"type": "runtime", "status": "disconnected", "runtime": None,
                            "message": reason})
 
