@@ -91,7 +91,7 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
     """Queue cells (connecting a runtime first when there is none, as Colab does)."""
     nb = await svc.sessions.open(person.id, body.path)
     ids = body.cell_ids if body.mode == "cells" else code_cells(nb.doc, body.mode, body.anchor)
-    return RunResult(queued=svc.sessions.run(nb, ids, body.source_hashes))
+    return RunResult(queued=await svc.sessions.run(nb, ids, body.source_hashes))
 
 
 @router.post("/interrupt", status_code=204)

@@ -139,7 +139,7 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
                          code="bad_message", status=400) from None
     if isinstance(msg, ExecuteMsg):
         hashes = {msg.cell_id: msg.source_hash} if msg.source_hash else None
-        sessions.run(nb, [msg.cell_id], hashes)
+        await sessions.run(nb, [msg.cell_id], hashes)
     elif isinstance(msg, EditMsg):
         check_edit(msg.ops, limits)
         nb.edit(msg.ops)

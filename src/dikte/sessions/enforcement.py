@@ -149,12 +149,16 @@ class Enforcer:
             recent_connects=list(window), now=now, reset=self.settings.usage_reset,
             all_tiers=self.settings.tiers, drive_bytes=drive_bytes)
 
-    def admit(self, nb: OpenNotebook, shape: str = SHAPE, background: bool = False) -> None:
-        """Raise the refusal (a sentence naming the limit) when this connect is not allowed."""
+    def admit(self, nb: OpenNotebook, shape: str = SHAPE, background: bool = False,
+              measured: tuple[int, float | None] | None = None) -> None:
+        """Raise the refusal (a sentence naming the limit) when this connect is not allowed.
+        ``measured``: the drive's size and today's accelerator seconds, read off the event
+        loop by the caller (else read here)."""
         now = time.time()
-        drive = nb.drive.usage_bytes() + self.held_drive_bytes(nb.person_id)
+        size, accel = measured if measured is not None else (nb.drive.usage_bytes(), None)
+        drive = size + self.held_drive_bytes(nb.person_id)
         decision = decide_admission(self._snapshot(nb.person_id, nb, shape, background, now,
-                                                   drive))
+                                                   drive, accel))
         if not decision.allowed:
             raise decision.to_error()
         self._connects[nb.person_id].append(now)

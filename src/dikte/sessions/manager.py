@@ -146,16 +146,29 @@ class SessionManager:
         return replace(spec, env={**spec.env, **self.channel.runtime_env(runtime_id)},
                        disk_bytes=disk, max_processes=self.enforcer.runtime_processes(nb.person_id))
 
+    async def _measure(self, nb: OpenNotebook, shape: str) -> tuple[int, float | None]:
+        """What admission needs to read (the drive's size; today's accelerator seconds for an
+        accelerator), read in a thread: a walk of a large drive, or a database round trip,
+        would hold up every notebook on the event loop."""
+        drive = await asyncio.to_thread(nb.drive.usage_bytes)
+        accel = (await asyncio.to_thread(self.enforcer.accelerator_seconds, nb.person_id,
+                                         time.time())
+                 if is_accelerator_shape(shape) else None)
+        return drive, accel
+
     def _prepare(self, nb: OpenNotebook, image: str | None, shape: str = "standard",
-                 background: bool = False) -> tuple[RuntimeLink, RuntimeSpec]:
-        """Admission and the runtime's spec; raises the refusal before anything starts."""
+                 background: bool = False,
+                 measured: tuple[int, float | None] | None = None,
+                 ) -> tuple[RuntimeLink, RuntimeSpec]:
+        """Admission and the runtime's spec; raises the refusal before anything starts.
+        ``measured``: see :meth:`_measure`."""
         image = image or self.settings.default_image
         rid = new_runtime_id()
         spec = self.spec(nb, rid, image, shape)
         accelerated = is_accelerator_shape(shape)
         if accelerated:
             self.accelerators.check_offered(shape)
-        self.enforcer.admit(nb, shape, background)
+        self.enforcer.admit(nb, shape, background, measured)
         link = nb.runtime = self._link(nb, rid, image, shape)
         link.shape, link.background = shape, background
         if accelerated:
@@ -212,13 +225,15 @@ class SessionManager:
         """Give the notebook a runtime (if it has none) and wait until its kernel answers, or,
         when it waits for an accelerator, return at once with the link queued."""
         if nb.runtime is None:
-            link, spec = self._prepare(nb, image, shape, background)
-            task = self._begin(link, spec)
-            if link.status == "queued":
-                task.add_done_callback(_log_failure)
+            measured = await self._measure(nb, shape)
+            if nb.runtime is None:  # else another connect came first while this measured
+                link, spec = self._prepare(nb, image, shape, background, measured)
+                task = self._begin(link, spec)
+                if link.status == "queued":
+                    task.add_done_callback(_log_failure)
+                    return link
+                await task
                 return link
-            await task
-            return link
         link = nb.runtime
         while link.status != "connected":
             if link.status == "queued":
@@ -228,18 +243,20 @@ class SessionManager:
             await asyncio.sleep(0.05)
         return link
 
-    def run(self, nb: OpenNotebook, cell_ids: list[str],
-            hashes: dict[str, str] | None = None) -> list[str]:
+    async def run(self, nb: OpenNotebook, cell_ids: list[str],
+                  hashes: dict[str, str] | None = None) -> list[str]:
         """Queue cells; without a runtime, connect one in the background as Colab does. A
         refused connect (a tier limit) un-queues the cells and raises the refusal."""
         queued = nb.enqueue(cell_ids, hashes)
         if queued and nb.runtime is None:
             try:
-                link, spec = self._prepare(nb, None)
+                measured = await self._measure(nb, "standard")
+                if nb.runtime is None:  # else a connect came meanwhile: the cells wait for it
+                    link, spec = self._prepare(nb, None, measured=measured)
+                    self._begin(link, spec).add_done_callback(_log_failure)
             except DikteError:
                 nb.cancel(queued)
                 raise
-            self._begin(link, spec).add_done_callback(_log_failure)
         return queued
 
     async def disconnect(self, nb: OpenNotebook, reason: str = "You disconnected it.") -> None:
