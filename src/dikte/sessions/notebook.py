@@ -77,6 +77,7 @@ class OpenNotebook:
         """Messages to viewers waiting for an edit to be on disk, in order, each with the
         viewers it is for (one who joins meanwhile has it in its snapshot already)."""
         self._hold_until = 0
+        self._releaser: asyncio.Task[None] | None = None
         self.save_error: DikteError | None = None
         """Why the last save failed (None: it worked); the changes stay here until one works."""
         self.coalesce = coalesce
@@ -177,7 +178,8 @@ class OpenNotebook:
         self._hold_until = seq
         if self._held is None:
             self._held = []
-            asyncio.get_running_loop().create_task(self._release_held())
+            # kept: the loop holds only a weak reference to a task
+            self._releaser = asyncio.get_running_loop().create_task(self._release_held())
 
     async def _release_held(self) -> None:
         journal = self.journal
