@@ -2789,7 +2789,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -2890,7 +2890,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -2986,7 +2986,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -3078,7 +3078,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -3172,7 +3172,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -3268,7 +3268,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -3697,7 +3697,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -3802,7 +3802,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -3907,7 +3907,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4010,7 +4010,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4115,7 +4115,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4213,7 +4213,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4309,7 +4309,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4412,7 +4412,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4515,7 +4515,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4620,7 +4620,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4725,7 +4725,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -4828,7 +4828,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -7027,7 +7027,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -7121,7 +7121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -7222,7 +7222,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -7314,7 +7314,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;
@@ -7408,7 +7408,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The drive is full. */
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
             507: {
                 headers: {
                     [name: string]: unknown;

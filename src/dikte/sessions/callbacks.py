@@ -113,9 +113,10 @@ def answer_invoke(nb: OpenNotebook, channel: RuntimeChannel, viewer: Viewer, cal
         try:
             result = await invoke(nb, channel, cell_id, name, args, kwargs)
         except DikteError as exc:
-            viewer.send({"type": "invoke_result", "call_id": call_id, "error": exc.message})
+            nb.send_to(viewer, {"type": "invoke_result", "call_id": call_id,
+                                "error": exc.message})
             return
-        viewer.send({"type": "invoke_result", "call_id": call_id, "result": result})
+        nb.send_to(viewer, {"type": "invoke_result", "call_id": call_id, "result": result})
 
     task = asyncio.create_task(run(), name=f"callback-{name}")
     channel.tasks.add(task)

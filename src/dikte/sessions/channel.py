@@ -162,8 +162,8 @@ class RuntimeChannel:
         req = BrowserRequest(request_id=secrets.token_urlsafe(12), runtime_id=runtime_id, nb=nb,
                              viewer=viewer, keep_answer=keep_answer)
         self._requests[req.request_id] = req
-        viewer.send({"type": "channel_request", "request_id": req.request_id, "kind": kind,
-                     "cell_id": cell_id, **fields})
+        nb.send_to(viewer, {"type": "channel_request", "request_id": req.request_id,
+                            "kind": kind, "cell_id": cell_id, **fields})
         nb.touch()
         return req
 
@@ -201,12 +201,12 @@ class RuntimeChannel:
         self._requests.pop(request_id, None)
         if not req.answered.is_set():
             req.answered.set()
-            req.viewer.send({"type": "channel_done", "request_id": request_id})
+            req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": request_id})
 
     def _finish(self, req: BrowserRequest, value: Any = None, error: str | None = None) -> None:
         req.value, req.error = value, error
         req.answered.set()
-        req.viewer.send({"type": "channel_done", "request_id": req.request_id})
+        req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": req.request_id})
         if not req.keep_answer:
             self._requests.pop(req.request_id, None)
 
@@ -217,7 +217,8 @@ class RuntimeChannel:
                 self._requests.pop(req.request_id, None)
                 if not req.answered.is_set():
                     req.answered.set()
-                    req.viewer.send({"type": "channel_done", "request_id": req.request_id})
+                    req.nb.send_to(req.viewer,
+                                   {"type": "channel_done", "request_id": req.request_id})
 
     def pending(self) -> int:
         """How many requests wait (for tests and diagnostics)."""

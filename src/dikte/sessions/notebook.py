@@ -137,6 +137,16 @@ class OpenNotebook:
         self.flush_outputs()
         self._send(message)
 
+    def send_to(self, viewer: Viewer, message: dict[str, Any]) -> None:
+        """Send to one viewer, in order with what every viewer is sent: after the output deltas
+        gathered so far and any messages held for an edit (code in a runtime asking the tab for
+        something may rely on an output it displayed just before)."""
+        self.flush_outputs()
+        if self._held is not None:
+            self._held.append((message, [viewer]))
+        else:
+            viewer.send(message)
+
     def flush_outputs(self) -> None:
         """Send the output deltas gathered so far (merged) now."""
         if self._flush_handle is not None:
