@@ -121,7 +121,7 @@ class SessionManager:
 
     async def release(self, nb: OpenNotebook) -> None:
         """Forget a notebook nobody watches, runs or connects; it is saved first."""
-        if len(nb.audience) or nb.runtime is not None or not nb.idle.is_set():
+        if len(nb.audience) or nb.runtime is not None or not nb.idle.is_set() or nb.pinned:
             return
         await nb.save()
         if nb.unsaved:
@@ -225,7 +225,11 @@ class SessionManager:
         """Give the notebook a runtime (if it has none) and wait until its kernel answers, or,
         when it waits for an accelerator, return at once with the link queued."""
         if nb.runtime is None:
-            measured = await self._measure(nb, shape)
+            nb.pinned += 1  # not released while this measures (it has no runtime yet)
+            try:
+                measured = await self._measure(nb, shape)
+            finally:
+                nb.pinned -= 1
             if nb.runtime is None:  # else another connect came first while this measured
                 link, spec = self._prepare(nb, image, shape, background, measured)
                 task = self._begin(link, spec)

@@ -66,6 +66,9 @@ class OpenNotebook:
         self.last_activity = time.time()
         """The later of the last interaction and the end of the last cell run (idle timeout)."""
         self.last_viewer_left_at: float | None = None
+        self.pinned = 0
+        """Operations under way that need this object to stay the open notebook (a connect
+        measuring before its runtime exists): it is not released meanwhile."""
         self._run_error = False
         self._dirty = False
         self._last_save = 0.0
