@@ -225,3 +225,16 @@ def test_only_the_servers_own_temp_files_are_left_out_of_the_usage(drives: Path)
     assert remove_interrupted_saves(drives) == 1
     assert theirs.exists()
     assert sorted(os.listdir(drive.root / "Notebooks")) == []
+
+
+def test_a_file_put_in_place_but_not_yet_given_to_the_owner_is_given_at_start_up(
+        drives: Path) -> None:
+    """A save renames its temp file into place, then gives it to the drive's owner: a server
+    killed in between leaves the file the server's, and the start-up sweep gives it to them
+    (without it a runtime could read its own notebook but never write it)."""
+    drive = Drive(drives / "6", owner_uid=4343)
+    drive.write_bytes("data.csv", b"a,b\n")
+    placed = drive.root / "data.csv"
+    os.chown(placed, os.geteuid(), os.geteuid())  # as the killed save left it
+    assert remove_interrupted_saves(drives) == 0
+    assert placed.stat().st_uid == 4343 and placed.read_bytes() == b"a,b\n"

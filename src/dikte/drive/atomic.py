@@ -143,18 +143,19 @@ class AtomicFile:
         the file is (read from its descriptor, not from its name, which a runtime may reuse)."""
         assert self.fd is not None
         try:
-            try:
-                if self.owner_uid is not None:
-                    os.fchown(self.fd, self.owner_uid, self.owner_uid)
-                os.fsync(self.fd)
-                info = os.fstat(self.fd)
-            finally:
-                os.close(self.fd)
-                self.fd = None
+            os.fsync(self.fd)
             if overwrite:
                 os.rename(self.temp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
             else:
                 self._place_without_replacing()
+            # given to the drive's owner only once in place: a temp file is the server's for
+            # its whole life, so one left by a server killed mid-save is always recognised
+            # (and a file put in place but not yet given is given at the next start)
+            if self.owner_uid is not None:
+                os.fchown(self.fd, self.owner_uid, self.owner_uid)
+            info = os.fstat(self.fd)
+            os.close(self.fd)
+            self.fd = None
             os.fsync(self.dir_fd)
             return info
         except FileExistsError:

@@ -91,13 +91,25 @@ def is_save_temp(name: str, uid: int) -> bool:
 
 def remove_save_temps(root: Path) -> list[str]:
     """Remove the temp files of saves under ``root`` (their saves were cut off: call it only when
-    none can be running, at start-up); returns their drive-relative paths."""
-    removed = []
+    none can be running, at start-up); returns their drive-relative paths. A file a save put in
+    place but had not yet given to the drive's owner (the server was killed in between) is
+    given now."""
+    removed: list[str] = []
+    server = os.geteuid()
+    try:
+        owner = os.stat(root).st_uid
+    except OSError:
+        return removed
     for fd, where, found in _regular_files(root):
         if is_save_temp(found.name, found.st_uid):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(found.name, dir_fd=fd)
                 removed.append(join((*where, found.name)))
+        elif found.st_uid == server != owner:
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(found.name, owner, owner, dir_fd=fd, follow_symlinks=False)
+                log.info("gave %s/%s to the drive's owner (a save was cut off)", root.name,
+                         join((*where, found.name)))
     return removed
 
 
