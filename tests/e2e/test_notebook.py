@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def test_a_tqdm_loop_ends_as_one_bar(page: Page, server: DikteServer) -> None:
 def test_output_printed_while_the_tab_was_closed_is_there_after_reopening(
         new_page: Callable[..., Page], server: DikteServer) -> None:
     client = server.client()
-    path = "Notebooks/closed.ipynb"
+    path = f"Notebooks/closed-{uuid.uuid4().hex[:8]}.ipynb"  # a rerun starts afresh
     (cid,) = client.new_notebook(
         path, ["import time\nfor i in range(60):\n    print(f'line {i}', flush=True)\n"
                "    time.sleep(0.1)"])
