@@ -351,6 +351,18 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
+def stop_and_clean(server: Server, root: Path, *, keep: bool) -> None:
+    """Stop the server, end any runtime process it left, and remove the temporary dir."""
+    server.stop()
+    leftovers = server.kill_leftovers()
+    if leftovers:
+        log(f"killed leftover runtime processes: {leftovers}")
+    if keep:
+        log(f"kept {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -488,14 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(Exception):
                 api.end_all_sessions()
             api.http.close()
-        server.stop()
-        leftovers = server.kill_leftovers()
-        if leftovers:
-            log(f"killed leftover runtime processes: {leftovers}")
-        if args.keep:
-            log(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        stop_and_clean(server, root, keep=args.keep)
 
     info = machine()
     info["loadavg_before"] = load_before

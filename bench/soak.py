@@ -33,7 +33,6 @@ import json
 import os
 import random
 import secrets
-import shutil
 import signal
 import statistics
 import sys
@@ -47,7 +46,7 @@ from urllib.parse import quote
 
 import httpx
 import psutil
-from bench_core import Api, Server, machine
+from bench_core import Api, Server, machine, stop_and_clean
 from websockets.asyncio.client import ClientConnection, connect
 
 NOTEBOOK = "Notebooks/soak.ipynb"
@@ -431,14 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = asyncio.run(soak_loop(soak, people, args))
     finally:
         end_runtimes(admin, people)
-        server.stop()
-        leftovers = server.kill_leftovers()
-        if leftovers:
-            log(f"killed leftover runtime processes: {leftovers}")
-        if args.keep:
-            log(f"kept {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        stop_and_clean(server, root, keep=args.keep)
 
     assert soak is not None
     failures, notes = verdict(rows, args.warmup_minutes)
