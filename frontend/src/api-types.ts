@@ -378,6 +378,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notebooks/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete
+         * @description Completions from the notebook's kernel at ``cursor_pos`` (answered while a cell runs).
+         */
+        post: operations["complete_api_notebooks_complete_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notebooks/connect": {
         parameters: {
             query?: never;
@@ -492,6 +512,26 @@ export interface paths {
          * @description Answer the input() or getpass() prompt of the running cell.
          */
         post: operations["answer_input_api_notebooks_input_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notebooks/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inspect
+         * @description Help for the name at ``cursor_pos``, as ``name?`` (detail 0) or ``name??`` (detail 1).
+         */
+        post: operations["inspect_api_notebooks_inspect_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1256,6 +1296,38 @@ export interface components {
             /** Request Id */
             request_id: string;
         };
+        /** CompleteBody */
+        CompleteBody: {
+            /**
+             * Code
+             * @description The cell's source (or any code) to complete in.
+             */
+            code: string;
+            /**
+             * Cursor Pos
+             * @description Where the cursor is, in characters (Unicode code points); default the end.
+             */
+            cursor_pos?: number | null;
+            /** Path */
+            path: string;
+        };
+        /** CompleteResult */
+        CompleteResult: {
+            /** Cursor End */
+            cursor_end: number;
+            /**
+             * Cursor Start
+             * @description The completed text replaces code[cursor_start:cursor_end].
+             */
+            cursor_start: number;
+            /** Matches */
+            matches: string[];
+            /**
+             * Types
+             * @description One per match: function, module, instance, keyword... or empty where the kernel does not say.
+             */
+            types: string[];
+        };
         /** ConnectBody */
         ConnectBody: {
             /**
@@ -1467,6 +1539,37 @@ export interface components {
             path: string;
             /** Value */
             value: string;
+        };
+        /** InspectBody */
+        InspectBody: {
+            /** Code */
+            code: string;
+            /**
+             * Cursor Pos
+             * @description Default the end of the code.
+             */
+            cursor_pos?: number | null;
+            /**
+             * Detail Level
+             * @description 0 as `name?`, 1 as `name??` (source).
+             * @default 0
+             * @enum {integer}
+             */
+            detail_level: 0 | 1;
+            /** Path */
+            path: string;
+        };
+        /** InspectResult */
+        InspectResult: {
+            /**
+             * Data
+             * @description A MIME bundle: text/plain (with ANSI colours), often text/html.
+             */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Found */
+            found: boolean;
         };
         /** InvitationCode */
         InvitationCode: {
@@ -3813,6 +3916,111 @@ export interface operations {
             };
         };
     };
+    complete_api_notebooks_complete_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompleteResult"];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No runtime can be started now. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     connect_api_notebooks_connect_post: {
         parameters: {
             query?: never;
@@ -4339,6 +4547,111 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A limit is reached (quota, rate); Retry-After says when to try again, if it can. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No runtime can be started now. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The drive is full (drive_full), or the server's disk is (disk_full); nothing was changed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    inspect_api_notebooks_inspect_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectResult"];
+                };
             };
             /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
             400: {

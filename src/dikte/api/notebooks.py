@@ -1,4 +1,5 @@
-"""Notebook endpoints: create, view, edit, connect, run, interrupt, cancel, restart, input."""
+"""Notebook endpoints: create, view, edit, connect, run, interrupt, cancel, restart, input,
+completion and help."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.errors import DikteError, RuntimeUnavailable
 from dikte.schemas.rest import (
     CancelBody,
+    CompleteBody,
+    CompleteResult,
     ConnectBody,
     DriveEntry,
     EditBody,
     EditResult,
     InputBody,
+    InspectBody,
+    InspectResult,
     NotebookView,
     PathBody,
     RunBody,
     RunResult,
     RuntimeInfo,
 )
+from dikte.sessions import assist
 from dikte.sessions.document import code_cells
 from dikte.sessions.edit_limits import EditLimits, check_edit
 from dikte.sessions.snapshot import encode
@@ -124,3 +130,23 @@ async def answer_input(body: InputBody, person: PersonDep, svc: ServicesDep) -> 
     """Answer the input() or getpass() prompt of the running cell."""
     nb = await svc.sessions.open(person.id, body.path)
     nb.input_reply(body.value)
+
+
+@router.post("/complete", response_model=CompleteResult)
+async def complete(body: CompleteBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
+    """Completions from the notebook's kernel at ``cursor_pos`` (answered while a cell runs)."""
+    nb = await svc.sessions.open(person.id, body.path)
+    try:
+        return await assist.complete(nb, body.code, body.cursor_pos)
+    finally:
+        await svc.sessions.release(nb)
+
+
+@router.post("/inspect", response_model=InspectResult)
+async def inspect(body: InspectBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
+    """Help for the name at ``cursor_pos``, as ``name?`` (detail 0) or ``name??`` (detail 1)."""
+    nb = await svc.sessions.open(person.id, body.path)
+    try:
+        return await assist.inspect(nb, body.code, body.cursor_pos, body.detail_level)
+    finally:
+        await svc.sessions.release(nb)

@@ -26,13 +26,16 @@ from dikte.schemas.ws import (
     ChannelReadyMsg,
     ChannelReplyMsg,
     ClientMessage,
+    CompleteMsg,
     EditMsg,
     ExecuteMsg,
     InputReplyMsg,
+    InspectMsg,
     InterruptMsg,
     InvokeFunctionMsg,
     RestartMsg,
 )
+from dikte.sessions import assist
 from dikte.sessions.callbacks import answer_invoke
 from dikte.sessions.edit_limits import EditLimits, check_edit, check_message_size
 from dikte.sessions.manager import SessionManager
@@ -166,6 +169,29 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
     elif isinstance(msg, InvokeFunctionMsg):
         answer_invoke(nb, sessions.channel, viewer, msg.call_id, msg.cell_id, msg.name,
                       msg.args, msg.keywords)
+    elif isinstance(msg, CompleteMsg | InspectMsg):
+        _answer_assist(nb, viewer, msg)
+
+
+def _answer_assist(nb: OpenNotebook, viewer: Viewer, msg: CompleteMsg | InspectMsg) -> None:
+    """Ask the kernel in the background (the socket keeps reading) and answer this tab only."""
+
+    async def ask() -> None:
+        kind = "complete_reply" if isinstance(msg, CompleteMsg) else "inspect_reply"
+        try:
+            if isinstance(msg, CompleteMsg):
+                answer = await assist.complete(nb, msg.code, msg.cursor_pos)
+            else:
+                answer = await assist.inspect(nb, msg.code, msg.cursor_pos, msg.detail_level)
+        except DikteError as exc:
+            nb.send_to(viewer, {"type": kind, "request_id": msg.request_id,
+                                "error": exc.message})
+            return
+        nb.send_to(viewer, {"type": kind, "request_id": msg.request_id, **answer})
+
+    task = asyncio.create_task(ask(), name=f"assist-{msg.type}")
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 __all__ = ["TOKEN_PROTOCOL_PREFIX", "router"]

@@ -33,11 +33,12 @@ def follow_run(url: str, token: str, path: str, body: dict[str, Any]) -> int:
             return 0
         numbers = {c["id"]: i + 1 for i, c in enumerate(snapshot["notebook"]["cells"])}
         failed = False
+        echo: list[str] = []  # the server writes an answered prompt into the output: shown here already
         while waiting:
             msg = json.loads(ws.recv())
             kind = msg["type"]
             if kind == "output" and msg["cell_id"] in numbers:
-                _print_change(msg["cell_id"], msg["change"], texts)
+                _print_change(msg["cell_id"], msg["change"], texts, echo)
             elif kind == "cell_state" and msg["cell_id"] in waiting:
                 if msg["state"] == "running":
                     print(f"--- cell {numbers.get(msg['cell_id'])} running ---", flush=True)
@@ -56,12 +57,26 @@ def follow_run(url: str, token: str, path: str, body: dict[str, Any]) -> int:
                                timeout=60, headers={"Authorization": f"Bearer {token}"})
                     continue
                 ws.send(json.dumps({"type": "input_reply", "value": value}))
+                echo[:] = [prompt + ("" if msg.get("password") else value) + "\n"]
+            elif kind == "help":
+                from dikte.cli.headless import output_text
+
+                print(output_text({"output_type": "display_data", "data": msg["data"]}),
+                      flush=True)
             elif kind in ("notice", "runtime") and msg.get("message"):
                 print(f"[{msg['message']}]", file=sys.stderr, flush=True)
         return 1 if failed else 0
 
 
-def _print_change(cell_id: str, change: dict[str, Any], texts: dict[tuple[str, int], str]) -> None:
+def _unechoed(text: str, echo: list[str]) -> str:
+    """``text`` without the answered prompt the terminal shows already."""
+    if echo and text.startswith(echo[0]):
+        text = text[len(echo.pop()):]
+    return text
+
+
+def _print_change(cell_id: str, change: dict[str, Any], texts: dict[tuple[str, int], str],
+                  echo: list[str]) -> None:
     kind = change["kind"]
     key = (cell_id, change.get("index", 0))
     if kind == "text_tail":
@@ -70,14 +85,14 @@ def _print_change(cell_id: str, change: dict[str, Any], texts: dict[tuple[str, i
         new = old[:keep] + change["text"]
         texts[key] = new
         if keep >= len(old):
-            sys.stdout.write(change["text"])
+            sys.stdout.write(_unechoed(change["text"], echo))
         else:
             sys.stdout.write("\r" + new[new.rfind("\n", 0, keep) + 1:])
     elif kind == "append":
         out = change["output"]
         if out.get("output_type") == "stream":
             texts[key] = out["text"]
-            sys.stdout.write(out["text"])
+            sys.stdout.write(_unechoed(out["text"], echo))
         else:
             from dikte.cli.headless import output_text
 

@@ -249,6 +249,34 @@ class CancelBody(BaseModel):
     cell_ids: list[str] | None = Field(None, description="Queued cells to cancel; none means all.")
 
 
+class CompleteBody(BaseModel):
+    path: str
+    code: str = Field(description="The cell's source (or any code) to complete in.")
+    cursor_pos: int | None = Field(None, ge=0, description="Where the cursor is, in "
+                                   "characters (Unicode code points); default the end.")
+
+
+class CompleteResult(BaseModel):
+    matches: list[str]
+    cursor_start: int = Field(description="The completed text replaces code[cursor_start:cursor_end].")
+    cursor_end: int
+    types: list[str] = Field(description="One per match: function, module, instance, keyword... "
+                             "or empty where the kernel does not say.")
+
+
+class InspectBody(BaseModel):
+    path: str
+    code: str
+    cursor_pos: int | None = Field(None, ge=0, description="Default the end of the code.")
+    detail_level: Literal[0, 1] = Field(0, description="0 as `name?`, 1 as `name??` (source).")
+
+
+class InspectResult(BaseModel):
+    found: bool
+    data: dict[str, Any] = Field(description="A MIME bundle: text/plain (with ANSI colours), "
+                                 "often text/html.")
+
+
 class InputBody(BaseModel):
     path: str
     value: str

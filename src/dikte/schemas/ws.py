@@ -1,10 +1,11 @@
 """WebSocket messages for one open notebook, as tagged unions on ``type``.
 
 Client -> server: ``execute``, ``edit``, ``interrupt``, ``cancel``, ``restart``, ``input_reply``,
-``activity``, ``channel_ready``, ``channel_reply``, ``invoke_function``.
+``activity``, ``channel_ready``, ``channel_reply``, ``invoke_function``, ``complete``, ``inspect``.
 Server -> client: ``snapshot`` first, then deltas: ``edited``, ``cell_state``, ``output``,
 ``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``;
-to one tab only: ``channel_request``, ``channel_done``, ``invoke_result``.
+``help`` (a ``name?`` page); to one tab only: ``channel_request``, ``channel_done``,
+``invoke_result``, ``complete_reply``, ``inspect_reply``.
 """
 
 from __future__ import annotations
@@ -77,9 +78,30 @@ class InvokeFunctionMsg(BaseModel):
     keywords: dict[str, Any] = Field(default_factory=dict, description="The kwargs.")
 
 
+class CompleteMsg(BaseModel):
+    """Completions at ``cursor_pos`` in ``code``; answered by ``complete_reply`` with the same
+    ``request_id`` (``matches``, ``cursor_start``, ``cursor_end``, ``types``, or ``error``)."""
+
+    type: Literal["complete"]
+    request_id: str = Field(max_length=100)
+    code: str
+    cursor_pos: int = Field(ge=0)
+
+
+class InspectMsg(BaseModel):
+    """Help for the name at ``cursor_pos``; answered by ``inspect_reply`` (``found``, ``data``
+    a MIME bundle, or ``error``)."""
+
+    type: Literal["inspect"]
+    request_id: str = Field(max_length=100)
+    code: str
+    cursor_pos: int = Field(ge=0)
+    detail_level: Literal[0, 1] = 0
+
+
 ClientMessage = Annotated[
     ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg | ActivityMsg
-    | ChannelReadyMsg | ChannelReplyMsg | InvokeFunctionMsg,
+    | ChannelReadyMsg | ChannelReplyMsg | InvokeFunctionMsg | CompleteMsg | InspectMsg,
     Field(discriminator="type"),
 ]
 

@@ -415,10 +415,18 @@ class OpenNotebook:
             self.finish_running()
 
     def on_shell(self, msg: dict[str, Any]) -> None:
-        if (msg["msg_type"] == "execute_reply"
-                and msg["parent_header"].get("msg_id") == self.running_msg
-                and msg["content"].get("status") == "error"):
+        if (msg["msg_type"] != "execute_reply"
+                or msg["parent_header"].get("msg_id") != self.running_msg):
+            return
+        if msg["content"].get("status") == "error":
             self._run_error = True
+        for payload in msg["content"].get("payload") or []:
+            # `name?` and `%pdoc`: a help page, shown beside the notebook (as Colab and Jupyter
+            # do), not kept in the cell's outputs
+            if isinstance(payload, dict) and payload.get("source") == "page":
+                data = payload.get("data")
+                if isinstance(data, dict) and data:
+                    self.broadcast({"type": "help", "cell_id": self.running, "data": data})
 
     def on_stdin(self, msg: dict[str, Any]) -> None:
         if msg["msg_type"] != "input_request" or self.running is None:
@@ -432,8 +440,14 @@ class OpenNotebook:
             raise Conflict("No cell is waiting for input.", code="no_input_pending")
         self.runtime.channel.input_reply(value)
         self.touch()
-        self.pending_input = None
+        asked, self.pending_input = self.pending_input, None
         self.broadcast({"type": "input_done"})
+        if self.recorder is not None and asked["cell_id"] == self.running:
+            # the prompt and the answer stay in the output, as Jupyter and Colab show them
+            # ("Your name? Ada"); a password's answer is never written anywhere
+            echo = asked["prompt"] + ("" if asked["password"] else value) + "\n"
+            self.emit_outputs(self.recorder.apply("stream", {"name": "stdout", "text": echo}))
+            self.mark_dirty()
 
     # saving
 
