@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import sign_in
-from tests.support.server import ROOMY_TIER, Client, DikteServer
+from tests.support.server import ROOMY_TIER, Client, DikteServer, cell_text
 
 LONG = 90_000  # ms: a runtime's first start on a busy machine
 
@@ -200,7 +200,7 @@ def test_change_runtime_type_lists_images_and_reconnects(page: Page, server: Dik
 
 def test_input_is_answered_in_the_page(page: Page, server: DikteServer) -> None:
     client = server.client()
-    path = "Notebooks/input.ipynb"
+    path = f"Notebooks/input-{uuid.uuid4().hex[:8]}.ipynb"
     (cid,) = client.new_notebook(path, ["name = input('Your name? ')\nprint('hello', name)"])
     open_notebook(page, server, path)
     run_button(page, cid).click()
@@ -214,6 +214,9 @@ def test_input_is_answered_in_the_page(page: Page, server: DikteServer) -> None:
     field.press("Enter")
     expect(output(page, cid)).to_contain_text("hello Ada")
     expect(cell(page, cid).locator("form.input-prompt")).to_have_count(0)
+    # the prompt and the answer stay in the output, as in Colab and Jupyter
+    expect(output(page, cid)).to_contain_text("Your name? Ada")
+    assert cell_text(client.view(path), cid) == "Your name? Ada\nhello Ada\n"
 
 
 def test_a_dead_kernel_shows_a_notice_until_dismissed(page: Page, server: DikteServer) -> None:

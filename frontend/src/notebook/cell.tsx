@@ -6,6 +6,7 @@ import type { EditorView } from "@codemirror/view";
 import { EditorSelection } from "@codemirror/state";
 import type { CellModel } from "./handle";
 import type { CellState, NotebookStore, PendingInput } from "./store";
+import { startCompletion } from "@codemirror/autocomplete";
 import { createEditor, setEditorText } from "./editor";
 import { leaveCell, runCell, selectCell } from "./actions";
 import { RunButton } from "./runbutton";
@@ -107,6 +108,7 @@ function LiveEditor({ store, cell, index }: { store: NotebookStore; cell: CellMo
         selectCell(store, id);
       },
       onLeave: (dir) => leaveCell(store, id, dir),
+      kernel: store.kernel,
     });
     view.current = v;
     const unregister = store.registerEditor(id, {
@@ -120,6 +122,10 @@ function LiveEditor({ store, cell, index }: { store: NotebookStore; cell: CellMo
           scrollIntoView: true,
         });
         v.dom.scrollIntoView({ block: "nearest" });
+      },
+      complete() {
+        v.focus();
+        startCompletion(v);
       },
     });
     return () => {

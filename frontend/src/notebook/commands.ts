@@ -2,6 +2,7 @@
 import type { CellType, Command, NotebookHandle } from "./handle";
 import type { NotebookStore } from "./store";
 import { addCell, afterFocused, connect, disconnect, restart, runMode } from "./actions";
+import { openPanel } from "../panels/bus";
 
 export type PageUi = {
   openShortcuts(): void;
@@ -29,6 +30,13 @@ export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
     { id: "add-code", title: "Add code cell", shortcut: "Ctrl+M B", run: () => void addCell(store, afterFocused(store), "code") },
     { id: "add-text", title: "Add text cell", run: () => void addCell(store, afterFocused(store), "markdown") },
     { id: "shortcuts", title: "Keyboard shortcuts", shortcut: "Ctrl+M H", run: ui.openShortcuts },
+    { id: "help-pane", title: "Show the help pane (documentation from the kernel)", run: () => openPanel("help") },
+    {
+      id: "complete",
+      title: "Complete the name at the cursor",
+      shortcut: "Tab / Ctrl+Space",
+      run: () => store.focusedId && store.editors.get(store.focusedId)?.complete?.(),
+    },
   ];
 }
 
@@ -54,5 +62,11 @@ export function makeHandle(store: NotebookStore, commands: () => Command[]): Not
       for (const id of cellIds) store.execute(id);
     },
     commands,
+    help: () => store.help,
+    lookUp: async (name, detail) => {
+      const reply = await store.kernel.inspect(name, [...name].length, detail);
+      if (!reply.found) throw new Error(`The kernel knows nothing called ${name}.`);
+      store.showHelp(name, reply.data);
+    },
   };
 }

@@ -1,6 +1,6 @@
 // CodeMirror 6 for one cell: Python or Markdown, auto-indent, bracket matching and closing,
 // undo, and the notebook's run keys (in Prec.highest: the default keymap's Enter wins otherwise).
-import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { closeBrackets, closeBracketsKeymap, completionKeymap, completionStatus } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { python } from "@codemirror/lang-python";
 import { bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
@@ -16,6 +16,7 @@ import {
   type KeyBinding,
 } from "@codemirror/view";
 import { classHighlighter } from "@lezer/highlight";
+import { kernelAssist, type KernelAssist } from "./kernel-assist";
 
 export type RunMode = "in_place" | "advance" | "insert_below";
 
@@ -30,6 +31,8 @@ export interface EditorOptions {
   onEscape(): void;
   /** Arrow keys at the first/last line move to the neighbouring cell. */
   onLeave(direction: -1 | 1): boolean;
+  /** Completion and help from the runtime's kernel (code cells). */
+  kernel?: KernelAssist;
 }
 
 export function createEditor(o: EditorOptions): EditorView {
@@ -44,6 +47,7 @@ export function createEditor(o: EditorOptions): EditorView {
     {
       key: "Escape",
       run: (view) => {
+        if (completionStatus(view.state) !== null) return false; // closes the completions
         view.contentDOM.blur();
         o.onEscape();
         return true;
@@ -53,6 +57,7 @@ export function createEditor(o: EditorOptions): EditorView {
       key: "ArrowUp",
       run: (view) => {
         const sel = view.state.selection.main;
+        if (completionStatus(view.state) === "active") return false; // moves in the completions
         if (!sel.empty || view.state.doc.lineAt(sel.head).number !== 1) return false;
         return o.onLeave(-1);
       },
@@ -61,13 +66,16 @@ export function createEditor(o: EditorOptions): EditorView {
       key: "ArrowDown",
       run: (view) => {
         const sel = view.state.selection.main;
+        if (completionStatus(view.state) === "active") return false;
         if (!sel.empty || view.state.doc.lineAt(sel.head).number !== view.state.doc.lines) return false;
         return o.onLeave(1);
       },
     },
   ];
   const markdownLanguage = new Compartment();
+  const assist = o.language === "python" && o.kernel ? kernelAssist(o.kernel) : [];
   const extensions = [
+    Prec.highest(assist), // before the run keys: Escape first closes a help tooltip
     Prec.highest(keymap.of(runKeys)),
     highlightSpecialChars(),
     history(),
@@ -88,7 +96,7 @@ export function createEditor(o: EditorOptions): EditorView {
       ...completionKeymap,
       indentWithTab,
     ]),
-    o.language === "python" ? [python(), autocompletion()] : [markdownLanguage.of([]), EditorView.lineWrapping],
+    o.language === "python" ? [python()] : [markdownLanguage.of([]), EditorView.lineWrapping],
     placeholder(o.language === "python" ? "Start coding…" : "Write text in Markdown…"),
     EditorView.contentAttributes.of({ "aria-label": o.label }),
     EditorView.updateListener.of((u) => {

@@ -55,4 +55,8 @@ export interface NotebookHandle {
   run(cellIds: string[]): void;
   /** Commands the page offers (run all, interrupt, ...) for the command palette. */
   commands(): Command[];
+  /** The last help page (`name?` in a cell, or asked with lookUp). */
+  help(): { title: string; text: string } | null;
+  /** Ask the kernel for the help of ``name`` (``detail`` 1 adds the source) and show it. */
+  lookUp(name: string, detail: 0 | 1): Promise<void>;
 }

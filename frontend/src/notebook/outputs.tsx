@@ -4,7 +4,7 @@
 // Every output element carries data-output-type (the nbformat output_type: stream,
 // display_data, execute_result, error); rich ones also data-mime (the MIME type shown) and
 // streams data-stream (stdout / stderr).
-import { AnsiUp } from "ansi_up";
+import { ansiToHtml } from "./ansi";
 import type { ComponentChildren } from "preact";
 import { memo } from "preact/compat";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -101,12 +101,6 @@ export function tail(text: string, maxLines: number, maxChars: number): { shown:
   let shown = text.slice(begin);
   if (shown.length > maxChars) shown = shown.slice(shown.length - maxChars);
   return { shown, hiddenLines: total - countLines(shown), cut: true };
-}
-
-function ansiToHtml(text: string): string {
-  const au = new AnsiUp(); // stateful: one per text, so colours never leak between outputs
-  au.use_classes = true; // colours from outputs.css, readable in light and dark
-  return au.ansi_to_html(text);
 }
 
 /** Preformatted text with ANSI colours, keeping only its tail in the DOM until "Show all". */

@@ -7,6 +7,8 @@ import type { CellModel, CellType, Output, OutputChange } from "./handle";
 import { applyChange } from "./changes";
 import { ColabBridge } from "./colab";
 import { rendersInFrame } from "./outputs";
+import type { CompleteReply, InspectReply, KernelAssist } from "./kernel-assist";
+import { openPanel } from "../panels/bus";
 
 export type CellState = {
   state: "idle" | "queued" | "running";
@@ -28,6 +30,8 @@ export type PendingInput = { cell_id: string; prompt: string; password: boolean 
 /** What a Cell component needs from its editor, registered while it is mounted. */
 export interface EditorApi {
   focus(from?: number, to?: number): void;
+  /** Open the kernel's completions at the cursor (code cells). */
+  complete?(): void;
 }
 
 type Inflight = {
@@ -128,6 +132,11 @@ export class NotebookStore {
   private retries = 0;
   private retryTimer = 0;
   private closed = false;
+  /** Completion and help requests waiting for the kernel's answer, by request id. */
+  private asks = new Map<string, { resolve(v: Msg): void; reject(e: Error): void }>();
+  private nextAsk = 1;
+  /** The last help page (`name?` in a cell, or asked in the Help panel). */
+  help: { title: string; text: string } | null = null;
   private sendChain: Promise<void> = Promise.resolve();
 
   constructor(path: string) {
@@ -178,6 +187,8 @@ export class NotebookStore {
       this.ws = null;
       this.dropInflight();
       this.colab.dropAll();
+      for (const waiting of this.asks.values()) waiting.reject(new Error("The connection to the server was lost."));
+      this.asks.clear();
       if (this.closed) return;
       if (ev.code === 4401) {
         get("/api/me").catch(() => {}); // lets the app show the sign-in page
@@ -237,6 +248,40 @@ export class NotebookStore {
     } else {
       this.outbox.push({ msg, track });
     }
+  }
+
+  /** Ask the kernel (through the server) for completions or help; rejects with the reason. */
+  private ask(msg: Msg): Promise<Msg> {
+    if (this.conn !== "open") return Promise.reject(new Error("The notebook is not connected to the server."));
+    const request_id = `a${this.nextAsk++}`;
+    return new Promise((resolve, reject) => {
+      this.asks.set(request_id, { resolve, reject });
+      this.send({ ...msg, request_id });
+    });
+  }
+
+  /** What a code cell's editor asks the kernel (notebook/kernel-assist.ts). */
+  readonly kernel: KernelAssist = {
+    complete: (code, cursorPos) =>
+      this.ask({ type: "complete", code, cursor_pos: cursorPos }) as Promise<CompleteReply>,
+    inspect: (code, cursorPos, detail) =>
+      this.ask({ type: "inspect", code, cursor_pos: cursorPos, detail_level: detail }) as Promise<InspectReply>,
+  };
+
+  /** Show a help page in the Help panel. */
+  showHelp(title: string, data: Record<string, unknown>) {
+    const text = data["text/plain"];
+    this.help = { title, text: typeof text === "string" ? text : "(This help page has no text version.)" };
+    this.changed();
+    openPanel("help");
+  }
+
+  private answerAsk(msg: Msg) {
+    const waiting = this.asks.get(msg.request_id);
+    if (!waiting) return;
+    this.asks.delete(msg.request_id);
+    if (msg.error) waiting.reject(new Error(msg.error));
+    else waiting.resolve(msg);
   }
 
   // ---- server messages ----
@@ -314,6 +359,13 @@ export class NotebookStore {
       case "channel_done":
       case "invoke_result":
         this.colab.handle(msg);
+        break;
+      case "complete_reply":
+      case "inspect_reply":
+        this.answerAsk(msg);
+        break;
+      case "help":
+        this.showHelp("Help", msg.data ?? {});
         break;
       case "error":
         this.toast(msg.message, "error");

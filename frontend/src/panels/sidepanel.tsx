@@ -5,6 +5,7 @@ import type { NotebookHandle } from "../notebook/handle";
 import { onOpenPanel, type PanelName } from "./bus";
 import { FilesPanel } from "./files";
 import { FindPanel } from "./find";
+import { HelpPanel } from "./help";
 import { SecretsPanel } from "./secrets";
 import { SnippetsPanel } from "./snippets";
 import { TerminalPanel } from "./terminal";
@@ -47,6 +48,13 @@ const PANELS: { name: PanelName; title: string; icon: JSX.Element }[] = [
     name: "files",
     title: "Files",
     icon: icon("M10 4H4a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-8z"),
+  },
+  {
+    name: "help",
+    title: "Help",
+    icon: icon(
+      "M11 18h2v-2h-2zm1-16a10 10 0 1 0 0 20 10 10 0 0 0 0-20m0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16m0-14a4 4 0 0 0-4 4h2a2 2 0 1 1 4 0c0 2-3 1.75-3 5h2c0-2.25 3-2.5 3-5a4 4 0 0 0-4-4",
+    ),
   },
   {
     name: "terminal",
@@ -146,6 +154,7 @@ export function SidePanel({ nb }: { nb: NotebookHandle }) {
             {open === "snippets" && <SnippetsPanel nb={nb} />}
             {open === "secrets" && <SecretsPanel nb={nb} />}
             {open === "files" && <FilesPanel nb={nb} />}
+            {open === "help" && <HelpPanel nb={nb} />}
             {termStarted && (
               <div class="sp-term-wrap" hidden={open !== "terminal"}>
                 <TerminalPanel nb={nb} active={open === "terminal"} />
