@@ -455,6 +455,33 @@ def test_headless_run_rejects_a_malformed_notebook(tmp_path: Path, content: byte
     assert not out.exists()
 
 
+@pytest.mark.timeout(180)
+def test_headless_run_gives_secrets_from_the_environment(tmp_path: Path) -> None:
+    src = write_notebook(
+        tmp_path / "secrets.ipynb",
+        "from google.colab import userdata\nprint(userdata.get('API_KEY'), "
+        "userdata.get('OTHER'))",
+        "try:\n    userdata.get('MISSING')\nexcept userdata.SecretNotFoundError as e:\n"
+        "    print(type(e).__name__, e)")
+    r = subprocess.run(
+        [*COMMAND, "run", "--data-dir", str(tmp_path / "data"), str(src),
+         "--secret", "API_KEY", "--secret", "OTHER=MY_OTHER_VARIABLE"],
+        capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+        env={**os.environ, "API_KEY": "k-123", "MY_OTHER_VARIABLE": "o-456"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "k-123 o-456" in r.stdout
+    assert "SecretNotFoundError Secret MISSING does not exist: this is a `dikte run` run; give " \
+           "it with --secret MISSING" in r.stdout
+    r = subprocess.run([*COMMAND, "run", "--data-dir", str(tmp_path / "data"), str(src),
+                        "--secret", "API_KEY"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL,
+                       env={k: v for k, v in os.environ.items() if k != "API_KEY"})
+    assert r.returncode == 2
+    assert r.stderr == ("dikte run: --secret API_KEY: the environment has no variable API_KEY; "
+                        "set it (export API_KEY=...) or name another with --secret "
+                        "API_KEY=VARIABLE.\n")
+
+
 def test_headless_run_of_a_missing_file_fails_clearly(tmp_path: Path) -> None:
     r = headless(tmp_path, str(tmp_path / "nope.ipynb"))
     assert r.returncode == 2

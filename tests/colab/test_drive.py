@@ -97,3 +97,43 @@ async def test_flush_and_unmount(sandboxed: Start, drive: Path) -> None:
     assert after.splitlines() == ["[] True", "Drive not mounted, so nothing to flush and unmount.",
                                   "Mounted at /content/drive"]
     assert (drive / "late.txt").read_text() == "flushed"
+
+
+async def test_the_legacy_my_drive_path_is_the_same_drive(sandboxed: Start, drive: Path) -> None:
+    """Old notebooks write to /content/drive/My Drive, which Colab still has."""
+    handle = await sandboxed()
+    async with kernel(handle) as k:
+        out = (await run_cell(k, "open('/content/drive/My Drive/legacy.txt', 'w').write('old')\n"
+                                 "print(open('/content/drive/MyDrive/legacy.txt').read())")).ok()
+    assert out == "old\n"
+    assert (drive / "legacy.txt").read_text() == "old"
+
+
+async def test_cv2_imshow_shows_a_png_in_rgb_order(sandboxed: Start) -> None:
+    handle = await sandboxed()
+    code = (
+        "import struct, zlib\nimport numpy as np\n"
+        "from google.colab.patches import cv2_imshow\n"
+        "shown = []\n"
+        "import IPython.display as d\n"
+        "real = d.display\n"
+        "d.display = lambda obj, **kw: shown.append(obj)\n"
+        "bgr = np.zeros((2, 3, 3), dtype=np.int32)\n"
+        "bgr[..., 0] = 300  # blue, past 255: clipped as Colab does\n"
+        "cv2_imshow(bgr)\n"
+        "d.display = real\n"
+        "png = shown[0].data\n"
+        "assert png.startswith(b'\\x89PNG\\r\\n\\x1a\\n')\n"
+        "w, h = struct.unpack('>II', png[16:24])\n"
+        "idat = png[png.index(b'IDAT') + 4:png.index(b'IEND') - 8]\n"
+        "rows = zlib.decompress(idat)\n"
+        "print(w, h, list(rows[1:4]))\n"
+        "try:\n    cv2_imshow(np.zeros((4,)))\nexcept ValueError as e:\n    print(e)\n"
+        "cv2_imshow(np.full((5, 5), 128))\n"
+    )
+    async with kernel(handle) as k:
+        ran = await run_cell(k, code)
+    lines = ran.ok().splitlines()
+    assert lines[0] == "3 2 [0, 0, 255]"  # blue in BGR is the last channel in RGB
+    assert "this array's shape is (4,)" in lines[1]
+    assert ran.results == ["<IPython.core.display.Image object>"]  # a real PNG output

@@ -4,7 +4,10 @@ outputs are there.
 Expectations live in the notebook itself, where Colab keeps metadata it does not know:
 
 - notebook metadata ``dikte_test`` (optional): ``fixtures`` (names from ``FIXTURES`` below: files
-  and folders the test builds and puts in the run's drive with ``dikte run --with``),
+  and folders the test builds and puts in the run's drive with ``dikte run --with-drive``),
+  ``uploads`` (fixtures given with ``--with``: in the working directory, what
+  ``files.upload()`` returns), ``secrets`` and ``granted`` (the granted ones are given with
+  ``--secret NAME`` from the environment),
   ``exit_code`` (default 0) and ``timeout`` (seconds, default 240).
 - a code cell's metadata ``dikte_test`` (optional): ``output`` (its exact text: streams and
   text/plain results), ``contains`` (strings its text holds), ``error`` (the cell fails with
@@ -17,6 +20,7 @@ is picked up; add a builder to ``FIXTURES`` for new files it needs in the drive.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -121,13 +125,18 @@ def test_notebook_runs_unchanged_with_dikte_run(notebook: Path, tmp_path: Path,
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()
     extra = [arg for name in spec.get("fixtures", [])
-             for arg in ("--with", str(FIXTURES[name](fixtures)))]
+             for arg in ("--with-drive", str(FIXTURES[name](fixtures)))]
+    extra += [arg for name in spec.get("uploads", [])
+              for arg in ("--with", str(FIXTURES[name](fixtures)))]
+    secrets = {f"TEST_SECRET_{name}": spec["secrets"][name] for name in spec.get("granted", [])}
+    extra += [arg for name in spec.get("granted", [])
+              for arg in ("--secret", f"{name}=TEST_SECRET_{name}")]
     out = tmp_path / "out.ipynb"
     r = subprocess.run(
         [sys.executable, "-m", "dikte.cli.main", "run", "--data-dir", str(tmp_path / "data"),
          str(notebook), "-o", str(out), "--timeout", str(spec.get("timeout", 240)), *extra],
         capture_output=True, text=True, timeout=spec.get("timeout", 240) + 30,
-        stdin=subprocess.DEVNULL)
+        stdin=subprocess.DEVNULL, env={**os.environ, **secrets})
     report = f"dikte run exited {r.returncode}\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}"
     assert r.returncode == spec.get("exit_code", 0), report
     assert notebook.read_bytes() == original  # unchanged
@@ -146,5 +155,4 @@ def test_a_missing_with_path_fails_before_anything_runs(tmp_path: Path) -> None:
          str(NOTEBOOKS[0]), "--with", str(tmp_path / "nope.tar.gz")],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert (r.returncode, r.stdout) == (2, "")
-    assert r.stderr == f"dikte run: cannot copy {tmp_path / 'nope.tar.gz'}: No such file or " \
-                       "directory\n"
+    assert r.stderr == f"dikte run: --with {tmp_path / 'nope.tar.gz'}: no such file or folder\n"

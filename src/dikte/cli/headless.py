@@ -1,18 +1,23 @@
 """``dikte run NOTEBOOK``: run every cell headless, through the same engine and sandbox.
 
-The runtime gets a fresh, empty drive holding a copy of the notebook and of each ``--with`` file
-or folder (``--drive`` is not offered: a headless run touches nothing of yours but the ``-o``
-file). Outputs print as each cell finishes; the exit code is 1 when a cell fails, and the failing
-cell, its output and traceback are printed.
+The runtime gets a fresh, empty drive holding a copy of the notebook and of each ``--with-drive``
+file or folder (your own drive is not offered: a headless run touches nothing of yours but the
+``-o`` file), and each ``--with`` file or folder in its working directory, ``/content``, where
+Colab's uploads land too: ``files.upload()`` returns them. ``--secret NAME`` hands
+``google.colab.userdata.get(NAME)`` the value of an environment variable. Outputs print as each
+cell finishes; the exit code is 1 when a cell fails, and the failing cell, its output and
+traceback are printed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +46,44 @@ def output_text(output: dict[str, Any]) -> str:
     return f"[{', '.join(sorted(data))}]\n"
 
 
+_SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # as the Secrets panel
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def read_secrets(specs: Sequence[str], environ: Mapping[str, str]) -> dict[str, str] | str:
+    """``--secret NAME`` or ``--secret NAME=VARIABLE`` -> {NAME: value of the variable}; or the
+    sentence saying what is wrong."""
+    secrets: dict[str, str] = {}
+    for spec in specs:
+        name, _, variable = spec.partition("=")
+        variable = variable or name
+        if not _SECRET_NAME.fullmatch(name):
+            return (f"--secret {spec}: a secret's name is 1 to 100 letters, digits, _ . or -, "
+                    "starting with a letter or _.")
+        if not _VARIABLE.fullmatch(variable):
+            return f"--secret {spec}: {variable} is not an environment variable's name."
+        if variable not in environ:
+            return (f"--secret {spec}: the environment has no variable {variable}; set it "
+                    f"(export {variable}=...) or name another with --secret {name}=VARIABLE.")
+        secrets[name] = environ[variable]
+    return secrets
+
+
 def run_notebook(settings: Settings, path: Path, output: Path | None, *, image: str | None,
-                 timeout: float | None, with_paths: Sequence[Path] = ()) -> int:
+                 timeout: float | None, with_paths: Sequence[Path] = (),
+                 drive_paths: Sequence[Path] = (),
+                 secrets: Mapping[str, str] | None = None) -> int:
     try:
         return asyncio.run(_run(settings, path, output, image or settings.default_image,
-                                timeout, with_paths))
+                                timeout, with_paths, drive_paths, secrets or {}))
     except DikteError as exc:
         print(f"dikte run: {exc.message}", file=sys.stderr)
         return 2
 
 
 def _copy_into(drive: Drive, source: Path) -> None:
-    """``source`` (a file, or a folder and everything in it) into the drive's top folder."""
+    """``source`` (a file, or a folder and everything in it) into the top folder of ``drive``
+    (the run's drive, or the runtime's /content)."""
     if not source.is_dir():
         drive.write_bytes(source.name, source.read_bytes())
         return
@@ -66,7 +97,8 @@ def _copy_into(drive: Drive, source: Path) -> None:
 
 
 async def _run(settings: Settings, path: Path, output: Path | None, image: str,
-               timeout: float | None, with_paths: Sequence[Path] = ()) -> int:
+               timeout: float | None, with_paths: Sequence[Path], drive_paths: Sequence[Path],
+               secrets: Mapping[str, str]) -> int:
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
@@ -77,7 +109,13 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
         drive = Drive(Path(tmp) / "drive", owner_uid=sandbox_uid(settings, 0))
         name = path.name if path.name.endswith(".ipynb") else path.name + ".ipynb"
         drive.write_bytes(name, data)
-        for extra in with_paths:
+        for option, paths in (("--with", with_paths), ("--with-drive", drive_paths)):
+            for extra in paths:
+                if not extra.exists():
+                    print(f"dikte run: {option} {extra}: no such file or folder",
+                          file=sys.stderr)
+                    return 2
+        for extra in drive_paths:
             try:
                 await asyncio.to_thread(_copy_into, drive, extra)
             except OSError as exc:
@@ -93,7 +131,26 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
         link = nb.runtime = RuntimeLink(nb, backend=backend, db=None, runtime_id=rid,
                                         image=image, disk_limit=settings.runtime_disk,
                                         disk_check_seconds=settings.disk_check_seconds)
-        await link.launch(build_spec(settings, nb, rid, image))
+        spec = build_spec(settings, nb, rid, image)
+        # what google.colab offers with no server: these secrets, and the --with files as
+        # files.upload()'s answer (kernel/colab/google/colab/userdata.py, files.py)
+        spec = dataclasses.replace(spec, env={
+            **spec.env, "DIKTE_RUN_SECRETS": json.dumps(dict(secrets)),
+            "DIKTE_RUN_UPLOADS": json.dumps([p.name for p in with_paths if p.is_file()])})
+        await link.launch(spec)
+        if with_paths:
+            assert link.handle is not None
+            content = Drive(link.handle.instance_dir / "content", create=False,
+                            owner_uid=sandbox_uid(settings, 0))
+            for extra in with_paths:
+                try:
+                    await asyncio.to_thread(_copy_into, content, extra)
+                except (OSError, DikteError) as exc:
+                    await link.shutdown("The headless run ended.")
+                    why = exc.message if isinstance(exc, DikteError) else exc.strerror
+                    print(f"dikte run: cannot copy {extra} into /content: {why}",
+                          file=sys.stderr)
+                    return 2
         printer = asyncio.create_task(_print_progress(nb, viewer.queue))
         failed = False
         try:

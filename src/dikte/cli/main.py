@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -44,8 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds the whole run may take (default: no limit)")
     p.add_argument("--with", dest="with_paths", action="append", type=Path, default=[],
+                   metavar="PATH", help="copy a file or folder into the run's working directory "
+                   "(/content), where files.upload() also finds them (repeatable)")
+    p.add_argument("--with-drive", dest="drive_paths", action="append", type=Path, default=[],
                    metavar="PATH", help="copy a file or folder into the run's drive, beside the "
-                   "notebook (repeatable)")
+                   "notebook: /content/drive/MyDrive/NAME (repeatable)")
+    p.add_argument("--secret", dest="secrets", action="append", default=[],
+                   metavar="NAME[=VARIABLE]", help="give the notebook a secret for "
+                   "google.colab.userdata.get(NAME), read from the environment variable NAME "
+                   "(or VARIABLE) (repeatable)")
 
     from dikte.cli import remote, users
 
@@ -84,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
             print(_accelerator_report())
             return 0 if report.sandbox_ok else 1
         if args.command == "run":
-            from dikte.cli.headless import run_notebook
+            from dikte.cli.headless import read_secrets, run_notebook
 
+            secrets = read_secrets(args.secrets, os.environ)
+            if isinstance(secrets, str):
+                print(f"dikte run: {secrets}", file=sys.stderr)
+                return 2
             return run_notebook(_settings(args), args.notebook, args.output, image=args.image,
-                                timeout=args.timeout, with_paths=args.with_paths)
+                                timeout=args.timeout, with_paths=args.with_paths,
+                                drive_paths=args.drive_paths, secrets=secrets)
         if args.command == "user":
             from dikte.cli import users
 

@@ -53,6 +53,8 @@ KERNEL_HELPERS = DIKTE_PACKAGE / "kernel"
 COLAB_PACKAGE = KERNEL_HELPERS / "colab"
 KERNEL_EXTENSION = "dikte.kernel.extension"
 DRIVE_DIR = "/content/drive/MyDrive"
+LEGACY_DRIVE_DIR = "/content/drive/My Drive"
+"""The same drive at the name Colab used first, which old notebooks still write (bound too)."""
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 _PROBE = (
@@ -288,7 +290,8 @@ def bwrap_options(
         (["--perms", "1777", "--tmpfs"], "/var/tmp"),
         *layers,
         (bind("--bind", str(paths.content)), "/content"),
-        (bind("--bind", str(paths.drive)), "/content/drive/MyDrive"),
+        (bind("--bind", str(paths.drive)), DRIVE_DIR),
+        (bind("--bind", str(paths.drive)), LEGACY_DRIVE_DIR),
         (bind("--bind", str(paths.tmp)), "/tmp"),
         (bind("--bind", str(paths.home)), "/root"),
         (bind("--bind", str(paths.site)), SITE_DIR),
@@ -318,7 +321,7 @@ def prepare_mountpoints(paths: SandboxPaths, layout: PythonLayout) -> None:
     runs, so nothing can swap them back before bwrap has mounted.
     """
     owned = {"/content": paths.content, "/tmp": paths.tmp, "/root": paths.home}
-    for target in ("/content/drive/MyDrive", *layout.roots):
+    for target in (DRIVE_DIR, LEGACY_DRIVE_DIR, *layout.roots):
         inside = [m for m in owned if _inside(target, m) and target != m]
         if not inside:
             continue

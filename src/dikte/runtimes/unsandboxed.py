@@ -198,3 +198,4 @@ def _dikte_lib(space: InstanceSpace) -> Path:
 def _link_drive(space: InstanceSpace, drive_root: Path) -> None:
     (space.content / "drive").mkdir()
     (space.content / "drive" / "MyDrive").symlink_to(os.path.abspath(drive_root))
+    (space.content / "drive" / "My Drive").symlink_to("MyDrive")  # Colab's first name for it

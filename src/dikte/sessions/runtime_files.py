@@ -24,6 +24,7 @@ from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.runtime_link import RuntimeLink
 
 MY_DRIVE = ("drive", "MyDrive")
+LEGACY_DRIVE = ("drive", "My Drive")  # the same drive, at the name Colab used first
 
 
 def not_connected(what: str = "see its files") -> Conflict:
@@ -75,8 +76,8 @@ class RuntimeFiles:
     def _locate(self, rel: str) -> tuple[Drive, str, str]:
         """(the Drive holding ``rel``, the path inside it, the /content prefix of that Drive)."""
         parts = clean_parts(rel)
-        if parts[:2] == MY_DRIVE:
-            return self.drive, join(parts[2:]), join(MY_DRIVE)
+        if parts[:2] in (MY_DRIVE, LEGACY_DRIVE):
+            return self.drive, join(parts[2:]), join(parts[:2])
         return self.content, join(parts), ""
 
     @staticmethod
@@ -124,7 +125,7 @@ class RuntimeFiles:
     async def delete(self, rel: str) -> None:
         """Delete a file or folder; open notebooks deleted from the drive are closed first."""
         parts = clean_parts(rel)
-        if parts and parts == MY_DRIVE[: len(parts)]:
+        if parts and parts in (MY_DRIVE[: len(parts)], LEGACY_DRIVE[: len(parts)]):
             raise BadRequest(f"/content/{join(parts)} is where your drive is mounted; it cannot "
                              "be deleted. Delete files inside drive/MyDrive instead.",
                              code="mount_point")

@@ -18,7 +18,7 @@ from types import ModuleType
 __version__ = "0.0.1a2"  # the version Colab's own package reports
 
 SUBMODULES = ("ai", "auth", "autoviz", "data_table", "drive", "errors", "files", "output",
-              "runtime", "sheets", "snippets", "syntax", "userdata", "widgets")
+              "patches", "runtime", "sheets", "snippets", "syntax", "userdata", "widgets")
 __all__ = ["auth", "autoviz", "data_table", "drive", "files", "output", "runtime", "snippets",
            "widgets"]
 

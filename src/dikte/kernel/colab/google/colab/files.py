@@ -15,6 +15,7 @@ by the server at any size; nothing goes through the kernel.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -53,6 +54,9 @@ def upload(target_dir: str = "") -> dict[str, bytes]:
     """Let the person choose files in the page; save them into ``target_dir`` (the working
     directory by default) and return ``{local name: bytes}``."""
     target = os.path.abspath(target_dir) if target_dir else os.getcwd()
+    given = os.environ.get("DIKTE_RUN_UPLOADS")
+    if given is not None:
+        return _given_uploads(json.loads(given), target, target_dir)
     os.makedirs(target, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".upload-", dir=_staging_parent(target))
     try:
@@ -76,6 +80,29 @@ def upload(target_dir: str = "") -> dict[str, bytes]:
         return uploaded
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _given_uploads(names: list[str], target: str, target_dir: str) -> dict[str, bytes]:
+    """``dikte run`` has no page to choose files in: the files of its ``--with`` options are the
+    upload (they are in /content already; copied into ``target_dir`` when another is asked)."""
+    if not names:
+        raise _channel.NoServer(
+            "files.upload() under `dikte run` returns the files given with --with, and this run "
+            "was given none: run it again with --with PATH.")
+    print("files.upload() under `dikte run`: the files given with --with: " + ", ".join(names))
+    os.makedirs(target, exist_ok=True)
+    uploaded: dict[str, bytes] = {}
+    where = "/content" if os.path.isdir("/content") else os.getcwd()  # cwd: without a sandbox
+    for name in names:
+        source = os.path.join(where, name)
+        with open(source, "rb") as f:
+            data = f.read()
+        dest = os.path.join(target, name)
+        if os.path.abspath(source) != dest:
+            with open(dest, "wb") as f:
+                f.write(data)
+        uploaded[os.path.join(target_dir, name) if target_dir else name] = data
+    return uploaded
 
 
 def download(filename: str) -> None:

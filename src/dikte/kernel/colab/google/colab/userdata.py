@@ -5,10 +5,13 @@ runtime's person, and only with a secret whose "Notebook access" is on for this 
 Colab's ``GetSecret`` does. Unlike Colab, nothing prompts in the browser when access is missing:
 ``NotebookAccessError`` says where to turn it on, and the next call succeeds once it is. It works
 from any client (the web app, the CLI, a notebook with no browser open), since no page is asked.
+Under ``dikte run`` (no server) the secrets are those given with ``--secret NAME``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 import urllib.parse
@@ -49,6 +52,14 @@ def get(key: str) -> str:
     if not _NAME.fullmatch(name):
         raise SecretNotFoundError(name, f"Secret {name} does not exist: a secret's name is 1 to "
                                   "100 letters, digits, _ . or -, starting with a letter or _.")
+    given = os.environ.get("DIKTE_RUN_SECRETS")
+    if given is not None:  # `dikte run`: the secrets of its --secret options
+        value = json.loads(given).get(name)
+        if value is None:
+            raise SecretNotFoundError(name, f"Secret {name} does not exist: this is a `dikte run` "
+                                      f"run; give it with --secret {name} (from the environment "
+                                      f"variable {name}) or --secret {name}=VARIABLE.")
+        return str(value)
     with _lock:  # one request at a time, as Colab's blocking_request
         reply = _channel.call("GET", f"/secrets/{urllib.parse.quote(name, safe='')}",
                               what="userdata.get()")
