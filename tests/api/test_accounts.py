@@ -83,6 +83,18 @@ def test_password_sign_in_starts_a_server_side_session(server: DikteServer,
     assert rows[0].expires_at > rows[0].created_at and rows[0].last_seen >= rows[0].created_at
 
 
+def test_the_console_is_quiet_by_default(server: DikteServer, client: Client) -> None:
+    """Start-up says where Dikte serves and how to sign in; requests and the database
+    migrations' own lines are not logged unless asked for (log_level, access_log)."""
+    client.get("/api/me")
+    text = server.log_text()
+    assert "Dikte is serving at" in text
+    assert "Use an access token instead" in text
+    assert "/api/me" not in text
+    assert "alembic" not in text and "Context impl" not in text
+    assert "Uvicorn running" not in text and "Waiting for application startup" not in text
+
+
 def test_the_printed_admin_token_still_signs_in(server: DikteServer) -> None:
     r = httpx.post(server.url + "/api/auth/login", json={"token": server.token},
                    headers={"Origin": server.url})

@@ -26,7 +26,11 @@ def control_url(host: str, port: int) -> str:
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, settings.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the migrations' and the web server's own start-up lines only when asked for (debug)
+    if level > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if settings.unsafe_no_sandbox:
         print("WARNING: --unsafe-no-sandbox: notebooks run as YOU, with no sandbox and no limits. "
               "Any code in any notebook can read and change all your files. Use this only "
@@ -67,7 +71,9 @@ def serve(settings: Settings) -> int:
     trusted = [a.strip() for a in settings.trusted_proxies.split(",") if a.strip()]
     # a message over websocket_max_message_bytes is refused with a sentence (api/ws.py); past
     # four times the limit uvicorn closes the socket (1009) without reading it all into memory
-    config = uvicorn.Config(app, log_level="info", ws_ping_interval=20, ws_ping_timeout=30,
+    config = uvicorn.Config(app, log_level="debug" if level <= logging.DEBUG else "warning",
+                            access_log=settings.access_log, ws_ping_interval=20,
+                            ws_ping_timeout=30,
                             ws_max_size=4 * settings.websocket_max_message_bytes,
                             timeout_graceful_shutdown=5, proxy_headers=bool(trusted),
                             forwarded_allow_ips=trusted or [])
