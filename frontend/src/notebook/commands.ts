@@ -4,9 +4,18 @@ import type { NotebookStore } from "./store";
 import { addCell, afterFocused, connect, disconnect, restart, runMode } from "./actions";
 import { openPanel } from "../panels/bus";
 
+export type Confirmation = {
+  title: string;
+  message: string;
+  submitLabel: string;
+  run(): Promise<void> | void;
+};
+
 export type PageUi = {
   openShortcuts(): void;
   openRuntimeType(): void;
+  /** Ask before something that loses work (the runtime's state, its files). */
+  confirm(c: Confirmation): void;
 };
 
 export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
@@ -21,9 +30,31 @@ export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
       run: () => store.focusedId && store.execute(store.focusedId),
     },
     { id: "interrupt", title: "Interrupt execution", shortcut: "Ctrl+M I", run: () => store.interrupt() },
-    { id: "restart", title: "Restart session", shortcut: "Ctrl+M .", run: () => void restart(store) },
+    {
+      id: "restart",
+      title: "Restart session",
+      shortcut: "Ctrl+M .",
+      run: () =>
+        ui.confirm({
+          title: "Restart session?",
+          message: "The kernel restarts: every variable is lost. Files in /content and installed packages stay.",
+          submitLabel: "Restart",
+          run: () => restart(store),
+        }),
+    },
     { id: "connect", title: "Connect to a runtime", run: () => void connect(store) },
-    { id: "disconnect", title: "Disconnect and delete runtime", run: () => void disconnect(store) },
+    {
+      id: "disconnect",
+      title: "Disconnect and delete runtime",
+      run: () =>
+        ui.confirm({
+          title: "Disconnect and delete runtime?",
+          message:
+            "The runtime ends: its variables and every file in /content are deleted. Your drive (/content/drive/MyDrive) and this notebook stay.",
+          submitLabel: "Delete runtime",
+          run: () => disconnect(store),
+        }),
+    },
     { id: "runtime-type", title: "Change runtime type", run: ui.openRuntimeType },
     { id: "cancel-queued", title: "Cancel queued cells", run: () => store.cancel() },
     { id: "clear-all", title: "Clear all outputs", run: () => store.clearAllOutputs() },

@@ -154,7 +154,65 @@ function Meter({ label, used, limit }: { label: string; used?: number | null; li
       <span class={`meter-bar${pct > 85 ? " high" : ""}`} role="meter" aria-label={text} aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100}>
         <span style={{ width: `${pct}%` }} />
       </span>
+      <span class="meter-figure">
+        {formatBytes(used)}
+        {limit ? ` / ${formatBytes(limit)}` : ""}
+      </span>
     </span>
+  );
+}
+
+/** What the runtime uses, in figures: opened from the meters. */
+function ResourcePanel({ rt, onClose }: { rt: NonNullable<NotebookStore["runtime"]>; onClose(): void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.focus();
+    const away = (e: PointerEvent) => {
+      if (!(e.target as HTMLElement).closest(".rt-resources, .rt-meters")) onClose();
+    };
+    addEventListener("pointerdown", away, true);
+    return () => removeEventListener("pointerdown", away, true);
+  }, []);
+  const row = (name: string, used?: number | null, limit?: number | null) => (
+    <tr>
+      <th scope="row">{name}</th>
+      <td>
+        {used == null ? "not measured yet" : formatBytes(used)}
+        {limit ? ` of ${formatBytes(limit)}` : ""}
+        {used != null && limit ? ` (${Math.round((used / limit) * 100)}%)` : ""}
+      </td>
+    </tr>
+  );
+  return (
+    <div
+      class="rt-resources"
+      role="dialog"
+      aria-label="Resources"
+      tabIndex={-1}
+      ref={ref}
+      onKeyDown={(e) => e.key === "Escape" && onClose()}
+    >
+      <h2>Resources</h2>
+      <p class="muted">
+        {rt.image} image, {rt.shape ?? "standard"} runtime
+      </p>
+      <table>
+        <tbody>
+          {row("System RAM", rt.memory_bytes, rt.memory_limit)}
+          {row("Disk", rt.disk_bytes, rt.disk_limit)}
+          {(rt.accelerators ?? []).map((a) => (
+            <tr key={a.id}>
+              <th scope="row">{a.model || a.type}</th>
+              <td>
+                {a.memory_used != null ? `${formatBytes(a.memory_used)}${a.memory_total ? ` of ${formatBytes(a.memory_total)}` : ""} GPU RAM` : "GPU RAM not measured yet"}
+                {a.utilization != null ? `, ${a.utilization}% busy` : ""}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {!(rt.accelerators ?? []).length && <p class="muted">No GPU: change the runtime type to ask for one.</p>}
+    </div>
   );
 }
 
@@ -177,6 +235,7 @@ function Accelerator({ a }: { a: AcceleratorUse }) {
 }
 
 function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect(): void }) {
+  const [resources, setResources] = useState(false);
   const s = store.runtimeStatus;
   const rt = store.runtime;
   if (s === "connected" && rt) {
@@ -185,11 +244,21 @@ function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect()
       <div class={`rt-status connected${busy ? " busy" : ""}`} data-status={busy ? "busy" : "connected"} role="status" aria-label={busy ? "Runtime busy" : "Runtime connected"} title={`Connected to ${rt.image}${busy ? " — busy" : ""}`}>
         <span class="rt-dot" aria-hidden="true" />
         <span class="rt-text">{busy ? "Busy" : "Connected"}</span>
-        <Meter label="RAM" used={rt.memory_bytes} limit={rt.memory_limit} />
-        <Meter label="Disk" used={rt.disk_bytes} limit={rt.disk_limit} />
-        {(rt.accelerators ?? []).map((a) => (
-          <Accelerator key={a.id} a={a} />
-        ))}
+        <button
+          type="button"
+          class="rt-meters"
+          aria-label="Resources: RAM, disk and GPU use"
+          aria-haspopup="dialog"
+          aria-expanded={resources}
+          onClick={() => setResources(!resources)}
+        >
+          <Meter label="RAM" used={rt.memory_bytes} limit={rt.memory_limit} />
+          <Meter label="Disk" used={rt.disk_bytes} limit={rt.disk_limit} />
+          {(rt.accelerators ?? []).map((a) => (
+            <Accelerator key={a.id} a={a} />
+          ))}
+        </button>
+        {resources && <ResourcePanel rt={rt} onClose={() => setResources(false)} />}
       </div>
     );
   }

@@ -8,8 +8,9 @@ import { AddBar, Cell } from "../notebook/cell";
 import { Header } from "../notebook/toolbar";
 import { Banners, Toasts } from "../notebook/banners";
 import { RuntimeTypeDialog, ShortcutsDialog } from "../notebook/dialogs";
-import { makeCommands, makeHandle, runtimeMenu } from "../notebook/commands";
-import { addCell, afterFocused, changeRuntime, connect, restart, runMode } from "../notebook/actions";
+import { makeCommands, makeHandle, runtimeMenu, type Confirmation } from "../notebook/commands";
+import { addCell, afterFocused, changeRuntime, connect, runMode } from "../notebook/actions";
+import { ConfirmDialog } from "../dialog";
 import { SidePanel } from "../panels/sidepanel";
 import { CommandPalette } from "../panels/palette";
 
@@ -36,7 +37,7 @@ function useStore(path: string): NotebookStore {
 }
 
 /** Ctrl+M <key> chords, Ctrl+Shift+P, Ctrl+F8/F9/F10, Ctrl+S. */
-function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): void }) {
+function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): void; restart(): void }) {
   useEffect(() => {
     let chord = 0;
     const onKey = (e: KeyboardEvent) => {
@@ -74,7 +75,7 @@ function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): v
         k: () => id && store.move(id, -1),
         j: () => id && store.move(id, 1),
         i: () => store.interrupt(),
-        ".": () => void restart(store),
+        ".": ui.restart,
       };
       if (acts[k]) {
         e.preventDefault();
@@ -90,6 +91,7 @@ function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): v
 export function NotebookPage({ path }: { path: string; me: Me }) {
   const store = useStore(path);
   const [dialog, setDialog] = useState<null | "shortcuts" | "runtime">(null);
+  const [confirming, setConfirming] = useState<Confirmation | null>(null);
   const [palette, setPalette] = useState(false);
   const [sideOpen, setSideOpen] = useState(() => window.innerWidth >= 700);
   const commands = useMemo(
@@ -97,11 +99,16 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
       makeCommands(store, {
         openShortcuts: () => setDialog("shortcuts"),
         openRuntimeType: () => setDialog("runtime"),
+        confirm: setConfirming,
       }),
     [store],
   );
   const handle = useMemo(() => makeHandle(store, () => commands), [store, commands]);
-  usePageKeys(store, { palette: () => setPalette(true), shortcuts: () => setDialog("shortcuts") });
+  usePageKeys(store, {
+    palette: () => setPalette(true),
+    shortcuts: () => setDialog("shortcuts"),
+    restart: () => commands.find((c) => c.id === "restart")?.run(),
+  });
 
   useEffect(() => {
     document.title = `${store.path.split("/").pop()} — Dikte`;
@@ -159,6 +166,19 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
             setDialog(null);
             void changeRuntime(store, choice);
           }}
+        />
+      )}
+      {confirming && (
+        <ConfirmDialog
+          title={confirming.title}
+          message={confirming.message}
+          submitLabel={confirming.submitLabel}
+          danger
+          onConfirm={async () => {
+            setConfirming(null);
+            await confirming.run();
+          }}
+          onClose={() => setConfirming(null)}
         />
       )}
       <CommandPalette nb={handle} open={palette} onClose={() => setPalette(false)} />
