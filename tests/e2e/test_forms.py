@@ -130,11 +130,13 @@ def test_a_value_that_cannot_be_written_leaves_the_source_alone_and_ctrl_enter_r
 def test_narrow_cells_show_the_form_below_the_code(
         new_page: Callable[..., Page], server: DikteServer) -> None:
     client = server.client()
-    path = "Notebooks/form-narrow.ipynb"
+    path = f"Notebooks/form-narrow-{time.monotonic_ns()}.ipynb"
     (cid,) = client.new_notebook(path, ['x = "a"  # @param ["a", "b"]'])
     page = new_page(width=560, height=800)
     sign_in(page, server)
     open_notebook(page, server, path)
+    expect(form(page, cid)).to_be_visible()
+    expect(cell(page, cid).locator(".cm-content")).to_contain_text("@param")
     code_box = cell(page, cid).locator(".cell-code").bounding_box()
     form_box = form(page, cid).bounding_box()
     assert code_box and form_box and form_box["y"] >= code_box["y"] + code_box["height"] - 1
@@ -236,3 +238,49 @@ def test_the_form_reads_colab_syntax_and_its_corners(page: Page, server: DikteSe
           "the rewritten lines are saved")
     rest = source(client, path, cid).splitlines()[4:]
     assert rest == EDGE_CASES.splitlines()[4:]  # the other lines are untouched
+
+
+def test_typing_a_title_keeps_the_editor_and_every_keystroke(page: Page,
+                                                             server: DikteServer) -> None:
+    """Typing `#@title` made the cell a form and dropped the editor: what came next was lost."""
+    client = server.client()
+    path = f"Notebooks/form-typing-{time.monotonic_ns()}.ipynb"
+    (cid,) = client.new_notebook(path, [""])
+    open_notebook(page, server, path)
+    editor = cell(page, cid).locator(".cm-content")
+    editor.click()
+    typed = ('#@title My settings { display-mode: "form" }\n'
+             'rate = 0.5 #@param {type:"number"}\nprint(rate)')
+    page.keyboard.type(typed)
+    expect(form(page, cid).locator(".form-title")).to_have_text("My settings")
+    expect(editor).to_be_focused()
+    until(lambda: source(client, path, cid) == typed, "every keystroke in the saved source")
+    # leaving the cell: the form shows alone, as its display-mode asks
+    page.keyboard.press("Escape")
+    expect(cell(page, cid).locator(".cell-code")).to_have_count(0)
+
+
+def test_ctrl_m_m_and_y_keep_the_cell_focused(page: Page, server: DikteServer) -> None:
+    client = server.client()
+    path = f"Notebooks/form-chords-{time.monotonic_ns()}.ipynb"
+    (cid,) = client.new_notebook(path, ["x = 1"])
+    open_notebook(page, server, path)
+    cell(page, cid).locator(".cm-content").click()
+    page.keyboard.press("Control+m")
+    page.keyboard.press("m")
+    expect(cell(page, cid)).to_have_attribute("data-cell-type", "markdown")
+    # the text cell's editor has the cursor: typing goes on into it
+    page.keyboard.press("End")
+    page.keyboard.type(" more")
+    until(lambda: source(client, path, cid) == "x = 1 more", "typing after Ctrl+M M")
+    page.keyboard.press("Control+m")
+    page.keyboard.press("y")
+    expect(cell(page, cid)).to_have_attribute("data-cell-type", "code")
+    page.keyboard.type("!")
+    until(lambda: source(client, path, cid) == "x = 1 more!", "typing after Ctrl+M Y")
+    # from command mode (Escape), the cell itself keeps the focus
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+m")
+    page.keyboard.press("m")
+    expect(cell(page, cid)).to_have_attribute("data-cell-type", "markdown")
+    expect(cell(page, cid)).to_be_focused()

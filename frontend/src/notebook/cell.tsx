@@ -191,16 +191,20 @@ function CellImpl({ store, cell, state, index, total, focused, editing, input }:
   const form = useMemo(() => (code ? parseForm(cell.source) : null), [code, cell.source]);
   const view: CellView | null = form ? cellView(cell.metadata, form) : null;
   const box = useRef<HTMLDivElement>(null);
+  // a form shown alone hides the code, except while the code is being typed (`{display-mode:
+  // "form"}` typed into the title must not take the editor away mid-keystroke)
+  const [typing, setTyping] = useState(false);
+  const hideCode = view === "form" && !(focused && typing);
   useEffect(() => {
     // with its code hidden, a cell asked to take the cursor takes it on its box
-    if (view !== "form") return;
+    if (!hideCode) return;
     return store.registerEditor(id, {
       focus() {
         box.current?.focus({ preventScroll: true });
         box.current?.scrollIntoView({ block: "nearest" });
       },
     });
-  }, [view, id]);
+  }, [hideCode, id]);
   const exec = (cell.metadata.execution ?? {}) as { started?: string; finished?: string };
   const showEditor = code || editing;
   const onKeyDown = (e: KeyboardEvent) => {
@@ -246,19 +250,22 @@ function CellImpl({ store, cell, state, index, total, focused, editing, input }:
           )}
         </div>
         <div class="cell-body">
-          {form && view ? (
-            <div class={`cell-form-split view-${view}`}>
-              {view !== "form" && (
-                <div class="cell-code">
+          {code ? (
+            // One structure whether or not the source holds a form, so typing `#@title` keeps
+            // the same editor (and its focus and keystrokes) while the form appears beside it.
+            <div class={form && view ? `cell-form-split view-${view}` : "cell-plain"}>
+              {!hideCode && (
+                <div class="cell-code" onFocusIn={() => setTyping(true)} onFocusOut={() => setTyping(false)}>
                   <CellEditor store={store} cell={cell} index={index} />
                 </div>
               )}
-              {view !== "code" ? (
-                <FormView form={form} cellId={id} view={view}
+              {form && view && view !== "code" && (
+                <FormView form={form} cellId={id} view={hideCode ? "form" : view === "form" ? "both" : view}
                   onChange={(f, v, commit) => changeField(store, id, f, v, commit)}
                   onView={(v) => store.setMetadata(id, { cellView: v })}
                   onRun={(advance) => runCell(store, id, advance ? "advance" : "in_place")} />
-              ) : (
+              )}
+              {form && view === "code" && (
                 <div class="form-show">
                   <button type="button" class="form-toggle" onClick={() => store.setMetadata(id, { cellView: "both" })}>
                     Show form

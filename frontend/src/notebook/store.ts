@@ -743,6 +743,18 @@ export class NotebookStore {
     return this.pendingFocus.has(id);
   }
 
+  /** The cell is about to get a new editor (its type changed): that editor takes the cursor,
+   * at the end of the text, as soon as it is made. Keys typed until then go to the old one. */
+  focusNextEditor(id: string) {
+    const cell = this.cell(id);
+    if (!cell) return;
+    this.focusedId = id;
+    if (cell.cell_type !== "code") this.editingId = id;
+    this.editors.delete(id);
+    this.pendingFocus.set(id, [Number.MAX_SAFE_INTEGER, undefined]);
+    this.changed();
+  }
+
   registerEditor(id: string, api: EditorApi): () => void {
     this.editors.set(id, api);
     const pending = this.pendingFocus.get(id);

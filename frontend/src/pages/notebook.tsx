@@ -9,7 +9,7 @@ import { Header } from "../notebook/toolbar";
 import { Banners, Toasts } from "../notebook/banners";
 import { RuntimeTypeDialog, ShortcutsDialog } from "../notebook/dialogs";
 import { makeCommands, makeHandle, runtimeMenu, type Confirmation } from "../notebook/commands";
-import { addCell, afterFocused, changeRuntime, connect, runMode } from "../notebook/actions";
+import { addCell, afterFocused, changeRuntime, connect, runMode, selectCell } from "../notebook/actions";
 import { ConfirmDialog } from "../dialog";
 import { SidePanel } from "../panels/sidepanel";
 import { CommandPalette } from "../panels/palette";
@@ -34,6 +34,15 @@ function useStore(path: string): NotebookStore {
     store.onRenamed = (p) => navigate({ page: "notebook", path: p });
   }, [store]);
   return store;
+}
+
+/** Ctrl+M Y / M: the cell changes type and keeps the focus: its editor when it was being edited
+ * (the new editor takes the cursor), else the cell itself, so the next chord or arrow acts on it. */
+function changeType(store: NotebookStore, id: string, type: "code" | "markdown") {
+  const wasEditing = !!document.activeElement?.closest(`[data-cell-id="${CSS.escape(id)}"] .cm-editor`);
+  store.setType(id, type);
+  if (wasEditing) store.focusNextEditor(id);
+  else requestAnimationFrame(() => requestAnimationFrame(() => selectCell(store, id)));
 }
 
 /** Ctrl+M <key> chords, Ctrl+Shift+P, Ctrl+F8/F9/F10, Ctrl+S. */
@@ -70,8 +79,8 @@ function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): v
         a: () => void addCell(store, Math.max(0, i), "code"),
         b: () => void addCell(store, afterFocused(store), "code"),
         d: () => id && store.remove(id),
-        y: () => id && store.setType(id, "code"),
-        m: () => id && store.setType(id, "markdown"),
+        y: () => id && changeType(store, id, "code"),
+        m: () => id && changeType(store, id, "markdown"),
         k: () => id && store.move(id, -1),
         j: () => id && store.move(id, 1),
         i: () => store.interrupt(),
