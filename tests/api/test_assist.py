@@ -118,3 +118,39 @@ def test_refusals_say_why(server: DikteServer, client: Client) -> None:
         other.post("/api/notebooks/complete", {"path": connected, "code": "y"})
     assert theirs.value.response.status_code == 404
     client.post("/api/notebooks/disconnect", {"path": connected})
+
+
+def test_the_variables_list_shows_names_types_shapes_and_short_values(client: Client) -> None:
+    path, (first, slow) = _connected(client, [
+        "import numpy as np, os\nimport json as _hidden_module\n"
+        "grid = np.zeros((3, 4))\ncount = 7\nname = 'ada'\nitems = [1, 2, 3]\n"
+        "_private = 1\ndef helper():\n    pass",
+        "import time\ntime.sleep(600)"])
+    (done,) = client.run_cells(path, [first])
+    assert done["last_status"] == "ok"
+    sock = client.socket(path)
+    try:
+        sock.send({"type": "variables", "request_id": "v1"})
+        reply = sock.wait_for(lambda m: m["type"] == "variables_reply")
+        rows = {r["name"]: r for r in reply["variables"]}
+        assert set(rows) == {"grid", "count", "name", "items", "helper"}  # no modules, no _names
+        assert rows["grid"] == {"name": "grid", "type": "numpy.ndarray", "shape": "(3, 4)",
+                                "value": "dtype float64"}
+        assert rows["count"] == {"name": "count", "type": "int", "shape": "", "value": "7"}
+        assert rows["name"]["value"] == "'ada'" and rows["name"]["shape"] == "3"
+        assert rows["items"]["value"] == "[1, 2, 3]"
+        assert rows["helper"]["type"] == "function"
+        assert reply["more"] == 0
+        # silent: the execution count and the outputs did not move
+        assert client.view(path)["notebook"]["cells"][0]["execution_count"] == 1
+
+        sock.send({"type": "execute", "cell_id": slow})
+        sock.wait_for(lambda m: m["type"] == "cell_state" and m["cell_id"] == slow
+                      and m["state"] == "running")
+        sock.send({"type": "variables", "request_id": "v2"})
+        busy = sock.wait_for(lambda m: m["type"] == "variables_reply" and m["request_id"] == "v2")
+        assert busy["error"] == "The kernel is running a cell; the variables are listed when it ends."
+        client.post("/api/notebooks/interrupt", {"path": path})
+        sock.wait_done(slow, timeout=60)
+    finally:
+        sock.close()

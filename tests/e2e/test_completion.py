@@ -107,3 +107,21 @@ def test_help_without_a_runtime_says_to_connect(page: Page, server: DikteServer)
     page.get_by_role("button", name="Look up").click()
     expect(page.get_by_role("alert")).to_contain_text("no connected runtime")
 
+
+
+def test_the_variables_panel_follows_each_cell(page: Page, server: DikteServer) -> None:
+    path, _ = _notebook(server, [
+        "import numpy as np\ngrid = np.ones((2, 5))\nlabel = 'train'", "count = 12"])
+    open_notebook(page, server, path)
+    open_panel(page, "Variables")
+    page.locator(".cell").nth(0).click()
+    page.keyboard.press("Control+Enter")
+    table = page.get_by_role("table", name="Variables")
+    grid = table.get_by_role("row").filter(has_text="grid")
+    expect(grid).to_contain_text("numpy.ndarray")
+    expect(grid).to_contain_text("(2, 5)")
+    expect(table.get_by_role("row").filter(has_text="label")).to_contain_text("'train'")
+    expect(table).not_to_contain_text("np")  # modules are not listed
+    page.locator(".cell").nth(1).click()
+    page.keyboard.press("Control+Enter")  # the next cell's names appear when it ends
+    expect(table.get_by_role("row").filter(has_text="count")).to_contain_text("12")

@@ -62,6 +62,7 @@ export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
     { id: "add-text", title: "Add text cell", run: () => void addCell(store, afterFocused(store), "markdown") },
     { id: "shortcuts", title: "Keyboard shortcuts", shortcut: "Ctrl+M H", run: ui.openShortcuts },
     { id: "help-pane", title: "Show the help pane (documentation from the kernel)", run: () => openPanel("help") },
+    { id: "variables", title: "Show the variables", run: () => openPanel("variables") },
     {
       id: "complete",
       title: "Complete the name at the cursor",
@@ -94,6 +95,8 @@ export function makeHandle(store: NotebookStore, commands: () => Command[]): Not
     },
     commands,
     help: () => store.help,
+    variables: () => store.variables(),
+    busy: () => store.busy(),
     lookUp: async (name, detail) => {
       const reply = await store.kernel.inspect(name, [...name].length, detail);
       if (!reply.found) throw new Error(`The kernel knows nothing called ${name}.`);

@@ -59,4 +59,8 @@ export interface NotebookHandle {
   help(): { title: string; text: string } | null;
   /** Ask the kernel for the help of ``name`` (``detail`` 1 adds the source) and show it. */
   lookUp(name: string, detail: 0 | 1): Promise<void>;
+  /** Whether a cell runs or waits. */
+  busy(): boolean;
+  /** The kernel's variables (rejects with the reason: no runtime, a cell running...). */
+  variables(): Promise<{ variables: { name: string; type: string; shape: string; value: string }[]; more: number }>;
 }

@@ -28,6 +28,11 @@ export type Notice = {
 export type PendingInput = { cell_id: string; prompt: string; password: boolean };
 
 /** What a Cell component needs from its editor, registered while it is mounted. */
+export type Variables = {
+  variables: { name: string; type: string; shape: string; value: string }[];
+  more: number;
+};
+
 export interface EditorApi {
   focus(from?: number, to?: number): void;
   /** Open the kernel's completions at the cursor (code cells). */
@@ -268,6 +273,11 @@ export class NotebookStore {
       this.ask({ type: "inspect", code, cursor_pos: cursorPos, detail_level: detail }) as Promise<InspectReply>,
   };
 
+  /** The kernel's variables, for the Variables panel. */
+  variables(): Promise<Variables> {
+    return this.ask({ type: "variables" }) as Promise<Variables>;
+  }
+
   /** Show a help page in the Help panel. */
   showHelp(title: string, data: Record<string, unknown>) {
     const text = data["text/plain"];
@@ -362,6 +372,7 @@ export class NotebookStore {
         break;
       case "complete_reply":
       case "inspect_reply":
+      case "variables_reply":
         this.answerAsk(msg);
         break;
       case "help":

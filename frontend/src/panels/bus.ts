@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { NotebookHandle } from "../notebook/handle";
 
-export type PanelName = "toc" | "find" | "snippets" | "secrets" | "files" | "terminal" | "help";
+export type PanelName = "toc" | "find" | "snippets" | "secrets" | "files" | "terminal" | "help" | "variables";
 
 const listeners = new Set<(name: PanelName) => void>();
 

@@ -6,6 +6,7 @@ import { onOpenPanel, type PanelName } from "./bus";
 import { FilesPanel } from "./files";
 import { FindPanel } from "./find";
 import { HelpPanel } from "./help";
+import { VariablesPanel } from "./variables";
 import { SecretsPanel } from "./secrets";
 import { SnippetsPanel } from "./snippets";
 import { TerminalPanel } from "./terminal";
@@ -48,6 +49,11 @@ const PANELS: { name: PanelName; title: string; icon: JSX.Element }[] = [
     name: "files",
     title: "Files",
     icon: icon("M10 4H4a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-8z"),
+  },
+  {
+    name: "variables",
+    title: "Variables",
+    icon: icon("M4 7v10h2V7zm5 0 3 5-3 5h2.3l1.85-3.1L15 17h2.3l-3-5 3-5H15l-1.85 3.1L11.3 7zm11 0v10h-2V7z"),
   },
   {
     name: "help",
@@ -155,6 +161,7 @@ export function SidePanel({ nb }: { nb: NotebookHandle }) {
             {open === "secrets" && <SecretsPanel nb={nb} />}
             {open === "files" && <FilesPanel nb={nb} />}
             {open === "help" && <HelpPanel nb={nb} />}
+            {open === "variables" && <VariablesPanel nb={nb} />}
             {termStarted && (
               <div class="sp-term-wrap" hidden={open !== "terminal"}>
                 <TerminalPanel nb={nb} active={open === "terminal"} />

@@ -34,6 +34,7 @@ from dikte.schemas.ws import (
     InterruptMsg,
     InvokeFunctionMsg,
     RestartMsg,
+    VariablesMsg,
 )
 from dikte.sessions import assist
 from dikte.sessions.callbacks import answer_invoke
@@ -169,20 +170,23 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
     elif isinstance(msg, InvokeFunctionMsg):
         answer_invoke(nb, sessions.channel, viewer, msg.call_id, msg.cell_id, msg.name,
                       msg.args, msg.keywords)
-    elif isinstance(msg, CompleteMsg | InspectMsg):
+    elif isinstance(msg, CompleteMsg | InspectMsg | VariablesMsg):
         _answer_assist(nb, viewer, msg)
 
 
-def _answer_assist(nb: OpenNotebook, viewer: Viewer, msg: CompleteMsg | InspectMsg) -> None:
+def _answer_assist(nb: OpenNotebook, viewer: Viewer,
+                   msg: CompleteMsg | InspectMsg | VariablesMsg) -> None:
     """Ask the kernel in the background (the socket keeps reading) and answer this tab only."""
 
     async def ask() -> None:
-        kind = "complete_reply" if isinstance(msg, CompleteMsg) else "inspect_reply"
+        kind = f"{msg.type}_reply"
         try:
             if isinstance(msg, CompleteMsg):
                 answer = await assist.complete(nb, msg.code, msg.cursor_pos)
-            else:
+            elif isinstance(msg, InspectMsg):
                 answer = await assist.inspect(nb, msg.code, msg.cursor_pos, msg.detail_level)
+            else:
+                answer = await assist.variables(nb)
         except DikteError as exc:
             nb.send_to(viewer, {"type": kind, "request_id": msg.request_id,
                                 "error": exc.message})

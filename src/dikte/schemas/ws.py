@@ -1,11 +1,12 @@
 """WebSocket messages for one open notebook, as tagged unions on ``type``.
 
 Client -> server: ``execute``, ``edit``, ``interrupt``, ``cancel``, ``restart``, ``input_reply``,
-``activity``, ``channel_ready``, ``channel_reply``, ``invoke_function``, ``complete``, ``inspect``.
+``activity``, ``channel_ready``, ``channel_reply``, ``invoke_function``, ``complete``, ``inspect``,
+``variables``.
 Server -> client: ``snapshot`` first, then deltas: ``edited``, ``cell_state``, ``output``,
 ``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``;
 ``help`` (a ``name?`` page); to one tab only: ``channel_request``, ``channel_done``,
-``invoke_result``, ``complete_reply``, ``inspect_reply``.
+``invoke_result``, ``complete_reply``, ``inspect_reply``, ``variables_reply``.
 """
 
 from __future__ import annotations
@@ -99,9 +100,18 @@ class InspectMsg(BaseModel):
     detail_level: Literal[0, 1] = 0
 
 
+class VariablesMsg(BaseModel):
+    """The Variables panel's rows; answered by ``variables_reply`` (``variables``: name, type,
+    shape, value; ``more``: names left out; or ``error``, e.g. while a cell runs)."""
+
+    type: Literal["variables"]
+    request_id: str = Field(max_length=100)
+
+
 ClientMessage = Annotated[
     ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg | ActivityMsg
-    | ChannelReadyMsg | ChannelReplyMsg | InvokeFunctionMsg | CompleteMsg | InspectMsg,
+    | ChannelReadyMsg | ChannelReplyMsg | InvokeFunctionMsg | CompleteMsg | InspectMsg
+    | VariablesMsg,
     Field(discriminator="type"),
 ]
 

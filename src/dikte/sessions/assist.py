@@ -89,3 +89,41 @@ async def inspect(nb: OpenNotebook, code: str, cursor_pos: int | None,
                        {"code": code, "cursor_pos": pos, "detail_level": 1 if detail_level else 0})
     data = reply.get("data") if isinstance(reply.get("data"), dict) else {}
     return {"found": bool(reply.get("found")) and bool(data), "data": data}
+
+
+VARIABLES_EXPRESSION = ("__import__('dikte.kernel.variables', fromlist=['summary'])"
+                        ".summary(get_ipython().user_ns)")
+
+
+async def variables(nb: OpenNotebook) -> dict[str, Any]:
+    """``{variables: [{name, type, shape, value}], more}``: the Variables panel, from a silent
+    request (no history, no execution count) that only reads the namespace. Refused while a
+    cell runs or waits: it would wait behind them; the panel asks again when they end."""
+    channel = _kernel(nb, "The variables list")
+    if nb.running is not None or not nb.idle.is_set():
+        raise DikteError("The kernel is running a cell; the variables are listed when it ends.",
+                         code="kernel_busy", status=409)
+    reply = await _ask_shell(channel, {
+        "code": "", "silent": True, "store_history": False,
+        "user_expressions": {"v": VARIABLES_EXPRESSION},
+        "allow_stdin": False, "stop_on_error": False})
+    result = (reply.get("user_expressions") or {}).get("v") or {}
+    data = (result.get("data") or {}).get("application/json")
+    if result.get("status") != "ok" or not isinstance(data, dict):
+        raise DikteError("The kernel could not list its variables: "
+                         f"{result.get('ename', 'no answer')}: {result.get('evalue', '')}",
+                         code="kernel_error", status=502)
+    rows = [{k: str(row.get(k, "")) for k in ("name", "type", "shape", "value")}
+            for row in data.get("variables", []) if isinstance(row, dict)]
+    return {"variables": rows, "more": int(data.get("more") or 0)}
+
+
+async def _ask_shell(channel: Any, content: dict[str, Any]) -> dict[str, Any]:
+    try:
+        reply = await channel.request("shell", "execute_request", content, ASSIST_TIMEOUT)
+    except KernelGone:
+        raise RuntimeUnavailable(
+            f"The kernel did not answer within {ASSIST_TIMEOUT:.0f} seconds. Interrupt or "
+            "restart it, then try again.", code="kernel_busy") from None
+    result: dict[str, Any] = reply["content"]
+    return result
