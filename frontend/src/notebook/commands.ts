@@ -3,6 +3,8 @@ import type { CellType, Command, NotebookHandle } from "./handle";
 import type { NotebookStore } from "./store";
 import { addCell, afterFocused, connect, disconnect, restart, runMode } from "./actions";
 import { openPanel } from "../panels/bus";
+import { navigate } from "../router";
+import { downloadCommands } from "./download";
 
 export type Confirmation = {
   title: string;
@@ -12,6 +14,7 @@ export type Confirmation = {
 };
 
 export type PageUi = {
+  openPalette(): void;
   openShortcuts(): void;
   openRuntimeType(): void;
   /** Ask before something that loses work (the runtime's state, its files). */
@@ -61,8 +64,20 @@ export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
     { id: "add-code", title: "Add code cell", shortcut: "Ctrl+M B", run: () => void addCell(store, afterFocused(store), "code") },
     { id: "add-text", title: "Add text cell", run: () => void addCell(store, afterFocused(store), "markdown") },
     { id: "shortcuts", title: "Keyboard shortcuts", shortcut: "Ctrl+M H", run: ui.openShortcuts },
-    { id: "help-pane", title: "Show the help pane (documentation from the kernel)", run: () => openPanel("help") },
-    { id: "variables", title: "Show the variables", run: () => openPanel("variables") },
+    ...downloadCommands(store),
+    { id: "panel.help", title: "Open help (documentation from the kernel)", run: () => openPanel("help") },
+    { id: "panel.variables", title: "Open variables", run: () => openPanel("variables") },
+    { id: "panel.toc", title: "Open table of contents", run: () => openPanel("toc") },
+    { id: "panel.find", title: "Open find and replace", run: () => openPanel("find") },
+    { id: "panel.snippets", title: "Open code snippets", run: () => openPanel("snippets") },
+    { id: "panel.secrets", title: "Open secrets", run: () => openPanel("secrets") },
+    { id: "panel.files", title: "Open files", run: () => openPanel("files") },
+    { id: "panel.terminal", title: "Open terminal", run: () => openPanel("terminal") },
+    { id: "palette", title: "Command palette", shortcut: "Ctrl+Shift+P", run: ui.openPalette },
+    { id: "sessions", title: "Manage sessions", run: () => navigate({ page: "sessions" }) },
+    { id: "drive", title: "Open the drive", run: () => navigate({ page: "drive", path: "" }) },
+    { id: "limits", title: "Usage and limits", run: () => navigate({ page: "usage" }) },
+    { id: "api-docs", title: "API documentation", run: () => void window.open("/api/docs", "_blank", "noopener") },
     {
       id: "complete",
       title: "Complete the name at the cursor",
@@ -72,10 +87,21 @@ export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
   ];
 }
 
-const RUNTIME_MENU = ["run-all", "run-before", "run-after", "interrupt", "restart", "runtime-type", "connect", "disconnect", "clear-all"];
+const RUNTIME_MENU = ["run-all", "run-before", "run-after", "run-focused", "interrupt", "restart", "runtime-type", "connect", "disconnect", "cancel-queued", "sessions"];
 
-export function runtimeMenu(commands: Command[]): Command[] {
-  return RUNTIME_MENU.map((id) => commands.find((c) => c.id === id)!).filter(Boolean);
+/** The menu bar, Colab's: every menu lists commands of the palette (by id). */
+export const MENU_BAR: [string, string[]][] = [
+  ["File", ["drive", "download-ipynb", "download-py", "download-html"]],
+  ["Edit", ["clear-all", "cancel-queued", "panel.find", "complete"]],
+  ["View", ["panel.toc", "panel.variables", "panel.help", "panel.files", "panel.terminal"]],
+  ["Insert", ["add-code", "add-text", "panel.snippets"]],
+  ["Runtime", RUNTIME_MENU],
+  ["Tools", ["palette", "panel.secrets", "shortcuts", "limits"]],
+  ["Help", ["shortcuts", "panel.help", "api-docs", "limits"]],
+];
+
+export function menuItems(commands: Command[], ids: string[]): Command[] {
+  return ids.map((id) => commands.find((c) => c.id === id)).filter((c): c is Command => !!c);
 }
 
 export function makeHandle(store: NotebookStore, commands: () => Command[]): NotebookHandle {

@@ -294,7 +294,8 @@ function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect()
 
 export function Header(p: {
   store: NotebookStore;
-  runtimeMenu: Command[];
+  /** The menu bar: File, Edit, View, Insert, Runtime, Tools, Help. */
+  menus: [string, Command[]][];
   onConnect(): void;
   onAdd(type: "code" | "markdown"): void;
   onRunAll(): void;
@@ -314,8 +315,17 @@ export function Header(p: {
           <Logo class="brand-logo" />
         </a>
         <div class="title-wrap">
-          <Title store={store} />
-          <SaveState store={store} />
+          <div class="title-line">
+            <Title store={store} />
+            <SaveState store={store} />
+          </div>
+          <nav class="nb-menubar" aria-label="Menu bar">
+            {p.menus.map(([name, items]) => (
+              <Menu key={name} label={name} items={items}>
+                {name}
+              </Menu>
+            ))}
+          </nav>
         </div>
         <button type="button" class="btn ghost" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (Ctrl+M H)" onClick={p.onShortcuts}>
           <Icon name="keyboard" />
@@ -332,9 +342,6 @@ export function Header(p: {
         <button type="button" class="btn ghost" onClick={p.onRunAll} title="Run all (Ctrl+F9)">
           <Icon name="play" size={16} /> Run all
         </button>
-        <Menu label="Runtime" items={p.runtimeMenu}>
-          Runtime <Icon name="caret" size={16} />
-        </Menu>
         <Menu label="Download" items={downloadCommands(store)}>
           Download <Icon name="caret" size={16} />
         </Menu>

@@ -8,7 +8,7 @@ import { AddBar, Cell } from "../notebook/cell";
 import { Header } from "../notebook/toolbar";
 import { Banners, Toasts } from "../notebook/banners";
 import { RuntimeTypeDialog, ShortcutsDialog } from "../notebook/dialogs";
-import { makeCommands, makeHandle, runtimeMenu, type Confirmation } from "../notebook/commands";
+import { MENU_BAR, makeCommands, makeHandle, menuItems, type Confirmation } from "../notebook/commands";
 import { addCell, afterFocused, changeRuntime, connect, runMode, selectCell } from "../notebook/actions";
 import { ConfirmDialog } from "../dialog";
 import { SidePanel } from "../panels/sidepanel";
@@ -106,6 +106,7 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
   const commands = useMemo(
     () =>
       makeCommands(store, {
+        openPalette: () => setPalette(true),
         openShortcuts: () => setDialog("shortcuts"),
         openRuntimeType: () => setDialog("runtime"),
         confirm: setConfirming,
@@ -129,7 +130,7 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
     <div class={`nb-page${sideOpen ? "" : " side-hidden"}`}>
       <Header
         store={store}
-        runtimeMenu={runtimeMenu(commands)}
+        menus={MENU_BAR.map(([name, ids]) => [name, menuItems(commands, ids)])}
         onConnect={() => void connect(store)}
         onAdd={(t) => void addCell(store, afterFocused(store), t)}
         onRunAll={() => void runMode(store, "all")}
