@@ -1797,6 +1797,13 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             runtime: components["schemas"]["RuntimeInfo"] | null;
+            /**
+             * Widgets
+             * @description Jupyter widget models by id: model_name, model_module, model_module_version, state, buffers (as in widget-state+json) and live (backed by the running kernel; otherwise the last state of a kernel that is gone).
+             */
+            widgets?: {
+                [key: string]: unknown;
+            };
         };
         /** PathBody */
         PathBody: {

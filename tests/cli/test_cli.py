@@ -425,6 +425,24 @@ def test_headless_run_writes_outputs(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(180)
+def test_headless_run_saves_widget_state_and_prints_progress_bars(tmp_path: Path) -> None:
+    src = write_notebook(tmp_path / "bars.ipynb",
+                         "from tqdm.auto import tqdm\nfor i in tqdm(range(50)):\n    pass",
+                         "import ipywidgets as w\nw.IntSlider(value=7, description='n')")
+    out = tmp_path / "out.ipynb"
+    r = headless(tmp_path, str(src), "-o", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "100%|██████████| 50/50" in r.stdout  # the bar as it ended, not as it began
+    assert "n 7" in r.stdout
+    done = nbformat.read(out, as_version=4)
+    state = done.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    bar = done.cells[0].outputs[-1]["data"]["application/vnd.jupyter.widget-view+json"]
+    assert state[bar["model_id"]]["model_name"] == "HBoxModel"
+    values = [m["state"].get("value") for m in state.values()]
+    assert 50 in values and 7 in values
+
+
+@pytest.mark.timeout(180)
 def test_headless_run_reports_the_failing_cell(tmp_path: Path) -> None:
     src = write_notebook(tmp_path / "bad.ipynb", "print('before')",
                          "def boom():\n    raise LookupError('no such thing')\nboom()",

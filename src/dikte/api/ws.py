@@ -26,6 +26,7 @@ from dikte.schemas.ws import (
     ChannelReadyMsg,
     ChannelReplyMsg,
     ClientMessage,
+    CommMsgMsg,
     CompleteMsg,
     EditMsg,
     ExecuteMsg,
@@ -170,6 +171,8 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
     elif isinstance(msg, InvokeFunctionMsg):
         answer_invoke(nb, sessions.channel, viewer, msg.call_id, msg.cell_id, msg.name,
                       msg.args, msg.keywords)
+    elif isinstance(msg, CommMsgMsg):
+        nb.comm_from_viewer(viewer, msg.comm_id, msg.data, msg.buffers, msg.msg_id)
     elif isinstance(msg, CompleteMsg | InspectMsg | VariablesMsg):
         _answer_assist(nb, viewer, msg)
 

@@ -30,17 +30,25 @@ from dikte.sessions.document import code_cells
 from dikte.sessions.manager import build_spec, new_runtime_id, sandbox_uid
 from dikte.sessions.notebook import OpenNotebook
 from dikte.sessions.runtime_link import RuntimeLink
+from dikte.sessions.widgets import VIEW_MIME, describe
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def output_text(output: dict[str, Any]) -> str:
+def output_text(output: dict[str, Any], widgets: dict[str, Any] | None = None) -> str:
+    """An output as a terminal shows it; a widget as it is now in ``widgets`` (the models by
+    id), e.g. a tqdm bar at 100%."""
     kind = output.get("output_type")
     if kind == "stream":
         return str(output.get("text", ""))
     if kind == "error":
         return ANSI.sub("", "\n".join(output.get("traceback", []))) + "\n"
     data = output.get("data", {})
+    view = data.get(VIEW_MIME)
+    if widgets and isinstance(view, dict) and view.get("model_id") in widgets:
+        shown = describe(widgets, str(view["model_id"]))
+        if shown:
+            return shown + "\n"
     if "text/plain" in data:
         return str(data["text/plain"]) + "\n"
     return f"[{', '.join(sorted(data))}]\n"
@@ -170,9 +178,10 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
                 print(f"\n--- Cell {i + 1} failed ---\n{cell.source}\n--- its output ---",
                       file=sys.stderr)
                 for out in cell.get("outputs", []):
-                    print(output_text(out), end="", file=sys.stderr)
+                    print(output_text(out, nb.widgets.snapshot()), end="", file=sys.stderr)
         if output is not None:
             # The live document holds plain-dict outputs; normalise it as the drive does.
+            nb.widgets_into_metadata()
             data = notebooks.dumps(notebooks.check(nb.doc, output.name))
             tmp_out = output.with_name(f".{output.name}.tmp")
             tmp_out.write_bytes(data)
@@ -202,5 +211,6 @@ async def _print_progress(nb: OpenNotebook, queue: asyncio.Queue[dict[str, Any] 
                 continue
             print(f"[cell {numbers.get(cid, '?')}: {msg['last_status']}]", flush=True)
             if msg["last_status"] != "error":
+                widgets = nb.widgets.snapshot()
                 for out in cell.get("outputs", []):
-                    print(output_text(out), end="", flush=True)
+                    print(output_text(out, widgets), end="", flush=True)

@@ -273,7 +273,7 @@ def print_view(view: dict[str, Any]) -> None:
         for line in src.splitlines():
             print(f"  | {line}")
         for out in cell.get("outputs", []):
-            print(output_text(out), end="")
+            print(output_text(out, view.get("widgets")), end="")
     if view.get("pending_input"):
         p = view["pending_input"]
         print(f"\nwaiting for input: {p['prompt']!r} (answer with `dikte notebook input`)")

@@ -174,6 +174,13 @@ class KernelChannel:
         self._send(channel, msg)
         return str(msg["header"]["msg_id"])
 
+    def comm_msg(self, comm_id: str, data: dict[str, Any], buffers: list[bytes]) -> str:
+        """A message to a comm in the kernel (a widget's change), its binary buffers as extra
+        frames after the message's own; returns its msg_id."""
+        msg = self.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        self._sockets["shell"].send_multipart([*self.session.serialize(msg), *buffers])
+        return str(msg["header"]["msg_id"])
+
     def begin_request(self, channel: str, msg_type: str,
                       content: dict[str, Any]) -> tuple[str, asyncio.Future[Message]]:
         """Send a request; its reply resolves the future (the handlers never see it). The

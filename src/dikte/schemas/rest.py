@@ -175,6 +175,11 @@ class NotebookView(BaseModel):
     cells: dict[str, CellState] = Field(description="Queue state of each cell by cell id.")
     runtime: RuntimeInfo | None
     pending_input: dict[str, Any] | None = None
+    widgets: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Jupyter widget models by id: model_name, model_module, "
+        "model_module_version, state, buffers (as in widget-state+json) and live (backed by "
+        "the running kernel; otherwise the last state of a kernel that is gone).")
 
 
 def _is_text(value: Any) -> bool:

@@ -2,11 +2,12 @@
 
 Client -> server: ``execute``, ``edit``, ``interrupt``, ``cancel``, ``restart``, ``input_reply``,
 ``activity``, ``channel_ready``, ``channel_reply``, ``invoke_function``, ``complete``, ``inspect``,
-``variables``.
+``variables``, ``comm_msg``.
 Server -> client: ``snapshot`` first, then deltas: ``edited``, ``cell_state``, ``output``,
 ``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``;
 ``help`` (a ``name?`` page); to one tab only: ``channel_request``, ``channel_done``,
-``invoke_result``, ``complete_reply``, ``inspect_reply``, ``variables_reply``.
+``invoke_result``, ``complete_reply``, ``inspect_reply``, ``variables_reply``, ``comm_idle``;
+widgets: ``comm_open``, ``comm_msg``, ``comm_close``, ``widgets_gone``.
 """
 
 from __future__ import annotations
@@ -108,10 +109,22 @@ class VariablesMsg(BaseModel):
     request_id: str = Field(max_length=100)
 
 
+class CommMsgMsg(BaseModel):
+    """A widget's message to its model in the kernel (a changed value, a click): ``data`` as
+    Jupyter's ``comm_msg`` carries it, binary ``buffers`` as base64. The kernel answers with
+    ``comm_msg`` (the state it accepted, to every viewer) and ``comm_idle`` to this tab."""
+
+    type: Literal["comm_msg"]
+    msg_id: str = Field(max_length=100)
+    comm_id: str = Field(max_length=100)
+    data: dict[str, Any]
+    buffers: list[str] = Field(default_factory=list)
+
+
 ClientMessage = Annotated[
     ExecuteMsg | EditMsg | InterruptMsg | CancelMsg | RestartMsg | InputReplyMsg | ActivityMsg
     | ChannelReadyMsg | ChannelReplyMsg | InvokeFunctionMsg | CompleteMsg | InspectMsg
-    | VariablesMsg,
+    | VariablesMsg | CommMsgMsg,
     Field(discriminator="type"),
 ]
 

@@ -31,11 +31,13 @@ from dikte.sessions.journal import EditJournal
 from dikte.sessions.runtime_link import RuntimeLink
 from dikte.sessions.snapshot import freeze
 from dikte.sessions.viewers import Audience, Viewer
+from dikte.sessions.widgets import WidgetStore
 
 log = logging.getLogger(__name__)
 
 OUTPUT_TYPES = {"stream", "display_data", "update_display_data", "execute_result", "error",
                 "clear_output"}
+COMM_TYPES = {"comm_open", "comm_msg", "comm_close"}
 
 
 class OpenNotebook:
@@ -51,6 +53,10 @@ class OpenNotebook:
         self.autosave = autosave
         self.audience = Audience()
         self.displays = DisplayRegistry()
+        self.widgets = WidgetStore(limits, doc.get("metadata", {}).get("widgets"))
+        """Jupyter widgets: their state, kept here and saved in the notebook's metadata."""
+        self._widget_pending: dict[str, dict[str, Any]] = {}
+        """Output widgets' captured output waiting to go to the viewers, by comm id."""
         self.runtime: RuntimeLink | None = None
         self.queue: deque[str] = deque()
         self.running: str | None = None
@@ -113,6 +119,7 @@ class OpenNotebook:
             "cells": {c["id"]: self.cell_state(c["id"]) for c in self.doc.cells},
             "runtime": self.runtime.info() if self.runtime else None,
             "pending_input": self.pending_input,
+            "widgets": self.widgets.snapshot(),
         }
 
     def cell_state(self, cell_id: str) -> dict[str, Any]:
@@ -159,6 +166,10 @@ class OpenNotebook:
             for change in self._pending.take():
                 self._send({"type": "output", "cell_id": change.cell_id,
                             "change": change.to_dict()})
+        if self._widget_pending:
+            pending, self._widget_pending = self._widget_pending, {}
+            for message in pending.values():
+                self._send(message)
 
     def emit_outputs(self, changes: list[OutputChange]) -> None:
         """Output deltas for the viewers: sent within ``coalesce`` seconds, merged."""
@@ -171,6 +182,12 @@ class OpenNotebook:
             return
         for change in changes:
             self._pending.add(change)
+        self._flush_later()
+
+    def _flush_later(self) -> None:
+        if self.coalesce <= 0:
+            self.flush_outputs()
+            return
         if self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -372,9 +389,16 @@ class OpenNotebook:
         self._check_idle()
 
     def abandon_all(self, note: str, status: str = "interrupted") -> None:
-        """The kernel went away: end the running cell with a note and cancel the queue."""
+        """The kernel went away: end the running cell with a note and cancel the queue; its
+        widgets keep their last state, no longer connected."""
         self.cancel()
         self.finish_running(status, note)
+        self.kernel_gone()
+
+    def kernel_gone(self) -> None:
+        if any(m.live for m in self.widgets.models.values()):
+            self.widgets.kernel_gone()
+            self.broadcast({"type": "widgets_gone"})
 
     def _check_idle(self) -> None:
         if self.running is None and not self.queue:
@@ -394,7 +418,24 @@ class OpenNotebook:
     # kernel messages
 
     def on_iopub(self, msg: dict[str, Any]) -> None:
-        side = self.side_runs.get(msg["parent_header"].get("msg_id", ""))
+        mtype, parent = msg["msg_type"], msg["parent_header"].get("msg_id", "")
+        if mtype in COMM_TYPES:
+            self._on_comm(msg)
+            return
+        if mtype in OUTPUT_TYPES and parent in self.widgets.capturing:
+            update = self.widgets.capture(parent, mtype, msg["content"])
+            if update:
+                self._widget_pending[update["comm_id"]] = update
+                self._flush_later()
+                self.mark_dirty()
+            return
+        if mtype == "status" and parent in self.widgets.relayed \
+                and msg["content"].get("execution_state") == "idle":
+            viewer, client_id = self.widgets.relayed[parent]
+            if viewer in self.audience:
+                self.send_to(viewer, {"type": "comm_idle", "msg_id": client_id})
+            return
+        side = self.side_runs.get(parent)
         if side is not None:
             side(msg)
             return
@@ -413,6 +454,31 @@ class OpenNotebook:
                             "count": cell["execution_count"]})
         elif mtype == "status" and content.get("execution_state") == "idle":
             self.finish_running()
+
+    def _on_comm(self, msg: dict[str, Any]) -> None:
+        message = self.widgets.on_kernel(msg["msg_type"], msg["content"],
+                                         msg.get("buffers") or [],
+                                         msg["parent_header"].get("msg_id", ""))
+        if message is None:
+            return
+        comm_id = message["comm_id"]
+        if comm_id in self._widget_pending:  # captured output first, then what follows it
+            self._send(self._widget_pending.pop(comm_id))
+        self.broadcast(message)
+        self.mark_dirty()
+
+    def comm_from_viewer(self, viewer: Viewer, comm_id: str, data: dict[str, Any],
+                         buffers: list[str], client_id: str) -> None:
+        """A tab's widget changed (a slider moved, a button clicked): to the kernel, which
+        echoes the state it accepted to every viewer."""
+        if self.runtime is None or not self.runtime.ready:
+            raise Conflict("The runtime is not connected, so widgets do nothing; connect and "
+                           "run the cell again.", code="not_connected")
+        raw = self.widgets.from_viewer(comm_id, data, buffers)
+        msg_id = self.runtime.channel.comm_msg(comm_id, data, raw)
+        self.widgets.remember(msg_id, viewer, client_id)
+        self.touch()
+        self.mark_dirty()
 
     def on_shell(self, msg: dict[str, Any]) -> None:
         if (msg["msg_type"] != "execute_reply"
@@ -470,6 +536,17 @@ class OpenNotebook:
         loop = asyncio.get_running_loop()
         self._save_handle = loop.call_later(delay, lambda: asyncio.ensure_future(self.save()))
 
+    def widgets_into_metadata(self) -> None:
+        """The widgets' state, as Jupyter saves it: what the outputs show, in metadata."""
+        if not self.widgets.changed and not self.widgets.models:
+            return
+        state = self.widgets.saved_state(self.doc.cells)
+        metadata = self.doc.setdefault("metadata", {})
+        if state is None:
+            metadata.pop("widgets", None)
+        else:
+            metadata["widgets"] = state
+
     @property
     def unsaved(self) -> bool:
         """Changes the drive does not have yet (a save is pending, or the last one failed)."""
@@ -483,6 +560,7 @@ class OpenNotebook:
                 return
             self._dirty = False
             self._last_save = time.monotonic()
+            self.widgets_into_metadata()
             snapshot = freeze(self.doc)
             upto = self.journal.seq if self.journal is not None else 0
             try:
