@@ -12,6 +12,7 @@ import type { Output } from "./handle";
 import { Markdown, latexToHtml, markdownToHtml, useKatex } from "./markdown";
 import { PORT_MIME, PortFrame } from "./port-frame";
 import { FRAME_BRIDGE } from "./colab-frame";
+import { WIDGET_VIEW_MIME } from "./widgets";
 
 /** Taller than this, an output scrolls inside a box with a "Show all" control. */
 const MAX_PX = 600;
@@ -23,6 +24,7 @@ const MAX_FRAME_PX = 20_000;
 
 /** Richest first, as JupyterLab ranks them. */
 const MIME_ORDER = [
+  WIDGET_VIEW_MIME, // a Jupyter widget, drawn by its own classes in a sandboxed frame
   PORT_MIME, // a port the runtime serves, through the proxy (port-frame.tsx)
   "application/javascript",
   "text/html",
@@ -196,7 +198,7 @@ function pickMime(data: Record<string, unknown>): string | undefined {
 export function rendersInFrame(output: Output): boolean {
   if (output.output_type !== "display_data" && output.output_type !== "execute_result") return false;
   const mime = pickMime(output.data ?? {});
-  return mime === "text/html" || mime === "application/javascript";
+  return mime === "text/html" || mime === "application/javascript" || mime === WIDGET_VIEW_MIME;
 }
 
 function RichOutput({ output }: { output: Output }) {
@@ -214,6 +216,9 @@ function RichOutput({ output }: { output: Output }) {
         <TextBlock text={text} />
       </div>
     );
+  } else if (mime === WIDGET_VIEW_MIME) {
+    const view = data[mime] as { model_id?: unknown } | null;
+    body = <SandboxedFrame widget srcdoc={frameDoc(widgetBody(String(view?.model_id ?? ""), asText(data["text/plain"])))} />;
   } else if (mime === PORT_MIME) {
     const cached = data["text/html"] != null ? <SandboxedFrame srcdoc={frameDoc(asText(data["text/html"]))} /> : null;
     body = <PortFrame value={data[mime]} fallback={cached} />;
@@ -306,12 +311,23 @@ function jsBody(code: string): string {
   return `<div id="output"></div><script>var element = document.getElementById("output");</script><script>${safe}</script>`;
 }
 
+function escapeAttr(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A widget's view: the frame loads the widget manager (widgets/frame.ts), which asks this page
+ * for the model's state; the kernel's text for it shows if the widget cannot be drawn. */
+function widgetBody(modelId: string, fallback: string): string {
+  return `<div data-model-id="${escapeAttr(modelId)}" data-fallback="${escapeAttr(fallback)}"></div>` +
+    `<script src="${new URL("/assets/widget-manager.js", location.href).href}"></script>`;
+}
+
 /**
  * sandbox="allow-scripts" without allow-same-origin: the frame's scripts run in an opaque
  * origin, so they cannot reach the app's DOM, cookies or API. What the page takes from it: a
  * number (its height) and, from google.colab's bridge (colab.ts), JSON values only.
  */
-export function SandboxedFrame({ srcdoc }: { srcdoc: string }) {
+export function SandboxedFrame({ srcdoc, widget = false }: { srcdoc: string; widget?: boolean }) {
   const ref = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(24);
   useEffect(() => {
@@ -334,7 +350,8 @@ export function SandboxedFrame({ srcdoc }: { srcdoc: string }) {
       onLoad={askSize}
       class="out-frame"
       data-bridge=""
-      title="Output"
+      data-widget={widget ? "" : undefined}
+      title={widget ? "Widget" : "Output"}
       sandbox="allow-scripts"
       referrerpolicy="no-referrer"
       srcdoc={srcdoc}

@@ -6,6 +6,7 @@ import { wsUrl, get, type RuntimeInfo } from "../api";
 import type { CellModel, CellType, Output, OutputChange } from "./handle";
 import { applyChange } from "./changes";
 import { ColabBridge } from "./colab";
+import { WidgetHub } from "./widgets";
 import { rendersInFrame } from "./outputs";
 import type { CompleteReply, InspectReply, KernelAssist } from "./kernel-assist";
 import { openPanel } from "../panels/bus";
@@ -123,6 +124,8 @@ export class NotebookStore {
   onRenamed: (path: string) => void = () => {};
   /** Requests of the notebook's code to this tab (eval_js, files.upload...) and callbacks. */
   readonly colab = new ColabBridge((msg) => this.send(msg), (id) => this.frameOutputs(id));
+  /** Jupyter widgets' state, and the go-between for the frames that show them. */
+  readonly widgets = new WidgetHub((msg) => this.send(msg), (text) => this.toast(text, "warning"));
 
   readonly editors = new Map<string, EditorApi>();
   private pendingFocus = new Map<string, [number | undefined, number | undefined]>();
@@ -233,6 +236,7 @@ export class NotebookStore {
     this.ws?.close();
     this.ws = null;
     this.colab.close();
+    this.widgets.close();
   }
 
   private dropInflight() {
@@ -298,6 +302,13 @@ export class NotebookStore {
 
   private handle(msg: Msg) {
     switch (msg.type) {
+      case "comm_open":
+      case "comm_msg":
+      case "comm_close":
+      case "comm_idle":
+      case "widgets_gone":
+        this.widgets.handle(msg);
+        return; // the frames redraw the widgets; the notebook itself is unchanged
       case "snapshot":
         this.onSnapshot(msg);
         break;
@@ -408,6 +419,7 @@ export class NotebookStore {
       }
     }
     this.states = { ...(msg.cells ?? {}) };
+    this.widgets.reset(msg.widgets);
     this.runtime = msg.runtime ?? null;
     this.runtimeStatus = msg.runtime ? msg.runtime.status : this.runtimeStatus === "disconnected" ? "disconnected" : "none";
     const pi = msg.pending_input;
