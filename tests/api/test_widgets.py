@@ -197,3 +197,34 @@ def test_buttons_uploads_and_refusals(client: Client) -> None:
         refused = sock.wait_for(lambda m: m["type"] == "error" and m["code"] == "widget_gone")
     finally:
         sock.close()
+
+
+def test_colab_tabbar_and_grid_route_ordinary_output(client: Client) -> None:
+    path, (cell,) = _connected(client, [
+        "from google.colab import widgets\nimport matplotlib.pyplot as plt\n"
+        "tb = widgets.TabBar(['data', 'plot'])\n"
+        "with tb.output_to('data'):\n    print('rows: 3')\n"
+        "with tb.output_to(1, select=True):\n    plt.plot([1, 2, 3])\n"
+        "grid = widgets.Grid(2, 2)\nfor row, col in grid:\n    print(f'cell {row},{col}')\n"
+        "with grid.output_to(1, 1):\n    grid.clear_cell()\n    print('replaced')\n"
+        "print('after')"])
+    (done,) = client.run_cells(path, [cell])
+    assert done["last_status"] == "ok", client.view(path)["notebook"]["cells"][0]["outputs"]
+    view = client.view(path)
+    outputs = view["notebook"]["cells"][0]["outputs"]
+    assert [o["output_type"] for o in outputs] == ["display_data", "display_data", "stream"]
+    assert outputs[2]["text"] == "after\n"  # nothing else escaped into the cell
+    models = view["widgets"]
+    tab = models[_model_of(outputs[0])]
+    assert tab["model_name"] == "TabModel"
+    assert tab["state"]["titles"] == ["data", "plot"] and tab["state"]["selected_index"] == 1
+    data, plot = (models[ref.removeprefix("IPY_MODEL_")] for ref in tab["state"]["children"])
+    assert data["state"]["outputs"] == [
+        {"output_type": "stream", "name": "stdout", "text": "rows: 3\n"}]
+    assert "image/png" in plot["state"]["outputs"][0]["data"]  # the figure went to its tab
+    grid = models[_model_of(outputs[1])]
+    assert grid["model_name"] == "GridBoxModel"
+    cells = [models[ref.removeprefix("IPY_MODEL_")]["state"]["outputs"]
+             for ref in grid["state"]["children"]]
+    assert ["".join(o["text"] for o in c) for c in cells] == [
+        "cell 0,0\n", "cell 0,1\n", "cell 1,0\n", "replaced\n"]

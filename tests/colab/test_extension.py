@@ -22,8 +22,6 @@ NOT_OFFERED = {
     "from google.colab import ai\nai.generate_text('hello')": "google.colab.ai is not offered",
     "from google.colab import snippets\nsnippets.register('https://example.com/s.ipynb')":
         "google.colab.snippets.register() is not offered",
-    "from google.colab import widgets\nwidgets.TabBar(['a', 'b'])":
-        "google.colab.widgets is not offered",
     "from google.colab import autoviz\nautoviz.quickchart(None)":
         "google.colab.autoviz.quickchart() is not offered",
     "%tensorflow_version 1.x": TENSORFLOW_1,
