@@ -8,6 +8,7 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.server import Client, DikteServer
@@ -228,3 +229,41 @@ def test_colab_tabbar_and_grid_route_ordinary_output(client: Client) -> None:
              for ref in grid["state"]["children"]]
     assert ["".join(o["text"] for o in c) for c in cells] == [
         "cell 0,0\n", "cell 0,1\n", "cell 1,0\n", "replaced\n"]
+
+
+def test_widgets_keep_working_after_the_server_restarts(
+        fresh_server: Callable[..., DikteServer]) -> None:
+    srv = fresh_server().start()
+    token = srv.token
+    client = srv.client()
+    path, (make, read) = _connected(client, [
+        "import ipywidgets as w\nimport numpy as np\n"
+        "s = w.IntSlider(value=4)\nimg = w.Image(value=bytes(range(8)), format='png')\n"
+        "display(s, img)",
+        "print(s.value)"])
+    (done,) = client.run_cells(path, [make])
+    assert done["last_status"] == "ok"
+    slider = next(i for i, m in client.view(path)["widgets"].items()
+                  if m["model_name"] == "IntSliderModel")
+    srv.stop()  # the runtime and its widgets live on
+    srv.start()
+    client = srv.client(token)
+    sock = client.socket(path)
+    try:
+        snap = sock.wait_for(lambda m: m["type"] == "snapshot")
+        if not snap["widgets"][slider]["live"]:  # the kernel's answer is on its way
+            restored = sock.wait_for(lambda m: m["type"] == "widgets_restored")
+            assert restored["widgets"][slider]["live"] is True
+        models = client.view(path)["widgets"]
+        assert models[slider]["state"]["value"] == 4 and models[slider]["live"]
+        image = next(m for m in models.values() if m["model_name"] == "ImageModel")
+        assert image["buffers"] == [{"path": ["value"], "encoding": "base64",
+                                     "data": base64.b64encode(bytes(range(8))).decode()}]
+        sock.send({"type": "comm_msg", "msg_id": "after", "comm_id": slider,
+                   "data": {"method": "update", "state": {"value": 11}, "buffer_paths": []}})
+        sock.wait_for(lambda m: m["type"] == "comm_idle" and m["msg_id"] == "after")
+        sock.send({"type": "execute", "cell_id": read})
+        sock.wait_done(read)
+    finally:
+        sock.close()
+    assert client.view(path)["notebook"]["cells"][1]["outputs"][0]["text"] == "11\n"

@@ -309,6 +309,9 @@ export class NotebookStore {
       case "widgets_gone":
         this.widgets.handle(msg);
         return; // the frames redraw the widgets; the notebook itself is unchanged
+      case "widgets_restored": // the server restarted and asked the kernel for every state
+        this.widgets.reset(msg.widgets);
+        return; // the frames redraw the widgets; the notebook itself is unchanged
       case "snapshot":
         this.onSnapshot(msg);
         break;

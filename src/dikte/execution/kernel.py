@@ -168,9 +168,10 @@ class KernelChannel:
         arriving at that moment: the reader then sleeps with replies waiting, for good."""
         self._sockets[channel].send_multipart(self.session.serialize(msg))
 
-    def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
+    def send(self, channel: str, msg_type: str, content: dict[str, Any],
+             metadata: dict[str, Any] | None = None) -> str:
         """Send a message; returns its msg_id."""
-        msg = self.session.msg(msg_type, content)
+        msg = self.session.msg(msg_type, content, metadata=metadata)
         self._send(channel, msg)
         return str(msg["header"]["msg_id"])
 

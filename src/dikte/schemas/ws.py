@@ -7,7 +7,7 @@ Server -> client: ``snapshot`` first, then deltas: ``edited``, ``cell_state``, `
 ``execution_count``, ``input_request``, ``input_done``, ``runtime``, ``notice``, ``error``;
 ``help`` (a ``name?`` page); to one tab only: ``channel_request``, ``channel_done``,
 ``invoke_result``, ``complete_reply``, ``inspect_reply``, ``variables_reply``, ``comm_idle``;
-widgets: ``comm_open``, ``comm_msg``, ``comm_close``, ``widgets_gone``.
+widgets: ``comm_open``, ``comm_msg``, ``comm_close``, ``widgets_gone``, ``widgets_restored``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from dikte.sessions.journal import EditJournal
 from dikte.sessions.runtime_link import RuntimeLink
 from dikte.sessions.snapshot import freeze
 from dikte.sessions.viewers import Audience, Viewer
-from dikte.sessions.widgets import WidgetStore
+from dikte.sessions.widgets import CONTROL_TARGET, WidgetStore
 
 log = logging.getLogger(__name__)
 
@@ -461,11 +461,29 @@ class OpenNotebook:
                                          msg["parent_header"].get("msg_id", ""))
         if message is None:
             return
+        if message["type"] == "widgets_restored":
+            if self.runtime is not None and self.runtime.ready:
+                self.runtime.channel.send("shell", "comm_close",
+                                          {"comm_id": message.pop("control"), "data": {}})
+            self.broadcast(message)
+            return
         comm_id = message["comm_id"]
         if comm_id in self._widget_pending:  # captured output first, then what follows it
             self._send(self._widget_pending.pop(comm_id))
         self.broadcast(message)
         self.mark_dirty()
+
+    def request_widget_states(self) -> None:
+        """Ask the kernel for every widget's state (ipywidgets' control comm); its answer makes
+        them live here again (see WidgetStore.on_kernel)."""
+        if self.runtime is None or not self.runtime.ready:
+            return
+        channel = self.runtime.channel
+        comm_id = self.widgets.control_opened()
+        channel.send("shell", "comm_open", {"comm_id": comm_id, "data": {},
+                                            "target_name": CONTROL_TARGET},
+                     metadata={"version": "1.0.0"})  # the control protocol's version
+        channel.comm_msg(comm_id, {"method": "request_states"}, [])
 
     def comm_from_viewer(self, viewer: Viewer, comm_id: str, data: dict[str, Any],
                          buffers: list[str], client_id: str) -> None:

@@ -47,6 +47,7 @@ class RuntimeLink:
         self.last_usage: Usage | None = None
         self._monitor: asyncio.Task[None] | None = None
         self._barrier_task: asyncio.Task[None] | None = None
+        self._widgets_task: asyncio.Task[None] | None = None
         self._pending_state: dict[str, Any] | None = None
         self._state_writer: asyncio.Task[None] | None = None
         self._pending_after: list[Callable[[], None]] = []
@@ -236,8 +237,22 @@ class RuntimeLink:
             self._barrier_task = asyncio.create_task(self._barrier(running["msg_id"]))
         elif nb.queue:
             nb.idle.clear()
+        if not revived:
+            self._widgets_task = asyncio.create_task(self._restore_widgets())
         self._monitor = asyncio.create_task(self._watch(), name=f"watch-{self.runtime_id}")
         nb.pump()
+
+    async def _restore_widgets(self) -> None:
+        """The kernel outlived the server: its widgets are alive, but this server never saw
+        them open. Once the kernel listens (after a running cell), ask it for their state."""
+        try:
+            try:
+                await self.channel.wait_ready(5.0)
+            except KernelGone:  # a cell runs: the shell answers once it ends
+                await self.channel.request("shell", "kernel_info_request", {}, timeout=10**9)
+            self.nb.request_widget_states()
+        except (KernelGone, RuntimeUnavailable, asyncio.CancelledError):
+            return
 
     async def _barrier(self, msg_id: str) -> None:
         """The shell answers kernel_info only after the cell before it finished."""

@@ -23,6 +23,7 @@ import binascii
 import copy
 import html
 import re
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ from dikte.errors import BadRequest, Conflict
 from dikte.execution.outputs import DisplayRegistry, OutputLimits, OutputRecorder
 
 TARGET = "jupyter.widget"
+CONTROL_TARGET = "jupyter.widget.control"
+"""ipywidgets' comm for the whole manager: ``request_states`` answers every model's state."""
 STATE_MIME = "application/vnd.jupyter.widget-state+json"
 VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 OUTPUT_MODEL = ("OutputModel", "@jupyter-widgets/output")
@@ -101,6 +104,8 @@ class WidgetStore:
         """msg_id sent to the kernel -> (the viewer that sent it, the id that viewer gave it)."""
         self.changed = False
         """Something to save since the last :meth:`saved_state`."""
+        self.control: str | None = None
+        """The control comm this server opened to ask for every state, until it answers."""
         self._load(saved)
 
     # loading and saving
@@ -180,6 +185,8 @@ class WidgetStore:
                 self._capture(comm_id, None, state.get("msg_id"))
             return {"type": "comm_open", "comm_id": comm_id, "target_name": TARGET,
                     "data": data, "metadata": content.get("metadata") or {}, "buffers": encoded}
+        if comm_id == self.control and self.control is not None:
+            return self._restored(msg_type, data, encoded)
         found = self.models.get(comm_id)
         if found is None or not found.live:
             return None
@@ -242,6 +249,35 @@ class WidgetStore:
         return {"type": "comm_msg", "comm_id": comm_id, "parent": None, "buffers": [],
                 "data": {"method": "update", "state": {"outputs": copy.copy(outputs)},
                          "buffer_paths": []}}
+
+    def control_opened(self) -> str:
+        self.control = uuid.uuid4().hex
+        return self.control
+
+    def _restored(self, msg_type: str, data: dict[str, Any],
+                  buffers: list[str]) -> dict[str, Any] | None:
+        """The kernel's answer to ``request_states``: every model it holds, live again."""
+        control, self.control = self.control, None
+        states = data.get("states")
+        if msg_type != "comm_msg" or data.get("method") != "update_states" \
+                or not isinstance(states, dict):
+            return None  # no ipywidgets in that kernel (it closed the comm): nothing to restore
+        by_model: dict[str, dict[Path, str]] = {}
+        # one list of paths into the whole answer: [model_id, "state", key, ...]
+        for path, buf in zip(_paths(data.get("buffer_paths")), buffers, strict=False):
+            if len(path) > 2 and path[1] == "state":
+                by_model.setdefault(str(path[0]), {})[path[2:]] = buf
+        for model_id, raw in states.items():
+            if not isinstance(raw, dict) or not isinstance(raw.get("state"), dict):
+                continue
+            bufs = by_model.get(str(model_id), {})
+            model = Model(str(raw.get("model_name", "")), str(raw.get("model_module", "")),
+                          str(raw.get("model_module_version", "")), dict(raw["state"]), bufs)
+            self.models[str(model_id)] = model
+            if model.is_output:
+                self._capture(str(model_id), None, model.state.get("msg_id"))
+        self.changed = True
+        return {"type": "widgets_restored", "control": control, "widgets": self.snapshot()}
 
     def kernel_gone(self) -> None:
         """The kernel restarted or stopped: its models keep their last state, without a comm."""

@@ -32,7 +32,7 @@ def _ipywidgets() -> Any:
 def _display(widget: Any) -> None:
     from IPython.display import display
 
-    display(widget)
+    display(widget)  # type: ignore[no-untyped-call]
 
 
 def _flush_plots() -> None:
@@ -48,7 +48,7 @@ def _flush_plots() -> None:
             from matplotlib_inline.backend_inline import flush_figures
         except ImportError:
             return
-        flush_figures()
+        flush_figures()  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager
