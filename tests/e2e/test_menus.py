@@ -66,3 +66,88 @@ def test_menu_entries_act(page: Page, server: DikteServer) -> None:
     bar.get_by_role("button", name="File", exact=True).click()
     page.get_by_role("menuitem", name="Open the drive").click()
     expect(page).to_have_url(re.compile(r"#/drive$"))
+
+
+def _menu(page: Page, menu: str, item: str) -> None:
+    page.get_by_role("navigation", name="Menu bar").get_by_role(
+        "button", name=menu, exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
+def test_file_menu_opens_uploads_and_copies_notebooks(page: Page, server: DikteServer,
+                                                      tmp_path: Path) -> None:
+    client = server.client()
+    tag = uuid.uuid4().hex[:8]
+    path = f"Notebooks/file-menu-{tag}.ipynb"
+    other = f"Notebooks/other-{tag}.ipynb"
+    new_notebook(client, path, [("code", "print('from the original')")])
+    new_notebook(client, other, [("code", "1 + 1")])
+    client.run_cells(path, [client.view(path)["notebook"]["cells"][0]["id"]])
+    open_notebook(page, server, path)
+
+    # Open notebook: a list of the drive's notebooks; choosing one opens it
+    page.keyboard.press("Control+o")
+    dialog = page.get_by_role("dialog", name="Open notebook")
+    dialog.get_by_role("searchbox").fill(f"other-{tag}")
+    dialog.get_by_role("button", name=re.compile(f"other-{tag}")).click()
+    expect(page).to_have_url(re.compile(f"other-{tag}"))
+    expect(page.locator(".cell .cm-content").first).to_have_text("1 + 1")
+
+    # Save a copy in Drive: the copy has the outputs, and opens
+    open_notebook(page, server, path)
+    expect(page.locator(".out-stream").first).to_contain_text("from the original")
+    _menu(page, "File", "Save a copy in Drive")
+    expect(page).to_have_url(re.compile("Copy%20of%20file-menu"))
+    expect(page.locator(".out-stream").first).to_contain_text("from the original")
+    names = {e["name"] for e in client.get("/api/drive/list", params={"path": "Notebooks"})[
+        "entries"]}
+    assert f"Copy of file-menu-{tag}.ipynb" in names and f"file-menu-{tag}.ipynb" in names
+
+    # Upload notebook: a broken file is refused with a sentence; a good one opens
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    with page.expect_file_chooser() as chooser:
+        _menu(page, "File", "Upload notebook")
+    chooser.value.set_files(str(broken))
+    expect(page.locator(".toast")).to_contain_text("broken.ipynb is not a notebook")
+    good = tmp_path / f"uploaded-{tag}.ipynb"
+    good.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ['
+                    '{"cell_type": "code", "id": "a1", "metadata": {}, "outputs": [], '
+                    '"execution_count": null, "source": "print(42)"}]}')
+    with page.expect_file_chooser() as chooser:
+        _menu(page, "File", "Upload notebook")
+    chooser.value.set_files(str(good))
+    expect(page).to_have_url(re.compile(f"uploaded-{tag}"))
+    expect(page.locator(".cell .cm-content").first).to_have_text("print(42)")
+
+
+def test_settings_change_theme_font_and_line_numbers_and_are_kept(
+        page: Page, server: DikteServer) -> None:
+    client = server.client()
+    path = f"Notebooks/settings-{uuid.uuid4().hex[:8]}.ipynb"
+    new_notebook(client, path, [("code", "a = 1\nb = 2")])
+    open_notebook(page, server, path)
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    expect(page.locator(".cell .cm-gutters")).to_be_hidden()
+    _menu(page, "Tools", "Settings")
+    dialog = page.get_by_role("dialog", name="Settings")
+    dialog.get_by_label("Theme").select_option("dark")
+    dialog.get_by_label("Editor font size").select_option("18")
+    dialog.get_by_label("Show line numbers in code cells").check()
+    dialog.get_by_role("button", name="Done").click()
+    dark = "rgb(13, 17, 23)"
+    assert background != dark
+    # applied at once (waited for: the page applies it after it redraws)
+    page.wait_for_function(f"getComputedStyle(document.body).backgroundColor === '{dark}'")
+    expect(page.locator(".cell .cm-gutters").first).to_be_visible()
+    expect(page.locator(".cell .cm-lineNumbers").first).to_contain_text("2")
+    page.wait_for_function(
+        "getComputedStyle(document.querySelector('.cell .cm-editor')).fontSize === '18px'")
+    page.reload()  # kept in this browser
+    expect(page.locator(".cell .cm-gutters").first).to_be_visible()
+    page.wait_for_function(f"getComputedStyle(document.body).backgroundColor === '{dark}'")
+    # back to the light theme
+    _menu(page, "Tools", "Settings")
+    page.get_by_role("dialog", name="Settings").get_by_label("Theme").select_option("light")
+    page.wait_for_function(
+        f"getComputedStyle(document.body).backgroundColor === '{background}'")

@@ -5,6 +5,7 @@ import { addCell, afterFocused, connect, disconnect, restart, runMode } from "./
 import { openPanel } from "../panels/bus";
 import { navigate } from "../router";
 import { downloadCommands } from "./download";
+import { newNotebook, saveCopy, uploadNotebook } from "./file-dialogs";
 
 export type Confirmation = {
   title: string;
@@ -17,6 +18,8 @@ export type PageUi = {
   openPalette(): void;
   openShortcuts(): void;
   openRuntimeType(): void;
+  openNotebook(): void;
+  openSettings(): void;
   /** Ask before something that loses work (the runtime's state, its files). */
   confirm(c: Confirmation): void;
 };
@@ -63,6 +66,11 @@ export function makeCommands(store: NotebookStore, ui: PageUi): Command[] {
     { id: "clear-all", title: "Clear all outputs", run: () => store.clearAllOutputs() },
     { id: "add-code", title: "Add code cell", shortcut: "Ctrl+M B", run: () => void addCell(store, afterFocused(store), "code") },
     { id: "add-text", title: "Add text cell", run: () => void addCell(store, afterFocused(store), "markdown") },
+    { id: "new-notebook", title: "New notebook", run: () => void newNotebook(store) },
+    { id: "open-notebook", title: "Open notebook", shortcut: "Ctrl+O", run: ui.openNotebook },
+    { id: "upload-notebook", title: "Upload notebook", run: () => uploadNotebook(store) },
+    { id: "save-copy", title: "Save a copy in Drive", run: () => void saveCopy(store) },
+    { id: "settings", title: "Settings", run: ui.openSettings },
     { id: "shortcuts", title: "Keyboard shortcuts", shortcut: "Ctrl+M H", run: ui.openShortcuts },
     ...downloadCommands(store),
     { id: "panel.help", title: "Open help (documentation from the kernel)", run: () => openPanel("help") },
@@ -91,12 +99,12 @@ const RUNTIME_MENU = ["run-all", "run-before", "run-after", "run-focused", "inte
 
 /** The menu bar, Colab's: every menu lists commands of the palette (by id). */
 export const MENU_BAR: [string, string[]][] = [
-  ["File", ["drive", "download-ipynb", "download-py", "download-html"]],
+  ["File", ["new-notebook", "open-notebook", "upload-notebook", "save-copy", "drive", "download-ipynb", "download-py", "download-html"]],
   ["Edit", ["clear-all", "cancel-queued", "panel.find", "complete"]],
   ["View", ["panel.toc", "panel.variables", "panel.help", "panel.files", "panel.terminal"]],
   ["Insert", ["add-code", "add-text", "panel.snippets"]],
   ["Runtime", RUNTIME_MENU],
-  ["Tools", ["palette", "panel.secrets", "shortcuts", "limits"]],
+  ["Tools", ["palette", "settings", "panel.secrets", "shortcuts", "limits"]],
   ["Help", ["shortcuts", "panel.help", "api-docs", "limits"]],
 ];
 

@@ -12,6 +12,7 @@ import {
   EditorView,
   highlightSpecialChars,
   keymap,
+  lineNumbers,
   placeholder,
   type KeyBinding,
 } from "@codemirror/view";
@@ -77,6 +78,7 @@ export function createEditor(o: EditorOptions): EditorView {
   const extensions = [
     Prec.highest(assist), // before the run keys: Escape first closes a help tooltip
     Prec.highest(keymap.of(runKeys)),
+    o.language === "python" ? lineNumbers() : [], // shown when Settings asks (notebook.css)
     highlightSpecialChars(),
     history(),
     drawSelection(),

@@ -8,6 +8,7 @@ import { AddBar, Cell } from "../notebook/cell";
 import { Header } from "../notebook/toolbar";
 import { Banners, Toasts } from "../notebook/banners";
 import { RuntimeTypeDialog, ShortcutsDialog } from "../notebook/dialogs";
+import { OpenNotebookDialog, SettingsDialog } from "../notebook/file-dialogs";
 import { MENU_BAR, makeCommands, makeHandle, menuItems, type Confirmation } from "../notebook/commands";
 import { addCell, afterFocused, changeRuntime, connect, runMode, selectCell } from "../notebook/actions";
 import { ConfirmDialog } from "../dialog";
@@ -45,8 +46,8 @@ function changeType(store: NotebookStore, id: string, type: "code" | "markdown")
   else requestAnimationFrame(() => requestAnimationFrame(() => selectCell(store, id)));
 }
 
-/** Ctrl+M <key> chords, Ctrl+Shift+P, Ctrl+F8/F9/F10, Ctrl+S. */
-function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): void; restart(): void }) {
+/** Ctrl+M <key> chords, Ctrl+Shift+P, Ctrl+O, Ctrl+F8/F9/F10, Ctrl+S. */
+function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): void; restart(): void; open(): void }) {
   useEffect(() => {
     let chord = 0;
     const onKey = (e: KeyboardEvent) => {
@@ -64,6 +65,11 @@ function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): v
       if (mod && e.key === "s") {
         e.preventDefault();
         store.flushSources();
+        return;
+      }
+      if (mod && !e.shiftKey && e.key === "o") {
+        e.preventDefault(); // Colab's "Open notebook", not the browser's "open file"
+        ui.open();
         return;
       }
       if (mod && e.key === "F9") return void (e.preventDefault(), runMode(store, "all"));
@@ -99,7 +105,7 @@ function usePageKeys(store: NotebookStore, ui: { palette(): void; shortcuts(): v
 
 export function NotebookPage({ path }: { path: string; me: Me }) {
   const store = useStore(path);
-  const [dialog, setDialog] = useState<null | "shortcuts" | "runtime">(null);
+  const [dialog, setDialog] = useState<null | "shortcuts" | "runtime" | "open" | "settings">(null);
   const [confirming, setConfirming] = useState<Confirmation | null>(null);
   const [palette, setPalette] = useState(false);
   const [sideOpen, setSideOpen] = useState(() => window.innerWidth >= 700);
@@ -109,6 +115,8 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
         openPalette: () => setPalette(true),
         openShortcuts: () => setDialog("shortcuts"),
         openRuntimeType: () => setDialog("runtime"),
+        openNotebook: () => setDialog("open"),
+        openSettings: () => setDialog("settings"),
         confirm: setConfirming,
       }),
     [store],
@@ -117,6 +125,7 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
   usePageKeys(store, {
     palette: () => setPalette(true),
     shortcuts: () => setDialog("shortcuts"),
+    open: () => setDialog("open"),
     restart: () => commands.find((c) => c.id === "restart")?.run(),
   });
 
@@ -167,6 +176,8 @@ export function NotebookPage({ path }: { path: string; me: Me }) {
         </main>
       </div>
       {dialog === "shortcuts" && <ShortcutsDialog onClose={() => setDialog(null)} />}
+      {dialog === "open" && <OpenNotebookDialog current={store.path} onClose={() => setDialog(null)} />}
+      {dialog === "settings" && <SettingsDialog onClose={() => setDialog(null)} />}
       {dialog === "runtime" && (
         <RuntimeTypeDialog
           current={store.runtime?.image ?? null}

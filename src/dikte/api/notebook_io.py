@@ -45,6 +45,7 @@ async def export_notebook(
         raise BadRequest(f"{path} is not a notebook (.ipynb).", code="not_a_notebook")
     nb = svc.sessions.loaded(person.id, path)
     if nb is not None:
+        nb.widgets_into_metadata()  # the widgets as they are now, as a save writes them
         doc = copy.deepcopy(nb.doc)  # taken at once: a running cell keeps changing it
     else:
         doc = await asyncio.to_thread(svc.drive(person.id).read_notebook, path)
