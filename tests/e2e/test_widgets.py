@@ -5,6 +5,7 @@ Real browser, server and kernel."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -133,3 +134,53 @@ def test_layouts_buttons_output_and_file_upload(page: Page, server: DikteServer,
     expect(tabs.locator(".widget-dropdown select")).to_have_value("b")
     client.run_cells(path, [probe])
     assert cell_text(client.view(path), probe) == "picked b\n"
+
+
+ANYWIDGET = '''import ipywidgets as w, traitlets as t
+class Counter(w.DOMWidget):
+    # what the anywidget package declares: its JavaScript travels in the model's state
+    _model_name = t.Unicode("AnyModel").tag(sync=True)
+    _model_module = t.Unicode("anywidget").tag(sync=True)
+    _model_module_version = t.Unicode("~0.9.*").tag(sync=True)
+    _view_name = t.Unicode("AnyView").tag(sync=True)
+    _view_module = t.Unicode("anywidget").tag(sync=True)
+    _view_module_version = t.Unicode("~0.9.*").tag(sync=True)
+    _esm = t.Unicode("""
+export default {
+  render({ model, el }) {
+    const b = document.createElement("button");
+    b.className = "counter";
+    const show = () => { b.textContent = `clicked ${model.get("count")} times`; };
+    b.addEventListener("click", () => { model.set("count", model.get("count") + 1); model.save_changes(); });
+    model.on("change:count", show);
+    show();
+    el.appendChild(b);
+  }
+};""").tag(sync=True)
+    _css = t.Unicode(".counter { border: 2px solid rebeccapurple; }").tag(sync=True)
+    count = t.Int(0).tag(sync=True)
+c = Counter()
+c'''
+
+
+def test_an_anywidget_widget_runs_its_own_javascript(page: Page, server: DikteServer) -> None:
+    path, (cell, check) = _notebook(server, [ANYWIDGET, "print('count', c.count)"])
+    open_notebook(page, server, path)
+    _run(page, cell)
+    frame = _widget(page, cell)
+    button = frame.locator("button.counter")
+    expect(button).to_have_text("clicked 0 times", timeout=60_000)
+    expect(button).to_have_css("border-top-color", "rgb(102, 51, 153)")  # its own _css
+    button.click()
+    button.click()
+    expect(button).to_have_text("clicked 2 times")
+    client = server.client()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the server has the clicks once the kernel echoed them
+        counts = [m["state"].get("count") for m in client.view(path)["widgets"].values()
+                  if m["model_name"] == "AnyModel"]
+        if counts == [2]:
+            break
+        time.sleep(0.2)
+    client.run_cells(path, [check])
+    assert cell_text(client.view(path), check) == "count 2\n"

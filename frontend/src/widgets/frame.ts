@@ -12,6 +12,7 @@ import * as controls from "@jupyter-widgets/controls";
 import { Widget } from "@lumino/widgets";
 import baseCss from "@jupyter-widgets/base/css/index.css?inline";
 import controlsCss from "@jupyter-widgets/controls/css/widgets.css?inline";
+import { AnyModel, AnyView } from "./anywidget";
 import { OutputModel, OutputView } from "./output";
 
 type Msg = Record<string, any>;
@@ -119,6 +120,7 @@ class FrameManager extends ManagerBase {
     if (moduleName === "@jupyter-widgets/base") found = (base as any)[className];
     else if (moduleName === "@jupyter-widgets/controls") found = (controls as any)[className];
     else if (moduleName === "@jupyter-widgets/output") found = ({ OutputModel, OutputView } as any)[className];
+    else if (moduleName === "anywidget") found = ({ AnyModel, AnyView } as any)[className];
     if (!found) {
       throw new Error(`${moduleName} ${moduleVersion} (${className}) is not a widget library this notebook can show.`);
     }
