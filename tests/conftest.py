@@ -1,5 +1,9 @@
 """Fixtures shared by every test folder.
 
+- ``runtime_image`` (session, used by every test): the ``minimal`` runtime image, built once into
+  a cache that outlives test runs (tests/support/images.py); ``DIKTE_IMAGES_DIR`` points every
+  server and CLI the tests start at that cache, so their runtimes use it. Its value is the
+  image's python.
 - ``server``: a real ``dikte serve`` (sandboxed runtimes) on a free port with its own data dir,
   started once per test module; ``.client()`` gives an authenticated API client.
 - ``client``: ``server.client()`` for the admin.
@@ -22,7 +26,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.images import ensure_test_image, images_dir
 from tests.support.server import Client, DikteServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runtime_image() -> Iterator[Path]:
+    python = ensure_test_image()
+    before = os.environ.get("DIKTE_IMAGES_DIR")
+    os.environ["DIKTE_IMAGES_DIR"] = str(images_dir())
+    yield python
+    if before is None:
+        os.environ.pop("DIKTE_IMAGES_DIR", None)
+    else:
+        os.environ["DIKTE_IMAGES_DIR"] = before
 
 
 @pytest.fixture(scope="module")

@@ -78,3 +78,46 @@ def test_the_first_admin_gets_the_tier_with_the_most_sessions() -> None:
     equal = {name: tier.model_copy(update={"shapes": Settings().tiers["free"].shapes})
              for name, tier in Settings().tiers.items()}
     assert Settings(tiers=equal, default_tier="pro").first_admin_tier == "pro"
+
+
+def test_the_shipped_images_are_built_by_dikte_into_the_images_dir(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path)
+    assert sorted(s.images) == ["colab", "minimal"] and s.default_image == ""
+    for name in ("colab", "minimal"):
+        image = s.images[name]
+        assert image.built_by_dikte and Path(image.requirements).is_file()
+        assert image.python == str(tmp_path / "images" / name / "bin" / "python")
+        assert image.python_version == "3.11" and image.description
+    s.images_dir = tmp_path / "elsewhere"  # derived again on a change
+    assert s.images["minimal"].python == str(tmp_path / "elsewhere" / "minimal" / "bin" / "python")
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('[images.x]\npython = "3.11"\nrequirements = "/r.txt"',
+     "python = '3.11' is not the path of a python executable; to choose the interpreter an "
+     "image is built with, write python_version = '3.11'"),
+    ('[images.x]\npython = "/p/bin/python"\nrequirements = "/r.txt"',
+     "give either python (an environment you bring) or requirements"),
+    ("[images.x]\ndescription = 'neither'",
+     "images.x needs requirements (an image Dikte builds) or python"),
+    ('default_image = "nope"\n[images.x]\npython = "/p/bin/python"',
+     "default_image 'nope' is not one of the images (x)"),
+])
+def test_image_tables_are_checked(tmp_path: Path, table: str, message: str) -> None:
+    cfg = tmp_path / "dikte.toml"
+    cfg.write_text(table + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, environ={})
+    assert message in str(info.value)
+
+
+def test_an_image_table_replaces_the_shipped_ones_and_an_empty_one_keeps_them(
+        tmp_path: Path) -> None:
+    cfg = tmp_path / "dikte.toml"
+    cfg.write_text('[images.colab]\n[images.mine]\nrequirements = "/srv/mine.txt"\n'
+                   'python_version = "3.12"\n')
+    s = load_settings(cfg, environ={"DIKTE_IMAGES_DIR": str(tmp_path / "img")})
+    assert sorted(s.images) == ["colab", "mine"]
+    assert s.images["mine"].python == str(tmp_path / "img" / "mine" / "bin" / "python")
+    assert s.images["mine"].python_version == "3.12"
+    assert s.images["colab"].requirements.endswith("/images/colab.txt")

@@ -21,10 +21,11 @@ ALLOWED = {
     "drive": {"errors", "config"},
     "db": {"errors"},
     "runtimes": {"accelerators", "errors", "config"},
+    "images": {"config", "errors"},
     "sessions": {"drive", "execution", "runtimes", "db", "policy", "schemas", "errors",
-                 "config", "accelerators"},
+                 "config", "accelerators", "images"},
     "api": {"schemas", "sessions", "errors", "config", "db", "drive", "runtimes", "app",
-            "__init__"},
+            "images", "__init__"},
 }
 
 

@@ -272,7 +272,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Images */
+        /**
+         * Images
+         * @description The images on offer, built or not, with each built one's version.
+         */
         get: operations["images_api_images_get"];
         put?: never;
         post?: never;
@@ -1497,14 +1500,50 @@ export interface components {
             /** Version */
             version: string;
         };
-        /** Image */
+        /**
+         * Image
+         * @description A runtime image, as Change runtime type shows it (Colab's "runtime version").
+         */
         Image: {
-            /** Default */
+            /**
+             * Build Command
+             * @description What an administrator runs on the server to build it, when it is not built: dikte image build NAME.
+             */
+            build_command?: string | null;
+            /**
+             * Built
+             * @description A runtime can use it now: built (an image Dikte builds) or its python exists (an environment the admin brings). A connect to an image that is not built is refused with code image_not_built.
+             */
+            built: boolean;
+            /**
+             * Built At
+             * @description When it was built (ISO 8601, UTC).
+             */
+            built_at?: string | null;
+            /**
+             * Default
+             * @description New runtimes use it unless one asks for another.
+             */
             default: boolean;
             /** Description */
             description: string;
             /** Name */
             name: string;
+            /**
+             * Packages
+             * @description How many packages it has, when built.
+             */
+            packages?: number | null;
+            /**
+             * Python Version
+             * @description Its Python, such as 3.11.7, when built.
+             */
+            python_version?: string | null;
+            /**
+             * Version
+             * @description The built image's version: a short hash of its requirements and Python version, changed by every rebuild with other packages; null when not built or not built by Dikte.
+             */
+            version?: string | null;
         };
         /**
          * ImportBody

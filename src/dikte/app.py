@@ -42,6 +42,7 @@ from dikte.db.secrets import SecretBox
 from dikte.drive import Drive
 from dikte.drive.tree import remove_interrupted_saves
 from dikte.errors import SandboxUnavailable
+from dikte.images import catalog
 from dikte.keys import derive_key
 from dikte.runtimes.base import RuntimeBackend
 from dikte.sessions.enforcement import tier_for
@@ -114,6 +115,27 @@ def prepare_data_dir(settings: Settings) -> None:
     os.chmod(settings.data_dir, 0o700)
 
 
+def check_images(settings: Settings) -> None:
+    """Choose the default image among those built (unless the config names one) and say which
+    images are not built and how to build them: one line each."""
+    settings.default_image = catalog.choose_default(settings)
+    images = catalog.states(settings)
+    if not any(image.ready for image in images):
+        log.warning("no runtime image is built, so no notebook can run yet; build one with: "
+                    "dikte image build minimal (small) or dikte image build colab (Colab's "
+                    "packages)" if {"colab", "minimal"} <= settings.images.keys() else
+                    "no runtime image is built; build one with: dikte image build NAME")
+        return
+    for image in images:
+        if image.built_by_dikte and not image.ready:
+            log.warning("runtime image %s is not built; build it with: %s", image.name,
+                        catalog.build_command(image.name))
+        elif not image.ready:
+            log.warning("runtime image %s: its python %s does not exist", image.name,
+                        image.python)
+    log.info("new runtimes use the runtime image %s", settings.default_image)
+
+
 def create_app(settings: Settings, *, announce: Callable[[str], None] | None = None,
                control_url: str | None = None) -> FastAPI:
     """Build the ASGI app. ``announce`` receives the first admin token, printed once;
@@ -122,6 +144,7 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_data_dir(settings)
+        check_images(settings)
         db = Database(settings.db_url)
         db.migrate()
         token = db.ensure_admin(settings.first_admin_tier)

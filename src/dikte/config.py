@@ -9,7 +9,6 @@ with the key, the value and what was expected.
 from __future__ import annotations
 
 import os
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -31,12 +30,55 @@ def _default_data_dir() -> Path:
     return Path(base) / "dikte"
 
 
+# The runtime images Dikte ships: name -> (requirements file in the package, description). Their
+# lists are compiled for Python 3.11 (scripts/colab_requirements.py), so they are built with it.
+SHIPPED_IMAGES = {
+    "colab": ("Google Colab's packages at Colab's versions: numpy, pandas, scikit-learn, "
+              "PyTorch, TensorFlow, JAX and about 580 more."),
+    "minimal": "Python with ipykernel, ipywidgets, numpy, pandas, matplotlib and tqdm.",
+}
+SHIPPED_PYTHON = "3.11"
+
+
+def shipped_requirements(name: str) -> Path:
+    """The pinned list of a shipped image, in the package."""
+    return Path(__file__).resolve().parent / "images" / f"{name}.txt"
+
+
 class ImageConfig(BaseModel):
-    """A runtime image: a Python environment that has ipykernel (Colab's "runtime version")."""
+    """A runtime image: a Python environment of its own that has ipykernel (Colab's "runtime
+    version"). Either Dikte builds it from a requirements file (``dikte image build NAME``), or
+    an admin brings an environment and names its python."""
 
     model_config = ConfigDict(extra="forbid")
-    python: str = Field(description="Path of the environment's python executable.")
+    python: str = Field(
+        "", description="Path of the python of an environment you bring, used as it is; it "
+        "needs ipykernel. For an image Dikte builds, Dikte sets it to "
+        "<images_dir>/NAME/bin/python.")
+    requirements: str = Field(
+        "", description="Path of a requirements file (pip's format, pinned versions make the "
+        "build reproducible) that `dikte image build NAME` installs into an environment of the "
+        "image's own; it needs ipykernel. Empty for colab and minimal: the lists Dikte ships.")
+    python_version: str = Field(
+        "", description="The interpreter a built image uses, as uv finds it: a version (3.11) "
+        "or a python's path. Empty: 3.11 for colab and minimal, else the Python Dikte runs on.")
     description: str = Field("", description="What the image offers, shown to people.")
+
+    @model_validator(mode="after")
+    def _python_or_requirements(self) -> ImageConfig:
+        if self.python and not os.path.isabs(self.python):
+            raise ValueError(
+                f"python = {self.python!r} is not the path of a python executable; to choose the "
+                f"interpreter an image is built with, write python_version = {self.python!r} "
+                "beside requirements")
+        if self.python and self.requirements:
+            raise ValueError("give either python (an environment you bring) or requirements "
+                             "(an image Dikte builds), not both")
+        return self
+
+    @property
+    def built_by_dikte(self) -> bool:
+        return bool(self.requirements)
 
 
 class AcceleratorConfig(BaseModel):
@@ -165,16 +207,20 @@ class Settings(BaseModel):
         10 * 2**30, description="Largest file one upload may carry."
     )
     images: dict[str, ImageConfig] = Field(
-        default_factory=lambda: {
-            "default": ImageConfig(
-                python=sys.executable,
-                description="Dikte's own environment: Python with numpy, pandas, matplotlib, "
-                "tqdm and ipywidgets.",
-            )
-        },
-        description="Runtime images by name, as TOML tables: [images.NAME] python = \"/path/bin/python\".",
+        default_factory=lambda: {name: ImageConfig(description=about)
+                                 for name, about in SHIPPED_IMAGES.items()},
+        description="Runtime images by name, as TOML tables [images.NAME] (see docs/images.md): "
+        "requirements = \"/path/requirements.txt\" for one Dikte builds, or python = "
+        "\"/path/bin/python\" for an environment you bring. Default: the shipped colab and "
+        "minimal; a table in the file replaces them, and an empty [images.colab] or "
+        "[images.minimal] keeps the shipped one.",
     )
-    default_image: str = Field("default", description="Image a new runtime uses.")
+    images_dir: Path | None = Field(
+        None, description="Where the images Dikte builds live, one folder each; empty: "
+        "<data_dir>/images. Several servers may share one.")
+    default_image: str = Field(
+        "", description="Image a new runtime uses. Empty: chosen when the server starts, the "
+        "first built of colab, minimal, then the other images by name.")
     tiers: dict[str, Tier] = Field(
         default_factory=default_tiers,
         description="Tiers by name, as TOML tables [tiers.NAME] (see docs/tiers.md); the "
@@ -225,6 +271,29 @@ class Settings(BaseModel):
         description="Where github.com/<user>/<repo>/blob/<ref>/<path> links are fetched from, "
         "as <this>/<user>/<repo>/<ref>/<path>.",
     )
+
+    @model_validator(mode="after")
+    def _images_resolved(self) -> Settings:
+        """Shipped images get their lists, built ones the path of the python they will have
+        (run again on every assignment, so it only derives)."""
+        for name, image in self.images.items():
+            if not image.python and not image.requirements:
+                if name not in SHIPPED_IMAGES:
+                    raise ValueError(f"images.{name} needs requirements (an image Dikte "
+                                     "builds) or python (an environment you bring)")
+                image.requirements = str(shipped_requirements(name))
+                image.python_version = image.python_version or SHIPPED_PYTHON
+                image.description = image.description or SHIPPED_IMAGES[name]
+            if image.built_by_dikte:
+                image.python = str(self.image_dir(name) / "bin" / "python")
+        if self.default_image and self.default_image not in self.images:
+            raise ValueError(f"default_image {self.default_image!r} is not one of the images "
+                             f"({', '.join(sorted(self.images))})")
+        return self
+
+    def image_dir(self, name: str) -> Path:
+        """The folder of an image Dikte builds."""
+        return (self.images_dir or self.data_dir / "images") / name
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> Settings:

@@ -20,7 +20,6 @@ import base64
 import hashlib
 import secrets
 import string
-import sys
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -70,10 +69,10 @@ def new_runtime_id() -> str:
 
 
 @pytest.fixture
-def spec() -> Callable[..., RuntimeSpec]:
+def spec(runtime_image: Path) -> Callable[..., RuntimeSpec]:
     def make(drive: Path, owner_id: int = 1, **changes: Any) -> RuntimeSpec:
         base = RuntimeSpec(runtime_id=new_runtime_id(), owner_id=owner_id, drive_root=drive,
-                           python=sys.executable, memory_bytes=2 << 30, cpu_weight=100)
+                           python=str(runtime_image), memory_bytes=2 << 30, cpu_weight=100)
         return replace(base, **changes)
 
     return make

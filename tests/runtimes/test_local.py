@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
-import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,7 +180,7 @@ async def test_memory_limit_kills_the_kernel_and_poll_says_oom(
 
 async def test_pip_install_lands_in_the_package_layer_and_survives_restart(
     local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path,
-    tiny_wheel: Callable[[Path], Path],
+    tiny_wheel: Callable[[Path], Path], runtime_image: Path,
 ) -> None:
     wheel = tiny_wheel(drive)
     handle = await runtimes.start(local_backend, spec(drive))
@@ -199,7 +197,8 @@ async def test_pip_install_lands_in_the_package_layer_and_survives_restart(
     if handle.private["pip_prefix"]:  # the image is read-only: the package layer
         assert where.startswith("/opt/dikte/site/lib/python3."), out
     else:  # as root: the image's own site-packages, in the runtime's copy of it
-        assert where == f"{sysconfig.get_paths()['purelib']}/dikte_tiny/__init__.py", out
+        (purelib,) = runtime_image.parent.parent.glob("lib/python3.*/site-packages")
+        assert where == f"{purelib}/dikte_tiny/__init__.py", out
         assert not Path(where).exists()  # noqa: ASYNC240 (the host's image is unchanged)
     assert where.endswith("/site-packages/dikte_tiny/__init__.py"), out
     assert list(handle.instance_dir.rglob("site-packages/dikte_tiny/__init__.py"))
@@ -279,14 +278,15 @@ async def test_a_kernel_that_cannot_start_reports_its_log_and_leaves_nothing(
 
 
 async def test_mountpoints_replaced_by_symlinks_cannot_redirect_the_next_start(
-    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path, tmp_path: Path
+    local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path, tmp_path: Path,
+    runtime_image: Path,
 ) -> None:
     """bwrap runs as root and creates mountpoints inside directories the runtime's user owns; a
     cell that swaps one for a symlink must not make the next kernel start write to the host."""
     target = tmp_path / "host_dir"
     target.mkdir(mode=0o700)
     handle = await runtimes.start(local_backend, spec(drive))
-    home_roots = [r for r in local_backend._layouts[sys.executable].roots
+    home_roots = [r for r in local_backend._layouts[str(runtime_image)].roots
                   if r.startswith("/root/")]
     swap = (
         "import os\n"

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from dikte import __version__
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import error_responses
+from dikte.images import catalog
 from dikte.schemas.rest import Health, Image, Me
 
 router = APIRouter(prefix="/api", tags=["meta"])
@@ -24,6 +25,16 @@ async def me(person: PersonDep) -> Me:
 
 @router.get("/images", response_model=list[Image], responses=error_responses(401, 403))
 async def images(_person: PersonDep, svc: ServicesDep) -> list[Image]:
+    """The images on offer, built or not, with each built one's version."""
     s = svc.settings
-    return [Image(name=name, description=img.description, default=name == s.default_image)
-            for name, img in sorted(s.images.items())]
+    out = []
+    for image in catalog.states(s):
+        m = image.manifest
+        out.append(Image(
+            name=image.name, description=image.description, default=image.name == s.default_image,
+            built=image.ready, version=m.version if m else None,
+            python_version=m.python_version if m else None,
+            packages=len(m.packages) if m else None, built_at=m.built_at if m else None,
+            build_command=(catalog.build_command(image.name)
+                           if image.built_by_dikte and not image.ready else None)))
+    return out

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.errors import DikteError, RuntimeUnavailable
+from dikte.images import catalog
 from dikte.schemas.rest import (
     CancelBody,
     CompleteBody,
@@ -80,6 +81,8 @@ async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResul
 async def connect(body: ConnectBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
     """Connect the notebook to a runtime; returns once its kernel answers."""
     nb = await svc.sessions.open(person.id, body.path)
+    if nb.runtime is None:
+        catalog.require_ready(svc.settings, body.image or svc.settings.default_image)
     link = await svc.sessions.connect(nb, body.image, body.shape, body.background)
     return link.info()
 
@@ -97,6 +100,8 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
     """Queue cells (connecting a runtime first when there is none, as Colab does)."""
     nb = await svc.sessions.open(person.id, body.path)
     ids = body.cell_ids if body.mode == "cells" else code_cells(nb.doc, body.mode, body.anchor)
+    if nb.runtime is None and ids:  # it connects one, of the default image
+        catalog.require_ready(svc.settings, svc.settings.default_image)
     return RunResult(queued=await svc.sessions.run(nb, ids, body.source_hashes))
 
 

@@ -26,6 +26,7 @@ from dikte.config import Settings
 from dikte.drive import Drive, notebooks
 from dikte.errors import DikteError
 from dikte.execution.outputs import OutputLimits
+from dikte.images import catalog
 from dikte.sessions.document import code_cells
 from dikte.sessions.manager import build_spec, new_runtime_id, sandbox_uid
 from dikte.sessions.notebook import OpenNotebook
@@ -82,7 +83,9 @@ def run_notebook(settings: Settings, path: Path, output: Path | None, *, image: 
                  drive_paths: Sequence[Path] = (),
                  secrets: Mapping[str, str] | None = None) -> int:
     try:
-        return asyncio.run(_run(settings, path, output, image or settings.default_image,
+        image = image or catalog.choose_default(settings)
+        catalog.require_ready(settings, image)
+        return asyncio.run(_run(settings, path, output, image,
                                 timeout, with_paths, drive_paths, secrets or {}))
     except DikteError as exc:
         print(f"dikte run: {exc.message}", file=sys.stderr)

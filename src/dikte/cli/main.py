@@ -55,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "google.colab.userdata.get(NAME), read from the environment variable NAME "
                    "(or VARIABLE) (repeatable)")
 
-    from dikte.cli import remote, users
+    from dikte.cli import images, remote, users
 
     users.add_commands(sub, local_options)
+    images.add_commands(sub, local_options)
     remote.add_commands(sub)
     return parser
 
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             from dikte.cli import users
 
             return users.dispatch(args, _settings(args))
+        if args.command == "image":
+            from dikte.cli import images
+
+            return images.dispatch(args, _settings(args))
         from dikte.cli import remote
 
         return remote.dispatch(args)

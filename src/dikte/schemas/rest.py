@@ -128,9 +128,25 @@ class RenameBody(BaseModel):
 
 
 class Image(BaseModel):
+    """A runtime image, as Change runtime type shows it (Colab's "runtime version")."""
+
     name: str
     description: str
-    default: bool
+    default: bool = Field(description="New runtimes use it unless one asks for another.")
+    built: bool = Field(
+        description="A runtime can use it now: built (an image Dikte builds) or its python "
+        "exists (an environment the admin brings). A connect to an image that is not built is "
+        "refused with code image_not_built.")
+    version: str | None = Field(
+        None, description="The built image's version: a short hash of its requirements and "
+        "Python version, changed by every rebuild with other packages; null when not built or "
+        "not built by Dikte.")
+    python_version: str | None = Field(None, description="Its Python, such as 3.11.7, when built.")
+    packages: int | None = Field(None, description="How many packages it has, when built.")
+    built_at: str | None = Field(None, description="When it was built (ISO 8601, UTC).")
+    build_command: str | None = Field(
+        None, description="What an administrator runs on the server to build it, when it is "
+        "not built: dikte image build NAME.")
 
 
 class CellState(BaseModel):
