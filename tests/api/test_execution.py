@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -277,3 +278,24 @@ def test_a_cell_printing_fast_sends_few_merged_deltas_and_loses_nothing(
                and m["cell_id"] == cid and m["state"] == "idle")
     last_output = max(i for i, m in enumerate(msgs) if m["type"] == "output")
     assert last_output < done
+
+
+def test_an_interrupt_right_after_run_stops_the_cell(client: Client) -> None:
+    """Interrupt clicked at once after Run: the kernel may not have begun the cell yet (ipykernel
+    ignores an interrupt between cells), so the server interrupts it as soon as it begins."""
+    path = f"Notebooks/early-interrupt-{uuid.uuid4().hex[:8]}.ipynb"
+    (slow,) = client.new_notebook(path, ["import time\ntime.sleep(600)"])
+    client.post("/api/notebooks/connect", {"path": path})
+    sock = client.socket(path)
+    try:
+        for attempt in range(3):
+            sock.send({"type": "execute", "cell_id": slow})
+            sock.send({"type": "interrupt"})
+            done = sock.wait_for(lambda m: m["type"] == "cell_state" and m["cell_id"] == slow
+                                 and m["state"] == "idle" and m.get("last_status") is not None
+                                 and m.get("_seen") is None, timeout=60)
+            done["_seen"] = attempt  # the next attempt waits for a new message
+            assert done["last_status"] in ("error", "interrupted"), done
+        assert "KeyboardInterrupt" in str(client.view(path)["notebook"]["cells"][0]["outputs"])
+    finally:
+        sock.close()

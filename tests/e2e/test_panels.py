@@ -54,7 +54,9 @@ def open_notebook(page: Page, server: DikteServer, path: str) -> None:
 
 
 def open_panel(page: Page, title: str) -> None:
-    button = page.get_by_role("button", name=title, exact=True)
+    # the side panel's rail button (the menu bar has a "Help" menu too)
+    button = page.get_by_role("button", name=title, exact=True).and_(
+        page.locator("[aria-controls='sp-body']"))
     button.click()
     expect(button).to_have_attribute("aria-pressed", "true")
 

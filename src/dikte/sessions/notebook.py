@@ -61,6 +61,12 @@ class OpenNotebook:
         self.queue: deque[str] = deque()
         self.running: str | None = None
         self.running_msg: str | None = None
+        self.running_started = False
+        """The kernel said it began the running cell (its execute_input came); an interrupt
+        before that would be lost (ipykernel ignores SIGINT between cells)."""
+        self.interrupt_when_started = False
+        self._recently_ended: dict[str, str] = {}
+        """msg_id -> cell id of the last cells that ended, for their execute_reply."""
         self.recorder: OutputRecorder | None = None
         self.last_status: dict[str, str] = {}
         self.pending_input: dict[str, Any] | None = None
@@ -326,6 +332,7 @@ class OpenNotebook:
         cell["execution_count"] = None
         self.recorder = OutputRecorder(cid, cell["outputs"], self.limits, self.displays)
         self.running = cid
+        self.running_started = self.interrupt_when_started = False
         self._run_error = False
         cell.setdefault("metadata", {})["execution"] = {"started": _iso(time.time())}
         self.broadcast({"type": "output", "cell_id": cid, "change": {"kind": "clear"}})
@@ -348,6 +355,7 @@ class OpenNotebook:
         """After a control-plane restart: this cell was running when the old server stopped."""
         cell = self.doc.cells[cell_index(self.doc, cell_id)]
         self.running, self.running_msg = cell_id, msg_id
+        self.running_started, self.interrupt_when_started = True, False
         self.idle.clear()
         self.recorder = OutputRecorder(cell_id, cell["outputs"], self.limits, self.displays)
         self.emit_outputs(self.recorder.note(
@@ -370,6 +378,10 @@ class OpenNotebook:
                 time.time())
         except DikteError:
             pass  # the cell was deleted meanwhile
+        if self.running_msg is not None:
+            self._recently_ended[self.running_msg] = cid
+            while len(self._recently_ended) > 16:
+                self._recently_ended.pop(next(iter(self._recently_ended)))
         self.running = None
         self.running_msg = None
         self.recorder = None
@@ -448,6 +460,10 @@ class OpenNotebook:
             self.emit_outputs(self.recorder.apply(mtype, content))
             self.mark_dirty()
         elif mtype == "execute_input":
+            self.running_started = True
+            if self.interrupt_when_started and self.runtime is not None:
+                self.interrupt_when_started = False
+                self.runtime.interrupt_soon()
             cell = self.doc.cells[cell_index(self.doc, self.running)]
             cell["execution_count"] = content.get("execution_count")
             self.broadcast({"type": "execution_count", "cell_id": self.running,
@@ -499,18 +515,27 @@ class OpenNotebook:
         self.mark_dirty()
 
     def on_shell(self, msg: dict[str, Any]) -> None:
-        if (msg["msg_type"] != "execute_reply"
-                or msg["parent_header"].get("msg_id") != self.running_msg):
+        if msg["msg_type"] != "execute_reply":
             return
-        if msg["content"].get("status") == "error":
-            self._run_error = True
+        parent = msg["parent_header"].get("msg_id")
+        if parent == self.running_msg and self.running is not None:
+            cell_id = self.running
+            if msg["content"].get("status") == "error":
+                self._run_error = True
+        else:
+            # the reply comes on the shell socket, the cell's idle status on iopub: the idle
+            # may be read first, and the cell has ended by the time its reply is read
+            ended = self._recently_ended.get(parent or "")
+            if ended is None:
+                return
+            cell_id = ended
         for payload in msg["content"].get("payload") or []:
             # `name?` and `%pdoc`: a help page, shown beside the notebook (as Colab and Jupyter
             # do), not kept in the cell's outputs
             if isinstance(payload, dict) and payload.get("source") == "page":
                 data = payload.get("data")
                 if isinstance(data, dict) and data:
-                    self.broadcast({"type": "help", "cell_id": self.running, "data": data})
+                    self.broadcast({"type": "help", "cell_id": cell_id, "data": data})
 
     def on_stdin(self, msg: dict[str, Any]) -> None:
         if msg["msg_type"] != "input_request" or self.running is None:

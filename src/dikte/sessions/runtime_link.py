@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
+INTERRUPT_GRACE = 0.25
+"""Seconds between a cell's execute_input and an interrupt that waited for it to begin."""
 POLL_SECONDS = 1.0
 
 
@@ -48,6 +50,7 @@ class RuntimeLink:
         self._monitor: asyncio.Task[None] | None = None
         self._barrier_task: asyncio.Task[None] | None = None
         self._widgets_task: asyncio.Task[None] | None = None
+        self._interrupts: set[asyncio.Future[None]] = set()
         self._pending_state: dict[str, Any] | None = None
         self._state_writer: asyncio.Task[None] | None = None
         self._pending_after: list[Callable[[], None]] = []
@@ -292,11 +295,35 @@ class RuntimeLink:
         self.nb.pump()
 
     async def interrupt(self) -> None:
-        """Interrupt the running cell, once a cell on its way to the kernel (see
-        OpenNotebook.pump) has been sent: an interrupt must not overtake it."""
+        """Interrupt the running cell. A cell on its way to the kernel (see
+        OpenNotebook.pump), or sent but not begun, is interrupted as soon as the kernel begins
+        it: ipykernel ignores an interrupt that comes between cells, so one sent earlier would
+        be lost and the cell would run on."""
         if self._state_writer is not None and not self._state_writer.done():
             await asyncio.shield(self._state_writer)
+        nb = self.nb
+        if nb.running is not None and not nb.running_started:
+            nb.interrupt_when_started = True
+            return
         await self.channel.interrupt()
+
+    def interrupt_soon(self) -> None:
+        """The cell an interrupt waited for has begun: interrupt it a moment later. Right at
+        its execute_input, ipykernel is still on its way to the cell's code, and an interrupt
+        landing there is lost as well."""
+        task = asyncio.ensure_future(self._interrupt_now())
+        self._interrupts.add(task)
+        task.add_done_callback(self._interrupts.discard)
+
+    async def _interrupt_now(self) -> None:
+        msg_id = self.nb.running_msg
+        await asyncio.sleep(INTERRUPT_GRACE)
+        if self.nb.running_msg != msg_id or not self.ready:
+            return  # it ended meanwhile: nothing to interrupt
+        try:
+            await self.channel.interrupt()
+        except (KernelGone, RuntimeUnavailable) as exc:
+            log.warning("interrupting runtime %s failed: %s", self.runtime_id, exc)
 
     async def shutdown(self, reason: str) -> None:
         """Disconnect and delete: every process ends, the instance space is deleted."""
