@@ -19,9 +19,11 @@ def test_images_from_the_config_file(fresh_server: Callable[..., DikteServer],
     srv = fresh_server(DIKTE_CONFIG=str(config)).start()
     client = srv.client()
     offered = client.get("/api/images")
+    bring_your_own = {"built": True, "version": None, "python_version": None, "packages": None,
+                      "built_at": None, "build_command": None}
     assert offered == [
-        {"name": "other", "description": "Another name", "default": False},
-        {"name": "py", "description": "The test environment", "default": True},
+        {"name": "other", "description": "Another name", "default": False, **bring_your_own},
+        {"name": "py", "description": "The test environment", "default": True, **bring_your_own},
     ]
     path = "Notebooks/images.ipynb"
     client.new_notebook(path, ["1"])

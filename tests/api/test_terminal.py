@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
@@ -107,7 +107,8 @@ def _gone(pids: set[int], timeout: float = 15) -> bool:
     return False
 
 
-def test_shell_runs_inside_the_sandbox(server: DikteServer, client: Client) -> None:
+def test_shell_runs_inside_the_sandbox(server: DikteServer, client: Client,
+                                       runtime_image: Path) -> None:
     path = "Notebooks/term.ipynb"
     rid = _connected(client, path, ["open('/content/made_by_cell.txt', 'w').write('hi')"])
     with terminal(client, path) as sh:
@@ -116,7 +117,7 @@ def test_shell_runs_inside_the_sandbox(server: DikteServer, client: Client) -> N
         assert sh.run("pwd").strip() == "/content"
         assert "made_by_cell.txt" in sh.run("ls /content").split()
         assert sh.run("echo $HOME").strip() == "/root"
-        image_bin = os.path.dirname(sys.executable)  # the default image is the server's python
+        image_bin = str(runtime_image.parent)  # the default image: the tests' minimal image
         assert sh.run("echo $PATH").strip().split(":")[0] == image_bin
         assert sh.run("command -v python").strip() == f"{image_bin}/python"
         assert sh.run("touch /usr/bin/made-in-runtime && echo ok").strip() == "ok"

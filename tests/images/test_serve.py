@@ -49,6 +49,16 @@ def test_a_server_with_no_image_built_says_how_to_build_one(
                                                      "cell_ids": [cell["id"]]})
     assert r.status_code == 400 and r.json()["error"]["code"] == "image_not_built"
     assert client.view("Notebooks/none.ipynb")["runtime"] is None
+    # Run in the web app (the notebook's WebSocket) is refused with the same sentence
+    sock = client.socket("Notebooks/none.ipynb")
+    try:
+        sock.send({"type": "execute", "cell_id": cell["id"]})
+        refused = sock.wait_for(lambda m: m["type"] == "error")
+    finally:
+        sock.close()
+    assert refused["code"] == "image_not_built"
+    assert "dikte image build minimal" in refused["message"]
+    assert client.view("Notebooks/none.ipynb")["runtime"] is None
 
 
 def test_the_built_image_is_the_default_and_the_unbuilt_one_is_refused(

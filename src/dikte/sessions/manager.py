@@ -23,6 +23,7 @@ from dikte.drive import Drive
 from dikte.drive.paths import canonical
 from dikte.errors import BadRequest, DikteError, NotFound, RuntimeUnavailable
 from dikte.execution.outputs import OutputLimits
+from dikte.images import catalog
 from dikte.policy.tiers import is_accelerator_shape
 from dikte.runtimes.base import RuntimeBackend, RuntimeSpec
 from dikte.sessions.accelerators import AcceleratorService, Cancelled, inventory
@@ -424,6 +425,7 @@ def build_spec(settings: Settings, nb: OpenNotebook, runtime_id: str, image: str
         offered = ", ".join(sorted(settings.images))
         raise BadRequest(f"There is no runtime image {image!r}; offered: {offered}.",
                          code="no_such_image")
+    catalog.require_ready(settings, image)  # every way in: REST, the WebSocket, dikte run
     return RuntimeSpec(
         runtime_id=runtime_id, owner_id=nb.person_id, drive_root=nb.drive.root,
         python=settings.images[image].python, memory_bytes=memory or settings.runtime_memory,
