@@ -68,3 +68,30 @@ def test_restart_and_disconnect_ask_first(page: Page, server: DikteServer) -> No
     dialog.get_by_role("button", name="Delete runtime").click()
     expect(page.get_by_role("button", name="Connect to a runtime")).to_be_visible(timeout=LONG)
     expect(cell(page, cid)).to_be_visible()
+
+
+def test_change_runtime_type_shows_each_image_with_its_version(page: Page,
+                                                               server: DikteServer) -> None:
+    """As Colab shows its runtime version: the built image with its version, Python and package
+    count; an image this server has not built, disabled, with the command that builds it."""
+    client = server.client()
+    images = {i["name"]: i for i in client.get("/api/images")}
+    built = next(i for i in images.values() if i["built"])
+    path = f"Notebooks/image-version-{uuid.uuid4().hex[:8]}.ipynb"
+    client.new_notebook(path, ["1"])
+    open_notebook(page, server, path)
+    page.get_by_role("navigation", name="Menu bar").get_by_role(
+        "button", name="Runtime", exact=True).click()
+    page.get_by_role("menuitem", name="Change runtime type").click()
+    dialog = page.get_by_role("dialog", name="Change runtime type")
+    row = dialog.locator(f"[data-image={built['name']}]")
+    expect(row).to_contain_text(f"{built['name']} · {built['version']}")
+    expect(row).to_contain_text(f"Python {built['python_version']}")
+    expect(row).to_contain_text(f"{built['packages']} packages")
+    expect(row.get_by_role("radio")).to_be_checked()
+    for image in images.values():
+        if not image["built"]:
+            other = dialog.locator(f"[data-image={image['name']}]")
+            expect(other).to_contain_text(
+                f"Not built on this server: an administrator runs {image['build_command']}")
+            expect(other.get_by_role("radio")).to_be_disabled()

@@ -1,7 +1,7 @@
 // Modal dialogs of the notebook page: keyboard shortcuts and "Change runtime type".
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { get } from "../api";
+import { get, type Schemas } from "../api";
 
 let dialogSeq = 0;
 
@@ -87,7 +87,7 @@ export function ShortcutsDialog({ onClose }: { onClose(): void }) {
   );
 }
 
-type Image = { name: string; description: string; default: boolean };
+type Image = Schemas["Image"];
 type ShapeOffer = {
   shape: string;
   label: string;
@@ -115,6 +115,15 @@ function shapeNote(s: ShapeOffer): string {
   return parts.join(" · ");
 }
 
+/** "Python 3.11.7 · 591 packages · built 2 Dec 2026", as Colab shows its runtime version. */
+function imageFacts(img: Image): string {
+  const parts: string[] = [];
+  if (img.python_version) parts.push(`Python ${img.python_version}`);
+  if (img.packages != null) parts.push(`${img.packages} packages`);
+  if (img.built_at) parts.push(`built ${new Date(img.built_at).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" })}`);
+  return parts.join(" · ");
+}
+
 export function RuntimeTypeDialog(p: {
   current: string | null;
   currentShape: string | null;
@@ -131,7 +140,7 @@ export function RuntimeTypeDialog(p: {
     get<Image[]>("/api/images").then(
       (list) => {
         setImages(list);
-        setChoice((c) => c ?? list.find((i) => i.default)?.name ?? list[0]?.name ?? null);
+        setChoice((c) => c ?? list.find((i) => i.default && i.built)?.name ?? list.find((i) => i.built)?.name ?? null);
       },
       (e: Error) => setError(e.message),
     );
@@ -151,20 +160,36 @@ export function RuntimeTypeDialog(p: {
           {error && <p role="alert" class="error-text">{error}</p>}
           {!images && !error && <p class="muted">Loading…</p>}
           {images?.map((img) => (
-            <label key={img.name} class="image-choice">
+            <label key={img.name} class={`image-choice${img.built ? "" : " unavailable"}`} data-image={img.name}>
               <input
                 type="radio"
                 name="image"
                 value={img.name}
                 checked={choice === img.name}
+                disabled={!img.built}
                 onChange={() => setChoice(img.name)}
               />
               <span>
                 <strong>{img.name}</strong>
+                {img.version && <span class="image-version"> · {img.version}</span>}
                 {img.default && <span class="tag">default</span>}
                 {p.current === img.name && <span class="tag">current</span>}
                 <br />
                 <span class="muted">{img.description}</span>
+                {img.built && (img.python_version || img.packages != null) && (
+                  <>
+                    <br />
+                    <span class="muted small image-facts">{imageFacts(img)}</span>
+                  </>
+                )}
+                {!img.built && (
+                  <>
+                    <br />
+                    <span class="muted why-not">
+                      Not built on this server: an administrator runs <code>{img.build_command ?? `dikte image build ${img.name}`}</code>.
+                    </span>
+                  </>
+                )}
               </span>
             </label>
           ))}
