@@ -24,7 +24,8 @@ PYTHON = "3.11"  # the shipped images' interpreter (dikte.runtimes.images.SHIPPE
 IMAGES = Path(__file__).resolve().parents[1] / "src" / "dikte" / "images"
 # Colab's everyday stack and what Dikte's kernel helpers import (numpy, pandas; IPython and
 # ipykernel come with ipykernel), and pip, so that `!pip install` in a notebook is the image's
-MINIMAL = ["ipykernel", "ipywidgets", "numpy", "pandas", "matplotlib", "tqdm", "pip"]
+MINIMAL = ["ipykernel", "ipywidgets", "numpy", "pandas", "matplotlib", "tqdm", "requests",
+           "websockets", "pip"]
 
 # Google's services: they need a Google account or Google Cloud credentials (Dikte's google.colab
 # shim says what to use instead), or they are Colab's own front end and server.

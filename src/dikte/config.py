@@ -35,7 +35,8 @@ def _default_data_dir() -> Path:
 SHIPPED_IMAGES = {
     "colab": ("Google Colab's packages at Colab's versions: numpy, pandas, scikit-learn, "
               "PyTorch, TensorFlow, JAX and about 580 more."),
-    "minimal": "Python with ipykernel, ipywidgets, numpy, pandas, matplotlib and tqdm.",
+    "minimal": "Python with ipykernel, ipywidgets, numpy, pandas, matplotlib, tqdm, requests "
+               "and websockets.",
 }
 SHIPPED_PYTHON = "3.11"
 

@@ -91,3 +91,19 @@ async def test_the_small_modules_colab_notebooks_lean_on(sandboxed: Start) -> No
         html = await run_cell(k, "_._repr_html_()")
     assert ran.ok() == "SELECT 1 True google.colab.drive\n"
     assert "<table" in html.results[0] and "<th>a</th>" in html.results[0]
+
+
+async def test_home_and_its_caches_are_the_runtimes_even_with_the_image_under_root(
+        sandboxed: Start) -> None:
+    """An image may live under /root (the tests' own cache does): the folders made to mount it
+    in the runtime's home belong to the runtime, so pip, jedi and matplotlib can keep caches
+    there (a matplotlib that cannot writes a warning into the first cell that plots)."""
+    handle = await sandboxed()
+    async with kernel(handle) as k:
+        ran = await run_cell(k, "import os, pathlib, sys\n"
+                                "cache = pathlib.Path.home() / '.cache'\n"
+                                "cache.mkdir(exist_ok=True)\n"
+                                "(cache / 'probe').write_text('ok')\n"
+                                "print(os.access(cache, os.W_OK), sys.prefix.startswith('/root'))")
+    writable, under_root = ran.ok().split()
+    assert writable == "True", (ran, under_root)

@@ -327,12 +327,17 @@ def prepare_mountpoints(paths: SandboxPaths, layout: PythonLayout) -> None:
             continue
         mount = max(inside, key=len)
         path = owned[mount]
+        owner = path.stat()
         for part in target[len(mount):].strip("/").split("/"):
             path = path / part
             if path.is_symlink() or (path.exists() and not path.is_dir()):
                 path.unlink()
             if not path.exists():
                 path.mkdir(mode=0o755)
+                # the runtime's own, like the folder around it: an image under /root/.cache
+                # must leave /root/.cache writable (pip's, jedi's and matplotlib's caches)
+                if os.geteuid() == 0 and owner.st_uid != 0:
+                    os.lchown(path, owner.st_uid, owner.st_gid)
 
 
 def make_dirs_beneath(root: Path, rel: str, uid: int | None) -> None:
