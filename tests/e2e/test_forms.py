@@ -51,7 +51,7 @@ def metadata(client: Client, path: str, cell_id: str) -> dict[str, Any]:
     raise KeyError(cell_id)
 
 
-def until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+def until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
     """Poll the server until ``check`` holds (edits are sent after a short pause)."""
     deadline = time.monotonic() + timeout
     while not check():
@@ -270,12 +270,14 @@ def test_ctrl_m_m_and_y_keep_the_cell_focused(page: Page, server: DikteServer) -
     page.keyboard.press("m")
     expect(cell(page, cid)).to_have_attribute("data-cell-type", "markdown")
     # the text cell's editor has the cursor: typing goes on into it
+    expect(cell(page, cid).locator(".cm-content")).to_be_focused()
     page.keyboard.press("End")
     page.keyboard.type(" more")
     until(lambda: source(client, path, cid) == "x = 1 more", "typing after Ctrl+M M")
     page.keyboard.press("Control+m")
     page.keyboard.press("y")
     expect(cell(page, cid)).to_have_attribute("data-cell-type", "code")
+    expect(cell(page, cid).locator(".cm-content")).to_be_focused()  # the new code editor
     page.keyboard.type("!")
     until(lambda: source(client, path, cid) == "x = 1 more!", "typing after Ctrl+M Y")
     # from command mode (Escape), the cell itself keeps the focus
