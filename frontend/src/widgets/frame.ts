@@ -14,16 +14,10 @@ import baseCss from "@jupyter-widgets/base/css/index.css?inline";
 import controlsCss from "@jupyter-widgets/controls/css/widgets.css?inline";
 import { AnyModel, AnyView } from "./anywidget";
 import { OutputModel, OutputView } from "./output";
+import type { WidgetModelState } from "../notebook/widgets";
 
 type Msg = Record<string, any>;
-type Serialised = {
-  model_name: string;
-  model_module: string;
-  model_module_version: string;
-  state: Record<string, unknown>;
-  buffers?: { path: (string | number)[]; encoding: string; data: string }[];
-  live: boolean;
-};
+type Serialised = WidgetModelState; // what the page hands over for one model
 
 function post(msg: Msg): void {
   parent.postMessage(msg, "*");
