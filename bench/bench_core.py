@@ -101,7 +101,9 @@ sys.exit(main())
 class Server:
     """``dikte serve --port 0`` in its own temp data dir, its output in a file (not a pipe)."""
 
-    def __init__(self, root: Path, *, no_sandbox: bool, force_nodelay: bool = False) -> None:
+    def __init__(self, root: Path, *, no_sandbox: bool, force_nodelay: bool = False,
+                 env: dict[str, str] | None = None) -> None:
+        self.env = env or {}
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.no_sandbox = no_sandbox
@@ -123,7 +125,8 @@ class Server:
             cmd.append("--unsafe-no-sandbox")
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, **self.env,
+                                              "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_text()

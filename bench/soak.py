@@ -218,21 +218,25 @@ class Person:
     edit_cell: str = ""
 
 
+def new_person(admin: Api, server: Server, name: str) -> Api:
+    """A person made through the admin API, signed in once to make their own (write) token."""
+    password = secrets.token_urlsafe(16)
+    admin.call("POST", "/api/people", json={"name": name, "password": password})
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}, timeout=60) as web:
+        r = web.post("/api/auth/login", json={"name": name, "password": password})
+        r.raise_for_status()
+        r = web.post("/api/tokens", json={"name": "bench", "scopes": ["write"]})
+        r.raise_for_status()
+    return Api(server.url, r.json()["token"])
+
+
 def make_people(admin: Api, server: Server, n: int, people: list[Person]) -> None:
     """N people through the admin API, each signed in once to make their own token, with a
     notebook (a print cell and a cell to edit) and a connected runtime; into ``people`` as they
     are made, so that an interruption still disconnects those made so far."""
     for i in range(n):
         name = f"soak{i + 1:02d}"
-        password = secrets.token_urlsafe(16)
-        admin.call("POST", "/api/people", json={"name": name, "password": password})
-        with httpx.Client(base_url=server.url, headers={"Origin": server.url},
-                          timeout=60) as web:
-            r = web.post("/api/auth/login", json={"name": name, "password": password})
-            r.raise_for_status()
-            r = web.post("/api/tokens", json={"name": "soak", "scopes": ["write"]})
-            r.raise_for_status()
-        person = Person(name, Api(server.url, r.json()["token"]))
+        person = Person(name, new_person(admin, server, name))
         people.append(person)
         person.print_cell, person.edit_cell = person.api.new_notebook(
             NOTEBOOK, [PRINT_CELL, "# edited by the soak"])

@@ -48,3 +48,6 @@ else
   # the package is installed; rebuild the web app if its sources changed since
   .venv/bin/python -c 'import runpy, sys; sys.argv = ["setup.py"]; m = runpy.run_path("setup.py", run_name="dikte_setup"); m["build_frontend"]()'
 fi
+# Dikte's own modules compiled once (servers, the command line and every runtime's kernel read
+# them): where PYTHONDONTWRITEBYTECODE is set, each process would compile them again
+.venv/bin/python -m compileall -q -j 0 src/dikte >/dev/null

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder.
+"""Fixtures shared by every test folder, and how the run is split between workers.
 
 - ``runtime_image`` (session, used by every test): the ``minimal`` runtime image, built once into
   a cache that outlives test runs (tests/support/images.py); ``DIKTE_IMAGES_DIR`` points every
@@ -11,6 +11,15 @@
 - ``postgres_db``: the URL of a new, empty database in that server.
 - ``postgres_url``: a throwaway PostgreSQL server (Debian's postgresql, started by the test run
   as the ``postgres`` user on a unix socket in a temporary directory) and its SQLAlchemy URL.
+
+The slow groups are marked by folder: ``browser`` (tests/e2e), ``faults`` (tests/faults) and
+``cluster`` (tests/cluster), so ``-m "not browser and not faults and not cluster"`` runs the fast
+part. Tests run on pytest-xdist's workers (``--dist loadscope``, see pyproject.toml): each test
+module is one unit of work, so that its module fixtures (a server above all) are made once, on
+one worker; the modules in ``SPLIT`` are cut into that many units, each with its own module
+fixtures; the cluster package is one unit. Units start in collection order, which puts the
+cluster first (the longest unit) and the browser tests last (sync Playwright keeps an event loop
+in its thread, see tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -23,11 +32,71 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.images import ensure_test_image, images_dir
 from tests.support.server import Client, DikteServer
+
+TESTS = Path(__file__).resolve().parent
+FOLDER_MARKS = {"e2e": "browser", "faults": "faults", "cluster": "cluster"}
+
+# long modules whose tests are independent of each other, cut into this many units so that no
+# one worker carries all of one (each unit makes its own module fixtures)
+SPLIT = {
+    "tests/cli/test_cli.py": 4,
+    "tests/security/test_drive_races.py": 4,
+    "tests/api/test_accounts.py": 2,
+    "tests/api/test_tiers.py": 2,
+    "tests/api/test_runtime_lifecycle.py": 2,
+    "tests/api/test_execution.py": 2,
+    "tests/faults/test_crashes.py": 3,
+    "tests/cli/test_users.py": 2,
+}
+
+
+def _folder(item: pytest.Item) -> str:
+    return Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the slow groups by folder; the cluster's tests first, the browser tests last."""
+    items.sort(key=lambda item: {"cluster": 0, "e2e": 2}.get(_folder(item), 1))  # stable
+    for item in items:
+        mark = FOLDER_MARKS.get(_folder(item))
+        if mark is not None:
+            item.add_marker(getattr(pytest.mark, mark))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with units of our own (xdist's ``loadgroup`` cannot name them:
+    pytest 9 ignores the node ids it rewrites)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleUnits(LoadScopeScheduling):  # type: ignore[misc]
+        """A test module is a unit, a SPLIT module that many, the cluster package one."""
+
+        def __init__(self, config: pytest.Config, log: Any) -> None:
+            super().__init__(config, log)
+            self.units: dict[str, str] = {}
+            self.counts: dict[str, int] = {}
+
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid not in self.units:  # first asked in collection order
+                module = nodeid.split("::", 1)[0]
+                unit = "tests/cluster" if module.startswith("tests/cluster/") else module
+                if module in SPLIT:
+                    n = self.counts[module] = self.counts.get(module, -1) + 1
+                    unit = f"{module}:{n % SPLIT[module]}"
+                self.units[nodeid] = unit
+            return self.units[nodeid]
+
+    return ModuleUnits(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,6 +175,11 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def postgres_db(postgres_url: str) -> str:
     """The URL of a new, empty database in the throwaway PostgreSQL server."""
+    return new_database(postgres_url)
+
+
+def new_database(postgres_url: str) -> str:
+    """Make a new, empty database in the PostgreSQL server at ``postgres_url``; its URL."""
     import uuid
 
     from sqlalchemy import create_engine

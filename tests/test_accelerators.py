@@ -10,7 +10,7 @@ from dikte.accelerators import bind_nodes, masked_paths, merge, visible_env
 from dikte.accelerators.model import Allocator, Device, FairQueue, Waiting, shape_request
 from dikte.accelerators.nvml import short_type
 from dikte.config import AcceleratorConfig
-from dikte.sessions.accelerators import declared as declared_device
+from dikte.runtimes.devices import declared as declared_device
 
 
 def t4s(n: int = 2) -> list[Device]:
@@ -118,3 +118,24 @@ def test_other_gpus_proc_entries_are_masked_never_ones_own(tmp_path: Path) -> No
 ])
 def test_model_names_become_short_types(model: str, want: str) -> None:
     assert short_type(model) == want
+
+
+async def test_a_cluster_node_that_joins_serves_the_line_and_one_that_goes_is_offered_no_more(
+        ) -> None:
+    from dikte.control.accelerators import AcceleratorService
+
+    a = Device(id="node1/gpu0", type="T4", node="node1")
+    b = Device(id="node2/gpu0", type="T4", node="node2")
+    service = AcceleratorService([a])
+    assert service.try_allocate("rt1", "T4") == [a]
+    waiting = service.enqueue("rt2", 1, "T4", 0)
+    assert not waiting.done()
+    service.update([a, b])  # node2 joined
+    assert waiting.result() == [b] and service.types() == {"T4": 2}
+    service.update([b])  # node1 went; rt1 still holds its device until it ends
+    assert service.types() == {"T4": 2}
+    service.end("rt1")
+    service.update([b])
+    assert service.types() == {"T4": 1}
+    with pytest.raises(Exception, match="too few"):
+        service.check_offered("2xT4")

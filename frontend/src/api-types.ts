@@ -25,6 +25,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Nodes
+         * @description The machines runtimes run on: with the Ray backend, every node that joined (name,
+         *     address, Ray's node id, accelerators, its runtimes, and when it goes if it is draining);
+         *     on one machine, an empty list.
+         */
+        get: operations["nodes_api_admin_nodes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/pool": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pool
+         * @description Runtimes started ahead: the pool's size per image and disk (``runtime_pool``), whether
+         *     it is on (and why not), what is ready and starting for each, and the start gate's slots,
+         *     starts running and starts waiting.
+         */
+        get: operations["pool_api_admin_pool_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/sessions": {
         parameters: {
             query?: never;
@@ -1213,6 +1257,12 @@ export interface components {
             memory_bytes: number | null;
             /** Memory Limit */
             memory_limit: number | null;
+            /**
+             * Node
+             * @description The cluster node it runs on; empty on one machine.
+             * @default
+             */
+            node: string;
             /** Notebook Path */
             notebook_path: string;
             /** Person Id */
@@ -1998,8 +2048,14 @@ export interface components {
             /** Memory Limit */
             memory_limit?: number | null;
             /**
+             * Node
+             * @description The cluster node it runs on; empty on one machine.
+             * @default
+             */
+            node: string;
+            /**
              * Queue Position
-             * @description While queued: place in the line for this accelerator type (1 = next).
+             * @description While queued: place in the line for this accelerator type, or for room in the cluster (1 = next).
              */
             queue_position?: number | null;
             /** Runtime Id */
@@ -2017,6 +2073,11 @@ export interface components {
              * @enum {string}
              */
             status: "queued" | "starting" | "connected" | "restarting";
+            /**
+             * Waiting For
+             * @description While queued: what for, in words: "a T4", or "a machine with room" when the cluster has none free for the runtime's demands yet.
+             */
+            waiting_for?: string | null;
         };
         /**
          * SecretAccessBody
@@ -2122,6 +2183,12 @@ export interface components {
             memory_bytes: number | null;
             /** Memory Limit */
             memory_limit: number | null;
+            /**
+             * Node
+             * @description The cluster node it runs on; empty on one machine.
+             * @default
+             */
+            node: string;
             /** Notebook Path */
             notebook_path: string;
             /** Queue Position */
@@ -2302,6 +2369,158 @@ export interface components {
 export type $defs = Record<string, never>;
 export interface operations {
     accelerators_api_admin_accelerators_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    nodes_api_admin_nodes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    }[];
+                };
+            };
+            /** @description Bad request: the body is not JSON, or a value is not allowed (see error.code). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: no credential, or one that is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: not allowed for this person or token, or a cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description There is no such thing (file, notebook, session, upload...). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (e.g. no runtime connected). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request does not match its schema, or the notebook is not valid. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    pool_api_admin_pool_get: {
         parameters: {
             query?: never;
             header?: never;

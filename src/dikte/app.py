@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,39 +38,69 @@ from dikte.api import drive as drive_api
 from dikte.api import errors as api_errors
 from dikte.api.deps import Services
 from dikte.api.login_limits import KnownDevices
+from dikte.bridge.channel import RuntimeChannel
+from dikte.bridge.port_proxy import PortProxy
 from dikte.config import Settings
+from dikte.control.enforcement import tier_for
+from dikte.control.manager import SessionManager, sandbox_uid
 from dikte.db import Database
 from dikte.db.secrets import SecretBox
 from dikte.drive import Drive
 from dikte.drive.tree import remove_interrupted_saves
-from dikte.errors import SandboxUnavailable
 from dikte.images import catalog
 from dikte.keys import derive_key
 from dikte.runtimes.base import RuntimeBackend
-from dikte.sessions.enforcement import tier_for
-from dikte.sessions.manager import SessionManager, sandbox_uid
-from dikte.sessions.port_proxy import PortProxy
-from dikte.sessions.uploads import Uploads
+from dikte.transfers.uploads import Uploads
 
 log = logging.getLogger(__name__)
 
 
 def make_backend(settings: Settings) -> RuntimeBackend:
-    """The local sandboxed backend, or the unsandboxed one when explicitly asked for."""
-    if settings.unsafe_no_sandbox:
-        from dikte.runtimes.unsandboxed import UnsandboxedBackend
+    """The configured runtime backend (found by name among the installed ones, see
+    :mod:`dikte.runtimes.registry`); the unsandboxed one only when explicitly asked for."""
+    from dikte.runtimes import registry
 
-        return UnsandboxedBackend(settings.data_dir)
-    from dikte.runtimes.doctor import host_report
-    from dikte.runtimes.local import LocalBackend
+    name = "unsandboxed" if settings.unsafe_no_sandbox else settings.runtime_backend
+    return registry.make(name, settings)
 
-    report = host_report(network=settings.runtime_network)
-    if not report.sandbox_ok:
-        raise SandboxUnavailable(
-            "This host cannot build the runtime sandbox:\n" + report.render()
-            + "\nFix the above, or run with --unsafe-no-sandbox for single-person development.")
-    return LocalBackend(settings.data_dir, sandbox_uid_base=settings.sandbox_uid_base,
-                        network=settings.runtime_network)
+
+async def open_cluster_channel(settings: Settings, backend: Any) -> Any:
+    """The TLS port where the cluster's nodes bring their runtimes' channel connections,
+    handed to this server's unix control socket; tells the backend its address and
+    certificate. Returns the server (close it at shutdown)."""
+    import ray
+
+    from dikte.runtimes import netns, tunnel
+
+    await backend.connect()
+    host, _, port = settings.cluster_channel.rpartition(":")
+    if not settings.cluster_channel:
+        host, port = ray.util.get_node_ip_address(), "0"  # type: ignore[no-untyped-call]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), int(port)))
+    folder = settings.data_dir / "cluster"
+    server = await tunnel.serve_channel_port(
+        sock, folder, netns.control_dir(settings.data_dir) / netns.CONTROL_SOCKET)
+    cert, _ = tunnel.certificate(folder)
+    bound = sock.getsockname()
+    backend.channel = {"address": f"[{bound[0]}]:{bound[1]}" if family == socket.AF_INET6
+                       else f"{bound[0]}:{bound[1]}", "cert": cert.read_text()}
+    return server
+
+
+ACCELERATOR_REFRESH_SECONDS = 15.0
+
+
+async def _follow_accelerators(backend: Any, manager: SessionManager) -> None:
+    """A cluster's accelerators change as nodes join and go: offer what is there now."""
+    while True:
+        await asyncio.sleep(ACCELERATOR_REFRESH_SECONDS)
+        try:
+            manager.accelerators.update(await backend.accelerators())
+        except Exception:
+            log.warning("the cluster's accelerators could not be listed", exc_info=True)
 
 
 def drive_factory(settings: Settings, db: Database | None = None) -> Callable[[int], Drive]:
@@ -77,7 +109,7 @@ def drive_factory(settings: Settings, db: Database | None = None) -> Callable[[i
 
     def drive_for(person_id: int) -> Drive:
         if person_id not in drives:
-            drives[person_id] = Drive(settings.data_dir / "drives" / str(person_id),
+            drives[person_id] = Drive(settings.drives_root() / str(person_id),
                                       owner_uid=sandbox_uid(settings, person_id))
         drive = drives[person_id]
         if db is not None:
@@ -151,26 +183,40 @@ def create_app(settings: Settings, *, announce: Callable[[str], None] | None = N
         if token is not None:
             (announce or _print_token)(token)
         backend = make_backend(settings)
-        manager = SessionManager(settings, db, backend, drive_factory(settings, db))
+        cluster_channel = None
+        accelerators = None
+        if backend.name == "ray":
+            cluster_channel = await open_cluster_channel(settings, backend)
+            accelerators = await backend.accelerators()  # type: ignore[attr-defined]
+        channel = RuntimeChannel()  # code in runtimes <-> the notebook's tabs
         if control_url is not None:
-            manager.channel.configure(derive_key(settings.data_dir, "runtime-channel"),
-                                      control_url)
+            channel.configure(derive_key(settings.data_dir, "runtime-channel"), control_url)
+        manager = SessionManager(settings, db, backend, drive_factory(settings, db),
+                                 accelerators=accelerators, channel_env=channel.runtime_env)
         app.state.services = Services(settings=settings, db=db, backend=backend,
-                                      sessions=manager)
+                                      sessions=manager, channel=channel)
         app.state.secret_box = SecretBox(derive_key(settings.data_dir, "secrets"))
         app.state.port_proxy = PortProxy(derive_key(settings.data_dir, "port-proxy"))
         app.state.known_devices = KnownDevices(derive_key(settings.data_dir, "known-device"))
         app.state.uploads = Uploads(settings.data_dir / "uploads",
                                     max_bytes=settings.upload_max_bytes)
         await asyncio.to_thread(app.state.uploads.remove_stale)  # parts untouched for a day
-        await asyncio.to_thread(remove_interrupted_saves, settings.data_dir / "drives")
+        await asyncio.to_thread(remove_interrupted_saves, settings.drives_root())
         await manager.recover_journals()
         await manager.reattach_all()
         manager.enforcer.start()
+        manager.start_pool()
+        refresher = (asyncio.create_task(_follow_accelerators(backend, manager))
+                     if accelerators is not None else None)
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
             await manager.close()
+            if cluster_channel is not None:
+                cluster_channel.close()
+                await backend.close()  # type: ignore[attr-defined]
             db.close()
 
     app = FastAPI(title="Dikte", version=__version__, lifespan=lifespan,

@@ -138,6 +138,29 @@ class Settings(BaseModel):
         "services out of reach; needs root). \"host\": runtimes share the host's network, "
         "for a single-person install that wants to reach services on its own loopback.",
     )
+    runtime_backend: str = Field(
+        "local", pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Where runtimes run: \"local\", on this machine; \"ray\", on the nodes "
+        "of a Ray cluster (see ray_address and docs/cluster.md); or the name of a backend "
+        "another package installs (entry point group dikte.runtime_backends).",
+    )
+    ray_address: str = Field(
+        "",
+        description="With runtime_backend = \"ray\": the cluster's head, HOST:PORT, or "
+        "\"local\" for the loopback-only cluster that `dikte cluster local start` runs "
+        "with this data dir.",
+    )
+    cluster_channel: str = Field(
+        "",
+        description="With runtime_backend = \"ray\": ADDRESS:PORT the nodes reach this "
+        "control plane at for the runtime channel (TLS with this server's own certificate); "
+        "empty: this machine's cluster address and a free port.",
+    )
+    runtime_cpus: float = Field(
+        1.0, ge=0,
+        description="With runtime_backend = \"ray\": CPUs each runtime reserves on its node "
+        "(Ray's placement; the kernel may use more, shared by cpu weight); 0 reserves none.",
+    )
     sandbox_uid_base: int = Field(
         600000,
         ge=1000,
@@ -149,6 +172,18 @@ class Settings(BaseModel):
     )
     runtime_cpu_weight: int = Field(
         100, ge=1, le=10000, description="CPU share of one runtime relative to others (cgroup weight)."
+    )
+    runtime_pool: int = Field(
+        2, ge=0, le=64,
+        description="Runtimes kept started ahead, per runtime image and disk size asked for "
+        "(the default image's from the start), so that a connect is answered at once: each "
+        "is given to one person at connect and never reused. They count against nobody's "
+        "limits; 0 turns this off. Local sandboxed runtimes only (needs root).",
+    )
+    runtime_start_concurrency: int = Field(
+        0, ge=0,
+        description="Runtimes started at once; those asked for beyond it wait their turn, one "
+        "person's after another's. 0: this machine's number of CPUs.",
     )
     runtime_disk: Size = Field(
         50 * 2**30,
@@ -219,6 +254,10 @@ class Settings(BaseModel):
     images_dir: Path | None = Field(
         None, description="Where the images Dikte builds live, one folder each; empty: "
         "<data_dir>/images. Several servers may share one.")
+    drives_dir: Path | None = Field(
+        None, description="Where the people's drives are, one folder each; empty: "
+        "<data_dir>/drives. On a cluster node: where the drives' shared filesystem is mounted "
+        "there.")
     default_image: str = Field(
         "", description="Image a new runtime uses. Empty: chosen when the server starts, the "
         "first built of colab, minimal, then the other images by name.")
@@ -291,6 +330,10 @@ class Settings(BaseModel):
             raise ValueError(f"default_image {self.default_image!r} is not one of the images "
                              f"({', '.join(sorted(self.images))})")
         return self
+
+    def drives_root(self) -> Path:
+        """The folder holding every person's drive (a runtime's drive volume)."""
+        return self.drives_dir or self.data_dir / "drives"
 
     def image_dir(self, name: str) -> Path:
         """The folder of an image Dikte builds."""

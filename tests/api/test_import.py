@@ -14,7 +14,7 @@ import pytest
 
 from dikte.config import Settings
 from dikte.errors import DikteError
-from dikte.sessions.imports import Importer
+from dikte.transfers.imports import Importer
 from tests.support.remote import GitDaemon, LocalWeb, Reply, json_bytes, make_repo, notebook_bytes
 from tests.support.server import Client, DikteServer
 
@@ -249,6 +249,6 @@ async def test_a_server_that_never_answers_times_out(tmp_path: Path, web: LocalW
 
 
 def importer_source(url: str) -> Any:
-    from dikte.sessions.import_source import HttpSource
+    from dikte.transfers.import_source import HttpSource
 
     return HttpSource(url=url, name="slow.ipynb")

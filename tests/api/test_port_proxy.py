@@ -21,9 +21,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from dikte.bridge.port_proxy import Capability, sign
 from dikte.keys import derive_key
 from dikte.runtimes import netns
-from dikte.sessions.port_proxy import Capability, sign
 from tests.support.server import Client, DikteServer, cell_text, make_person
 
 MARK = f"served-{uuid.uuid4().hex}"

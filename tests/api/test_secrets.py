@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from dikte.bridge.channel import runtime_token
 from dikte.db.secrets import SecretBox
 from dikte.keys import derive_key
-from dikte.sessions.channel import runtime_token
 from tests.support.server import Client, DikteServer, cell_text, make_person
 
 VALUE = f"value-of-a-{uuid.uuid4().hex}"

@@ -122,9 +122,9 @@ def test_shell_runs_inside_the_sandbox(server: DikteServer, client: Client,
         assert sh.run("command -v python").strip() == f"{image_bin}/python"
         assert sh.run("touch /usr/bin/made-in-runtime && echo ok").strip() == "ok"
         assert not os.path.exists("/usr/bin/made-in-runtime")  # its own layer, not the host's
-        processes = sh.run("ps -eo pid,args").strip().splitlines()[1:]
+        processes = sh.run("ps -ww -eo pid,args").strip().splitlines()[1:]
         commands = " ".join(processes)
-        assert "ipykernel_launcher" in commands, commands  # the runtime's kernel...
+        assert "dikte/kernel/launch.py" in commands, commands  # the runtime's kernel...
         assert "dikte.cli.main" not in commands and len(processes) < 10, commands  # ...only
         assert sh.run("cat /proc/1/cmdline | tr '\\0' ' '").split()[0].endswith("/bwrap")
         data = server.data_dir

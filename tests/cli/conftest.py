@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.server import DikteServer
@@ -48,16 +49,23 @@ class Cli:
 
     def wait_view(self, path: str, pred: Callable[[dict[str, Any]], bool],
                   timeout: float = 60.0) -> dict[str, Any]:
-        """Poll ``show --json`` until ``pred(view)`` holds."""
+        """Poll the server's view of the notebook (what ``show --json`` prints) until
+        ``pred(view)`` holds, then return ``show --json``'s, for which it holds too. Polled
+        through the API: a ``dikte`` process every 0.1 s would keep a core busy."""
         deadline = time.monotonic() + timeout
-        while True:
-            view = self.view(path)
-            if pred(view):
-                return view
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting on {path}; last view:\n"
-                                     f"{json.dumps(view, indent=1)[-3000:]}")
-            time.sleep(0.1)
+        with httpx.Client(base_url=self.env["DIKTE_URL"], timeout=60,
+                          headers={"Authorization": f"Bearer {self.env['DIKTE_TOKEN']}"}) as http:
+            while True:
+                view = http.get("/api/notebooks/view", params={"path": path}).json()
+                if pred(view):
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"timed out waiting on {path}; last view:\n"
+                                         f"{json.dumps(view, indent=1)[-3000:]}")
+                time.sleep(0.1)
+        view = self.view(path)
+        assert pred(view), json.dumps(view, indent=1)[-3000:]
+        return view
 
 
 @pytest.fixture

@@ -132,3 +132,10 @@ def test_people_made_without_a_tier_get_the_configured_default_and_unknown_tiers
     people = {p["name"]: p for p in admin.get("/api/people")}
     assert people["admin"]["tier"] == "course" and people["fay"]["tier"] == "course"
     assert admin.post("/api/people", {"name": "gus"})["tier"] == "course"
+
+
+def test_the_command_lines_scopes_are_the_databases() -> None:
+    from dikte.cli.users import SCOPE_CHOICES
+    from dikte.db import SCOPES
+
+    assert SCOPE_CHOICES == SCOPES

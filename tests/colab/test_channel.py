@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from dikte.bridge.channel import RuntimeChannel, content_relative, runtime_token
 from dikte.runtimes import netns
-from dikte.sessions.channel import RuntimeChannel, content_relative, runtime_token
 from tests.support.server import Client, DikteServer, NotebookSocket, cell_text
 
 COLAB = "from google.colab import files, output, runtime\n"
@@ -60,14 +60,15 @@ def _error_of(client: Client, path: str, cell_id: str) -> str:
 
 def test_paths_map_to_content_as_the_kernel_sees_them(tmp_path: Path) -> None:
     inst = tmp_path / "runtimes" / "abcdefabcdef"
-    assert content_relative("/content", inst) == ""
-    assert content_relative("/content/data/x.csv", inst) == "data/x.csv"
-    assert content_relative("/content/drive/MyDrive/a", inst) == "drive/MyDrive/a"
-    assert content_relative(f"{inst}/content/x", inst) == "x"  # an unsandboxed kernel
-    assert content_relative("/content/a/../b", inst) == "b"
+    root = str(inst / "content")  # where an unsandboxed kernel sees /content
+    assert content_relative("/content", root) == ""
+    assert content_relative("/content/data/x.csv", root) == "data/x.csv"
+    assert content_relative("/content/drive/MyDrive/a", root) == "drive/MyDrive/a"
+    assert content_relative(f"{inst}/content/x", root) == "x"  # an unsandboxed kernel
+    assert content_relative("/content/a/../b", root) == "b"
     for outside in ("/tmp/x", "/contentx/y", "/content/../etc/passwd", "x/y", str(inst / "home")):
         with pytest.raises(Exception, match="outside /content"):
-            content_relative(outside, inst)
+            content_relative(outside, root)
 
 
 def test_tokens_are_per_runtime_and_off_until_configured() -> None:

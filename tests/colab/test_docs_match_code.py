@@ -82,7 +82,7 @@ def test_the_readme_claims_about_widgets_hold() -> None:
     assert "Jupyter widgets work in the web app" in readme
     assert "not rendered" not in readme
     # the pieces that make that true: the server's relay and the frames' manager
-    assert (ROOT / "src" / "dikte" / "sessions" / "widgets.py").is_file()
+    assert (ROOT / "src" / "dikte" / "notebooks" / "widgets.py").is_file()
     assert (ROOT / "frontend" / "src" / "widgets" / "frame.ts").is_file()
     doc = DOC.read_text()
     assert "does not render Jupyter widgets" not in doc

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dikte.runtimes.base import RuntimeHandle, RuntimeSpec
 from dikte.runtimes.local import LocalBackend
+from dikte.runtimes.persist import instance_dir_of
 from dikte.runtimes.sandbox import COLAB_PACKAGE, DIKTE_PACKAGE, KERNEL_HELPERS
 from dikte.runtimes.unsandboxed import UnsandboxedBackend
 from tests.colab.cells import run_cell
@@ -52,12 +53,13 @@ async def test_a_sandboxed_kernel_imports_the_bound_copies_with_the_extension(
 
 
 async def test_an_unsandboxed_kernel_imports_them_before_the_editable_install(
-        spec: Callable[..., RuntimeSpec], drive: Path, data_dir: Path, runtimes: Runtimes) -> None:
+        spec: Callable[..., RuntimeSpec], drive: Path, data_dir: Path, runtimes: Runtimes,
+        images: dict[str, str]) -> None:
     # the test's own venv is the image: its editable install puts src/ on sys.path too
-    handle = await runtimes.start(UnsandboxedBackend(data_dir), spec(drive))
-    lib = handle.instance_dir / "lib"
+    handle = await runtimes.start(UnsandboxedBackend(data_dir, images=images), spec(drive))
+    lib = instance_dir_of(handle) / "lib"
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    site = handle.instance_dir / "site" / "lib" / version / "site-packages"
+    site = instance_dir_of(handle) / "site" / "lib" / version / "site-packages"
     async with kernel(handle) as k:
         out = (await run_cell(k, WHERE.format(colab=str(COLAB_PACKAGE), site=str(site),
                                               lib=str(lib)))).ok().splitlines()
@@ -98,7 +100,7 @@ async def test_a_runtime_whose_extension_cannot_load_still_runs_cells(sandboxed:
                                  "print('dikte.kernel.extension' in "
                                  "get_ipython().extension_manager.loaded)")).ok()
     assert out.splitlines() == ["42", "False"]
-    log = (handle.instance_dir / "kernel.log").read_text()
+    log = (instance_dir_of(handle) / "kernel.log").read_text()
     assert "dikte.kernel.extension" in log  # IPython reported it on the kernel's log
 
 

@@ -1,15 +1,23 @@
 """Browser fixtures: Playwright driving Debian's chromium (never `playwright install`).
 
-- ``browser``: one headless chromium per test module.
+- ``browser``: one headless chromium per worker, started for the first browser test and closed
+  after the last (these tests run last, see tests/conftest.py: sync Playwright keeps an event
+  loop running in its thread, which would stop pytest-asyncio's tests from running theirs).
 - ``new_page``: a factory for pages (own context, 1280x800) closed after the test.
 - ``page``: a page signed in to the module's ``server`` and showing the drive.
-- ``shot``: saves a screenshot under docs/screenshots/ (for the docs) and returns its path.
+- ``shot``: saves a screenshot and returns its path: into ``$DIKTE_SCREENSHOTS`` when set
+  (``scripts/screenshots.sh`` refreshes docs/screenshots/ so), else into the run's temporary
+  folder. Tests that take one are marked ``screenshot``.
+
+No test is retried: a browser test waits for what it needs (Playwright's ``expect``, or the
+server's state) with generous deadlines, never for a fixed time.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,35 +25,63 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 from tests.support.server import DikteServer
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 HERE = Path(__file__).resolve().parent
+
+# a shared, busy machine: pages wait for runtimes that start while they look
+expect.set_options(timeout=30_000)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A browser test that fails is run again (up to twice) before it counts as failed: on a
-    2-core machine a headless browser's timing varies with load. A failure that repeats is real."""
     for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=1))
+        if "shot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.screenshot)
 
 
-# Module scope, not session: sync Playwright keeps an event loop running in this thread, which
-# would stop pytest-asyncio's tests in later folders from running theirs.
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
+class Chromium:
+    """The worker's chromium, started when first asked for."""
+
+    def __init__(self) -> None:
+        self.playwright: Playwright | None = None
+        self.browser: Browser | None = None
+
+    def get(self) -> Browser:
+        if self.browser is None:
+            chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+            if chromium is None:
+                pytest.fail("Debian's chromium is missing; ./test.sh installs it "
+                            "(apt-get install chromium)")
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(
+                executable_path=chromium, args=["--disable-gpu", "--disable-quic"])
+        return self.browser
+
+    def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.browser = None
+        if self.playwright is not None:
+            self.playwright.stop()
+            self.playwright = None
 
 
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.fail("Debian's chromium is missing; ./test.sh installs it (apt-get install chromium)")
-    browser = playwright.chromium.launch(executable_path=chromium,
-                                         args=["--disable-gpu", "--disable-quic"])
-    yield browser
-    browser.close()
+CHROMIUM = Chromium()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item,
+                            nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """After the fixtures' teardown: the browser closes when the next test is not a browser
+    test, so that no Playwright event loop outlives the browser tests."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or HERE not in Path(str(nextitem.path)).resolve().parents:
+            CHROMIUM.close()
+
+
+@pytest.fixture
+def browser() -> Browser:
+    return CHROMIUM.get()
 
 
 @pytest.fixture
@@ -83,10 +119,13 @@ def page(new_page: Callable[..., Page], server: DikteServer) -> Page:
 
 
 @pytest.fixture
-def shot() -> Callable[[Page, str], Path]:
+def shot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Page, str], Path]:
+    folder = Path(os.environ.get("DIKTE_SCREENSHOTS") or
+                  tmp_path_factory.getbasetemp() / "screenshots")
+
     def save(page: Page, name: str) -> Path:
-        DOCS.mkdir(parents=True, exist_ok=True)
-        path = DOCS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path))
         return path
 

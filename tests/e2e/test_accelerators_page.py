@@ -54,7 +54,7 @@ def test_runtime_types_the_line_and_the_gpu_in_the_toolbar(
     # all T4s are taken: choosing one puts the notebook in line, and it can leave
     choose(page, "T4 GPU")
     queued = page.locator(".rt-status.queued")
-    expect(queued).to_contain_text("Waiting for T4: next in line", timeout=LONG)
+    expect(queued).to_contain_text("Waiting for a T4: next in line", timeout=LONG)
     queued.get_by_role("button", name="Leave the queue").click()
     expect(queued).to_have_count(0, timeout=LONG)
     assert client.view(path)["runtime"] is None

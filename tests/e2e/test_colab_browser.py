@@ -18,8 +18,6 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.support.server import Client, DikteServer, cell_text
 
-expect.set_options(timeout=30_000)  # a shared, busy machine: runtimes start while we look
-
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "colab" / "notebooks"
 pytestmark = pytest.mark.timeout(240)
 

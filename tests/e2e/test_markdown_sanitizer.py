@@ -18,8 +18,6 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.support.server import DikteServer
 
-expect.set_options(timeout=20_000)
-
 ROOT = Path(__file__).resolve().parents[2]
 PATH = "Notebooks/sanitizer.ipynb"
 

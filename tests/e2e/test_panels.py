@@ -221,6 +221,8 @@ def test_the_terminal_runs_commands_in_the_runtime(page: Page, server: DikteServ
     expect(page.get_by_text("Terminal closed")).to_be_visible()
     page.get_by_role("button", name="Reconnect").click()
     expect(page.get_by_text("Terminal closed")).to_have_count(0)
+    expect(page.get_by_text("Connecting…")).to_have_count(0)
+    expect(rows).to_contain_text(":/content#")  # the new shell's prompt: it reads keys now
     page.locator(".xterm").click()
     page.keyboard.type("echo $((6*7))")
     page.keyboard.press("Enter")

@@ -1,11 +1,11 @@
-"""The kernel client against a real ipykernel: every reply reaches its reader."""
+"""The kernel client against a real ipykernel, started as runtimes start it
+(``dikte/kernel/launch.py``): every reply and every output reaches its reader."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,24 +13,15 @@ from typing import Any
 import pytest
 
 from dikte.execution.kernel import KernelChannel
-from dikte.runtimes.instance import new_connection, write_connection_file
+from tests.support.kernels import launched_kernel, lines_a_slow_reader_gets
 
 
 @pytest.fixture
 def kernel(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """Connection info of a plain ipykernel of this environment (no sandbox: this is about the
-    client), over ipc sockets in tmp_path."""
-    info, _ = new_connection(str(tmp_path / "kernel"), "")
-    write_connection_file(tmp_path / "kernel.json", info, None)
-    with open(tmp_path / "kernel.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ipykernel_launcher", "-f",
-                                 str(tmp_path / "kernel.json")], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
+    """Connection info of a kernel of this environment started as a runtime's is (no sandbox:
+    this is about the channel), over ipc sockets in tmp_path."""
+    with launched_kernel(tmp_path) as (info, _):
         yield info
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.timeout(120)
@@ -66,18 +57,11 @@ async def test_replies_keep_coming_while_the_queue_sends_cell_after_cell(
 @pytest.fixture
 def kernel_process(tmp_path: Path) -> Iterator[tuple[dict[str, Any], subprocess.Popen[bytes]]]:
     """Like ``kernel``, with its process (to stop and continue it)."""
-    info, _ = new_connection(str(tmp_path / "kernel"), "")
-    write_connection_file(tmp_path / "kernel.json", info, None)
-    with open(tmp_path / "kernel.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ipykernel_launcher", "-f",
-                                 str(tmp_path / "kernel.json")], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        yield info, proc
-    finally:
-        proc.send_signal(signal.SIGCONT)
-        proc.kill()
-        proc.wait()
+    with launched_kernel(tmp_path) as (info, proc):
+        try:
+            yield info, proc
+        finally:
+            proc.send_signal(signal.SIGCONT)
 
 
 async def _until(condition: Callable[[], bool], timeout: float) -> None:
@@ -103,5 +87,48 @@ async def test_the_heartbeat_notices_a_stopped_kernel_and_its_return(
         await _until(lambda: channel.heartbeat_silence() > 3.0, 30)
         proc.send_signal(signal.SIGCONT)
         await _until(lambda: channel.heartbeat_silence() < 1.0, 30)
+    finally:
+        await channel.close()
+
+
+
+@pytest.mark.timeout(240)
+async def test_output_waits_in_the_kernel_while_its_reader_is_busy(
+        kernel: dict[str, Any]) -> None:
+    # A cell printing fast while the server was busy lost a run of lines in the middle of its
+    # output: the kernel's iopub socket queued 1,000 messages (ZeroMQ's default) for a reader
+    # that had not taken them yet, then dropped the rest without a word. The kernel now keeps
+    # them until the reader takes them.
+    lines = 5_000  # the old queue let about 1,000 through
+    got = await lines_a_slow_reader_gets(kernel, lines)
+    assert got == "".join(f"line {i}\n" for i in range(lines)), \
+        f"{got.count(chr(10))} of {lines} lines arrived"
+
+
+@pytest.mark.timeout(120)
+async def test_the_kernel_starts_without_its_debugger_and_then_collects_garbage_as_ever(
+        kernel: dict[str, Any]) -> None:
+    # Start-up rests the garbage collector and leaves ipykernel's debugger (debugpy) out, a
+    # fifth of a kernel's start between them; afterwards a cell finds both as in any kernel.
+    out: list[str] = []
+    idle: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_iopub(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            idle.put_nowait(msg["parent_header"].get("msg_id", ""))
+
+    channel = KernelChannel(kernel, session_id="abcdefabcdef", on_iopub=on_iopub,
+                            on_shell=lambda m: None, on_stdin=lambda m: None)
+    await channel.start()
+    try:
+        info = await channel.wait_ready(60)
+        assert "debugger" not in info["content"]["supported_features"]
+        cell = channel.execute("import gc, debugpy\nprint(gc.isenabled(), gc.get_freeze_count() > "
+                               "10000, hasattr(debugpy, 'listen'))")
+        while await idle.get() != cell:
+            pass
+        assert "".join(out) == "True True True\n"
     finally:
         await channel.close()

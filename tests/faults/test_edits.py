@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dikte.sessions.journal import EditJournal, journal_path, read, replay
+from dikte.notebooks.journal import EditJournal, journal_path, read, replay
 from tests.support.server import ApiFailure, Client, DikteServer, cell_text
 
 

@@ -34,6 +34,7 @@ from dikte.runtimes.local import LocalBackend
 from tests.runtimes.runtime_helpers import UID_BASE, Runtimes
 
 SECRET = "control-plane-secret-7f3a"
+IMAGE = "minimal"
 
 
 @pytest.fixture(scope="session")
@@ -52,16 +53,24 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def drive(tmp_path: Path) -> Path:
-    d = tmp_path / "drives" / "1"
+def drive(data_dir: Path) -> Path:
+    """Person 1's drive, in the drives volume of the backends' data dir."""
+    d = data_dir / "drives" / "1"
     d.mkdir(parents=True)
     (d / "hello.txt").write_text("hello from the drive")
     return d
 
 
 @pytest.fixture
-def local_backend(sandbox_host: None, data_dir: Path) -> LocalBackend:
-    return LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
+def images(runtime_image: Path) -> dict[str, str]:
+    """The runtime images the tests' backends know: the tests' image, and one whose python
+    does not exist."""
+    return {IMAGE: str(runtime_image), "missing": "/nonexistent/python"}
+
+
+@pytest.fixture
+def local_backend(sandbox_host: None, data_dir: Path, images: dict[str, str]) -> LocalBackend:
+    return LocalBackend(data_dir, sandbox_uid_base=UID_BASE, images=images)
 
 
 def new_runtime_id() -> str:
@@ -71,8 +80,8 @@ def new_runtime_id() -> str:
 @pytest.fixture
 def spec(runtime_image: Path) -> Callable[..., RuntimeSpec]:
     def make(drive: Path, owner_id: int = 1, **changes: Any) -> RuntimeSpec:
-        base = RuntimeSpec(runtime_id=new_runtime_id(), owner_id=owner_id, drive_root=drive,
-                           python=str(runtime_image), memory_bytes=2 << 30, cpu_weight=100)
+        base = RuntimeSpec(runtime_id=new_runtime_id(), owner_id=owner_id, drive=drive.name,
+                           image=IMAGE, memory_bytes=2 << 30, cpu_weight=100)
         return replace(base, **changes)
 
     return make

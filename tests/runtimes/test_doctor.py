@@ -43,3 +43,17 @@ def test_failed_checks_show_their_fix() -> None:
     assert "[warn]  overlay" in text
     assert "NOT available" in text
     assert HostReport([report.checks[1]]).sandbox_ok
+
+
+def test_servers_starting_together_do_not_break_each_others_cgroup_check() -> None:
+    # Every server start runs the host checks, whose cgroup probe had one fixed name: a server
+    # removing its probe while another wrote its limits made the other refuse to start
+    # ("cgroup setup for doctorprobe0 failed: No such file or directory") on a CI run.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dikte.runtimes.doctor import _cgroup_check
+
+    with ThreadPoolExecutor(4) as pool:
+        checks = list(pool.map(lambda _: _cgroup_check(os.geteuid() == 0), range(200)))
+    failed = [c.detail for c in checks if not c.ok]
+    assert failed == [], failed[:3]

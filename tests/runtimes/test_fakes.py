@@ -39,9 +39,10 @@ async def test_never_starting_backend_hangs_until_cancelled(
 
 
 async def test_slow_backend_delegates_after_its_delay(
-    spec: Callable[..., RuntimeSpec], drive: Path, data_dir: Path, runtimes: Runtimes
+    spec: Callable[..., RuntimeSpec], drive: Path, data_dir: Path, runtimes: Runtimes,
+    images: dict[str, str],
 ) -> None:
-    backend = SlowBackend(UnsandboxedBackend(data_dir), delay=0.3)
+    backend = SlowBackend(UnsandboxedBackend(data_dir, images=images), delay=0.3)
     loop = asyncio.get_running_loop()
     began = loop.time()
     handle = await runtimes.start(backend, spec(drive))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,7 +16,9 @@ from dikte.runtimes.base import Alive, RuntimeSpec
 from dikte.runtimes.cgroups import Cgroup
 from dikte.runtimes.disk import loop_devices
 from dikte.runtimes.local import LocalBackend
-from dikte.runtimes.procs import is_running, wait_until
+from dikte.runtimes.persist import instance_dir_of, pid_of
+from dikte.runtimes.procs import is_running, send, wait_until
+from dikte.runtimes.sandbox import KERNEL_LAUNCHER
 from tests.runtimes.runtime_helpers import UID_BASE, Runtimes, gone, kernel, wait_exited
 
 Spec = Callable[..., RuntimeSpec]
@@ -92,12 +95,12 @@ async def test_escape_attempts_from_a_cell_all_fail(
     local_backend: LocalBackend, runtimes: Runtimes, spec: Spec, drive: Path, data_dir: Path,
     tmp_path: Path,
 ) -> None:
-    other_drive = tmp_path / "drives" / "2"
+    other_drive = drive.parent / "2"
     other_drive.mkdir()
     mine = await runtimes.start(local_backend, spec(drive, owner_id=1))
     other = await runtimes.start(local_backend, spec(other_drive, owner_id=2))
     consts = {
-        "SECRET": str(data_dir / "dikte.db"), "OTHER_INSTANCE": str(other.instance_dir),
+        "SECRET": str(data_dir / "dikte.db"), "OTHER_INSTANCE": str(instance_dir_of(other)),
         "OTHER_DRIVE": str(other_drive), "OTHER_SOCK": other.connection["ip"] + "-1",
         "OTHER_ID": other.runtime_id, "OTHER_KEY": other.connection["key"],
         "TEST_PID": os.getpid(),
@@ -158,7 +161,8 @@ async def test_a_kill_from_outside_after_a_childs_oom_kill_is_not_called_oom(
         argvs = {p: Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")  # noqa: ASYNC240
                  for p in Cgroup.from_state(handle.private["cgroup"]).pids()}
         kernels = [p for p, argv in argvs.items()
-                   if Path(argv[0].decode()).name.startswith("python") and b"ipykernel" in argv[2]]
+                   if Path(argv[0].decode()).name.startswith("python")
+                   and argv[1] == KERNEL_LAUNCHER.encode()]
         assert len(kernels) == 1, kernels
         os.kill(kernels[0], signal.SIGKILL)
         exited = await wait_exited(local_backend, handle)
@@ -201,13 +205,13 @@ async def test_pip_install_lands_in_the_package_layer_and_survives_restart(
         assert where == f"{purelib}/dikte_tiny/__init__.py", out
         assert not Path(where).exists()  # noqa: ASYNC240 (the host's image is unchanged)
     assert where.endswith("/site-packages/dikte_tiny/__init__.py"), out
-    assert list(handle.instance_dir.rglob("site-packages/dikte_tiny/__init__.py"))
+    assert list(instance_dir_of(handle).rglob("site-packages/dikte_tiny/__init__.py"))
 
     old_pids = Cgroup.from_state(handle.private["cgroup"]).pids()
     restarted = await local_backend.restart_kernel(handle)
     assert restarted.runtime_id == handle.runtime_id
     assert restarted.connection["key"] != handle.connection["key"]
-    assert not any(is_running(pid, None) for pid in old_pids - {restarted.pid})
+    assert not any(is_running(pid, None) for pid in old_pids - {pid_of(restarted)})
     async with kernel(restarted) as k:
         out = (await k.run(
             "import dikte_tiny; print(dikte_tiny.VALUE, open('/content/kept.txt').read(),"
@@ -216,7 +220,7 @@ async def test_pip_install_lands_in_the_package_layer_and_survives_restart(
     assert out.strip() == "42 kept t False"
 
     await local_backend.stop(restarted)
-    assert not handle.instance_dir.exists()
+    assert not instance_dir_of(handle).exists()
 
 
 async def test_stop_ends_every_process_and_removes_the_runtime(
@@ -228,13 +232,13 @@ async def test_stop_ends_every_process_and_removes_the_runtime(
                      "bg = subprocess.Popen(['sleep', '1000'], start_new_session=True)")).ok()
     cgroup = Cgroup.from_state(handle.private["cgroup"])
     pids = cgroup.pids()
-    assert handle.pid in pids and len(pids) >= 4  # bwrap, its init, the kernel, sleep
+    assert pid_of(handle) in pids and len(pids) >= 4  # bwrap, its init, the kernel, sleep
     sock_dir = Path(handle.private["sock_dir"])
 
     await local_backend.stop(handle, grace=0.5)
     assert not any(is_running(pid, None) for pid in pids)
     assert not any(p.exists() for p in cgroup.paths.values())
-    assert gone(handle.instance_dir, sock_dir)
+    assert gone(instance_dir_of(handle), sock_dir)
     await local_backend.stop(handle)  # idempotent
     exited = await local_backend.poll(handle)
     assert exited != Alive()
@@ -248,7 +252,7 @@ async def test_reattach_after_a_control_plane_restart(
 
     restarted_plane = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
     again = await restarted_plane.reattach(state)
-    assert again is not None and again.pid == handle.pid
+    assert again is not None and pid_of(again) == pid_of(handle)
     assert await restarted_plane.poll(again) == Alive()
     async with kernel(again) as k:
         assert (await k.run("print(6 * 7)")).ok().strip() == "42"
@@ -258,7 +262,7 @@ async def test_reattach_after_a_control_plane_restart(
         exited = await wait_exited(restarted_plane, again)  # not its child: read from /proc
     assert (exited.reason, exited.exit_code) == ("exited", 3)
     assert await restarted_plane.reattach(state) is None
-    assert not handle.instance_dir.exists()
+    assert not instance_dir_of(handle).exists()
     assert not any(p.exists() for p in Cgroup.from_state(handle.private["cgroup"]).paths.values())
 
 
@@ -274,7 +278,7 @@ async def test_a_kernel_that_cannot_start_reports_its_log_and_leaves_nothing(
     assert gone(f"/sys/fs/cgroup/memory/dikte/{broken.runtime_id}")
 
     with pytest.raises(RuntimeUnavailable, match="Python was not found"):
-        await local_backend.start(spec(drive, python="/nonexistent/python"))
+        await local_backend.start(spec(drive, image="missing"))
 
 
 async def test_mountpoints_replaced_by_symlinks_cannot_redirect_the_next_start(
@@ -316,8 +320,8 @@ async def test_the_runtime_has_a_disk_and_a_process_limit_of_its_spec(
     cgroup = Cgroup.from_state(handle.private["cgroup"])
     assert cgroup.pids_dir is not None
     assert (cgroup.pids_dir / "pids.max").read_text().strip() == "100"
-    space, image = handle.instance_dir, handle.instance_dir.with_name(
-        handle.instance_dir.name + ".img")
+    space, image = instance_dir_of(handle), instance_dir_of(handle).with_name(
+        instance_dir_of(handle).name + ".img")
     assert os.path.ismount(space) and image.stat().st_size == 64 << 20  # noqa: ASYNC240
     async with kernel(handle) as k:
         out = (await k.run("import os\nst = os.statvfs('/content')\n"
@@ -327,8 +331,9 @@ async def test_the_runtime_has_a_disk_and_a_process_limit_of_its_spec(
     usage = await local_backend.usage(handle)
     assert 0 < usage.disk_bytes < 64 << 20 and usage.drive_held_bytes == 0
 
-    for pid in cgroup.pids():  # the runtime ends; nobody stops it
-        os.kill(pid, signal.SIGKILL)
+    # the runtime ends; nobody stops it (a pid may be gone by its turn: its pid namespace's
+    # first process was killed before it)
+    send(cgroup.pids(), signal.SIGKILL)
     local_backend._children.pop(handle.runtime_id).wait(timeout=30)
     assert await wait_until(lambda: not cgroup.pids(), 30)
     later = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
@@ -356,7 +361,7 @@ async def test_a_runtime_nobody_recorded_is_ended_and_removed_at_start_up(
     await later.sweep({kept.runtime_id})
     child.wait(timeout=30)
     assert not any(is_running(pid, None) for pid in pids)
-    assert not orphan.instance_dir.exists()
+    assert not instance_dir_of(orphan).exists()
     assert not any(p.exists() for p in orphan_cgroup.paths.values())
     assert not (later.views / orphan.runtime_id).exists()
     assert isinstance(await later.poll(kept), Alive)
@@ -377,16 +382,55 @@ async def test_a_runtime_restarting_when_the_server_died_gets_a_new_kernel_on_re
     async with kernel(handle) as k:
         (await k.run("open('/content/kept.txt', 'w').write('still here')")).ok()
     state = local_backend.state(handle)
-    for pid in Cgroup.from_state(handle.private["cgroup"]).pids():
-        os.kill(pid, signal.SIGKILL)  # the old kernel and whatever the restart had begun
+    # the old kernel and whatever the restart had begun
+    send(Cgroup.from_state(handle.private["cgroup"]).pids(), signal.SIGKILL)
     local_backend._children.pop(handle.runtime_id).wait(timeout=30)
 
     later = LocalBackend(data_dir, sandbox_uid_base=UID_BASE)
     revived = await later.reattach(state, revive=True)  # it was on record as restarting
     assert revived is not None and revived.private.get("revived") is True
-    assert revived.pid != handle.pid
+    assert pid_of(revived) != pid_of(handle)
     async with kernel(revived) as k:
         out = (await k.run("print(open('/content/kept.txt').read())")).ok()
     assert out.strip() == "still here"
     await later.stop(revived)
-    assert not revived.instance_dir.exists()
+    assert not instance_dir_of(revived).exists()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("pooled", [False, True], ids=["start", "prestart"])
+async def test_a_start_cancelled_at_any_moment_leaves_nothing_behind(
+    local_backend: LocalBackend, spec: Spec, drive: Path, data_dir: Path, pooled: bool
+) -> None:
+    """A connect given up (the person disconnected, the server shuts down) cancels the start
+    wherever it is. Its file-system work runs in threads, which a cancellation does not stop:
+    a disk, layers or binds made after the clean-up had looked were left mounted, for nobody.
+    Cancelled after each of several delays, a start leaves no mount, loop device, instance
+    space or cgroup behind (or, where it finished first, a runtime that stops cleanly)."""
+    starter = local_backend.prestart if pooled else local_backend.start
+    for delay in (0.0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5):
+        rid_spec = spec(drive, owner_id=0 if pooled else 1)
+        task = asyncio.create_task(starter(rid_spec))
+        await asyncio.sleep(delay)
+        task.cancel()
+        try:
+            handle = await task
+        except asyncio.CancelledError:
+            pass
+        else:  # it was done before the cancellation came
+            await local_backend.stop(handle, grace=0.5)
+        rid = rid_spec.runtime_id
+        space = data_dir / "runtimes" / rid
+        leftovers = {
+            "mounts": [m for m in _mount_points() if rid in m],
+            "space": space.exists(),
+            "loop devices": loop_devices(space.with_name(rid + ".img")),
+            "view": (local_backend.views / rid).exists(),
+        }
+        assert leftovers == {"mounts": [], "space": False, "loop devices": [], "view": False}, \
+            (delay, leftovers)
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f]

@@ -81,8 +81,8 @@ def test_sockets_move_to_a_short_dir_when_the_data_dir_is_deep(tmp_path: Path) -
     {"runtime_id": "ABC"}, {"cpu_weight": 0}, {"cpu_weight": 10001}, {"memory_bytes": 0},
 ])
 def test_spec_validation(changes: dict[str, object], tmp_path: Path) -> None:
-    base = {"runtime_id": "abcdefabcdef", "owner_id": 1, "drive_root": tmp_path,
-            "python": "python", "memory_bytes": 1 << 30, "cpu_weight": 100}
+    base = {"runtime_id": "abcdefabcdef", "owner_id": 1, "drive": "1",
+            "image": "minimal", "memory_bytes": 1 << 30, "cpu_weight": 100}
     with pytest.raises(ValueError):
         RuntimeSpec(**{**base, **changes}).validate()  # type: ignore[arg-type]
 
@@ -137,3 +137,28 @@ def test_dikte_code_is_bound_read_only_and_on_the_path_before_the_image(tmp_path
     assert ("--ro-bind", str(COLAB_PACKAGE), "/opt/dikte/colab") in pairs
     assert kernel_command(layout, None)[-1] == "--ext=dikte.kernel.extension"
     assert kernel_command(layout, 600001)[-1] == "--ext=dikte.kernel.extension"
+
+
+def test_state_recorded_by_an_earlier_version_still_reattaches() -> None:
+    """A control plane upgraded while runtimes run finds them: their records kept the host pid,
+    instance space and drive path beside the rest; the handle now keeps them to the backend."""
+    from dikte.runtimes.persist import handle_from_state, instance_dir_of, pid_of, spec_from_handle
+
+    old = {"backend": "local", "version": 1, "runtime_id": "abcdefabcdef", "pid": 4242,
+           "connection": {"ip": "/x/kernel"}, "instance_dir": "/data/runtimes/abcdefabcdef",
+           "started_at": 1.0, "memory_limit": 1 << 30,
+           "private": {"spec": {"owner_id": 3, "drive_root": "/data/drives/3", "python": "py",
+                                "cpu_weight": 100, "env": {}}}}
+    handle = handle_from_state("local", old)
+    assert handle is not None
+    assert pid_of(handle) == 4242
+    assert str(instance_dir_of(handle)) == "/data/runtimes/abcdefabcdef"
+    assert spec_from_handle(handle).drive == "3"
+
+
+@pytest.mark.parametrize("drive", ["", "..", "a/b", "/abs", "1 2"])
+def test_a_spec_names_its_drive_as_a_folder_of_the_volume_only(drive: str) -> None:
+    spec = RuntimeSpec(runtime_id="abcdefabcdef", owner_id=1, drive=drive, image="minimal",
+                       memory_bytes=1 << 30, cpu_weight=100)
+    with pytest.raises(ValueError, match="drive must name a folder"):
+        spec.validate()

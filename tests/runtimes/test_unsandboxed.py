@@ -8,17 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dikte.runtimes.base import Alive, RuntimeSpec
+from dikte.runtimes.persist import instance_dir_of, pid_of
 from dikte.runtimes.procs import is_running
 from dikte.runtimes.unsandboxed import UnsandboxedBackend
 from tests.runtimes.runtime_helpers import Runtimes, gone, kernel, wait_exited
 
 
 async def test_unsandboxed_runtime_lifecycle(
-    spec: Callable[..., RuntimeSpec], drive: Path, data_dir: Path, runtimes: Runtimes
+    spec: Callable[..., RuntimeSpec], drive: Path, data_dir: Path, runtimes: Runtimes,
+    images: dict[str, str],
 ) -> None:
-    backend = UnsandboxedBackend(data_dir)
+    backend = UnsandboxedBackend(data_dir, images=images)
     handle = await runtimes.start(backend, spec(drive))
-    content = handle.instance_dir / "content"
+    content = instance_dir_of(handle) / "content"
     async with kernel(handle) as k:
         out = (await k.run(
             "import os, subprocess\n"
@@ -35,7 +37,7 @@ async def test_unsandboxed_runtime_lifecycle(
     assert usage.memory_bytes > 10 << 20 and usage.disk_bytes > 0
 
     restarted = await backend.restart_kernel(handle)
-    assert not is_running(handle.pid, handle.private["pid_start"])
+    assert not is_running(pid_of(handle), handle.private["pid_start"])
     assert not is_running(sleeper, None)  # the kernel's whole session ended
     async with kernel(restarted) as k:
         assert (await k.run("print(open('kept.txt').read())")).ok().strip() == "kept"
@@ -49,5 +51,5 @@ async def test_unsandboxed_runtime_lifecycle(
     assert (exited.reason, exited.exit_code) == ("exited", 4)
 
     await backend.stop(restarted)
-    assert gone(handle.instance_dir) and (drive / "hello.txt").is_file()
+    assert gone(instance_dir_of(handle)) and (drive / "hello.txt").is_file()
     assert await UnsandboxedBackend(data_dir).reattach(state) is None

@@ -19,8 +19,9 @@ TRIES = 2000
 
 
 def _handle(sock: Path) -> RuntimeHandle:
-    return RuntimeHandle(runtime_id="r1", pid=1, connection={"ip": str(sock / "kernel")},
-                         instance_dir=sock.parent, started_at=0.0, memory_limit=0)
+    return RuntimeHandle(runtime_id="r1", connection={"ip": str(sock / "kernel")},
+                         started_at=0.0, memory_limit=0,
+                         private={"pid": 1, "instance_dir": str(sock.parent)})
 
 
 @pytest.fixture

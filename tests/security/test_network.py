@@ -40,11 +40,14 @@ def dial(key, family, address):
         out[key] = errno.errorcode.get(e.errno, str(e)) if e.errno else type(e).__name__
     finally:
         s.close()
+dials = [("outbound", socket.AF_INET, (HOST_IP, PORTS["host_public"])),
+         ("abstract", socket.AF_UNIX, "\0" + ABSTRACT)]
 for name, port in PORTS.items():
-    dial(name + "_loopback", socket.AF_INET, ("127.0.0.1", port))
-    dial(name + "_gateway", socket.AF_INET, ("10.0.2.2", port))
-dial("outbound", socket.AF_INET, (HOST_IP, PORTS["host_public"]))
-dial("abstract", socket.AF_UNIX, "\0" + ABSTRACT)
+    dials.append((name + "_loopback", socket.AF_INET, ("127.0.0.1", port)))
+    dials.append((name + "_gateway", socket.AF_INET, ("10.0.2.2", port)))
+from concurrent.futures import ThreadPoolExecutor
+with ThreadPoolExecutor(len(dials)) as pool:  # at once: a dropped dial waits out its 5 s
+    list(pool.map(lambda d: dial(*d), dials))
 local = {int(line.split()[1].rsplit(":", 1)[1], 16)  # the sockets' own ports
          for t in ("tcp", "tcp6") for line in open(f"/proc/net/{t}").read().splitlines()[1:]}
 out["proc_net_ports"] = sorted(p for p in PORTS.values() if p in local)
@@ -90,12 +93,15 @@ def _listener(address: tuple[str, int] | str, family: int = socket.AF_INET) -> I
     srv = socket.socket(family, socket.SOCK_STREAM)
     srv.bind(address)
     srv.listen()
+    srv.settimeout(0.2)  # accept() wakes to see ``stop``: closing the socket would not wake it
     stop = threading.Event()
 
     def answer() -> None:
         while not stop.is_set():
             try:
                 conn, _ = srv.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             with conn:

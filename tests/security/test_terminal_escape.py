@@ -51,7 +51,7 @@ def _cgroup_procs_files(pid: int) -> list[Path]:
 
 def _kernel_pid(rid: str) -> int:
     for p in runtime_processes(rid):
-        if "ipykernel_launcher" in " ".join(p.cmdline()):
+        if "dikte/kernel/launch.py" in " ".join(p.cmdline()):
             return p.pid
     raise AssertionError("no kernel process found")
 

@@ -61,7 +61,8 @@ class DikteServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        # no pre-started runtimes unless a test asks: each would start kernels at start-up
+        env = {**os.environ, "DIKTE_RUNTIME_POOL": "0", **self.env, "PYTHONUNBUFFERED": "1"}
         if "DIKTE_CONFIG" not in env and "--config" not in self.extra:
             config = self.data_dir.parent / f"{self.data_dir.name}-roomy.toml"
             config.write_text(ROOMY_TIER)

@@ -1,11 +1,10 @@
-// Chunked, resumable uploads into the drive through /api/uploads.
-//
-// Each file gets an upload on the server (POST /api/uploads), then its bytes go up one chunk at a
-// time (PUT /api/uploads/{id}?offset=N). When a chunk fails on the way (a dropped connection, a
-// server restart) the uploader waits with backoff, asks the server where it got to
-// (GET /api/uploads/{id}) and goes on from there; a refusal (4xx) stops it with the server's
-// sentence. The manager lives outside any page, so uploads go on while people browse the drive.
-import { ApiError, api, get, post, type DriveEntry, type Schemas } from "../api";
+// Uploads into the drive through /api/uploads: a queue of files, three on the way at once, each
+// created on the server (POST /api/uploads), sent by the resuming chunk loop of chunked-upload.ts
+// and completed; a refusal (4xx) stops one with the server's sentence, and Retry goes on from where
+// the server got to. The manager lives outside any page, so uploads go on while people browse the
+// drive.
+import { api, post, type DriveEntry, type Schemas } from "../api";
+import { Cancelled, GaveUp, sendChunks, uploadOffset } from "../chunked-upload";
 
 export type UploadStatus = "queued" | "starting" | "uploading" | "retrying" | "finishing" | "done" | "error" | "cancelled";
 
@@ -28,71 +27,7 @@ export type UploadItem = {
 };
 
 type Created = Schemas["UploadInfo"];
-type Progress = Schemas["UploadStatus"];
 type Start = Schemas["UploadStart"];
-
-const MAX_FAILURES = 8;
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
-
-class Cancelled extends Error {}
-
-/** A chunk that did not arrive: the connection dropped, or no answer came. */
-class Dropped extends Error {}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Cancelled());
-    const t = setTimeout(() => { signal.removeEventListener("abort", stop); resolve(); }, ms);
-    const stop = () => { clearTimeout(t); reject(new Cancelled()); };
-    signal.addEventListener("abort", stop, { once: true });
-  });
-}
-
-function errorFromXhr(xhr: XMLHttpRequest): ApiError {
-  try {
-    const body = JSON.parse(xhr.responseText);
-    return new ApiError(xhr.status, body.error.code, body.error.message);
-  } catch {
-    return new ApiError(xhr.status, "http_error", `The server answered ${xhr.status}.`);
-  }
-}
-
-/** PUT one chunk with XMLHttpRequest, which (unlike fetch) reports upload progress. */
-export function putChunk(url: string, chunk: Blob, onProgress: (sent: number) => void,
-                  signal: AbortSignal): Promise<Progress> {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    const abort = () => xhr.abort();
-    signal.addEventListener("abort", abort, { once: true });
-    const done = () => signal.removeEventListener("abort", abort);
-    xhr.open("PUT", url);
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.upload.onprogress = (e) => onProgress(e.loaded);
-    xhr.onload = () => {
-      done();
-      if (xhr.status >= 200 && xhr.status < 300) {
-        try {
-          resolve(JSON.parse(xhr.responseText) as Progress);
-        } catch {
-          reject(new Dropped("The server's answer was cut off."));
-        }
-      } else {
-        reject(errorFromXhr(xhr));
-      }
-    };
-    xhr.onerror = () => { done(); reject(new Dropped("The connection dropped.")); };
-    xhr.ontimeout = () => { done(); reject(new Dropped("The server did not answer in time.")); };
-    xhr.onabort = () => { done(); reject(signal.aborted ? new Cancelled() : new Dropped("The upload was interrupted.")); };
-    xhr.send(chunk);
-  });
-}
-
-/** Worth trying again: the request never got a real answer, or the server was briefly unwell. */
-export function transient(err: unknown): boolean {
-  if (err instanceof Dropped || err instanceof TypeError) return true;
-  return err instanceof ApiError && (err.status >= 500 || err.status === 408 || err.status === 429
-    || err.status === 0);
-}
 
 type Listener = () => void;
 
@@ -133,9 +68,9 @@ class Upload {
         this.progress(created.offset);
         await this.send(created.offset);
       } else {
-        const at = await get<Progress>(`/api/uploads/${encodeURIComponent(this.uploadId)}`);
+        const at = await uploadOffset(this.uploadId);
         this.samples = [];
-        await this.send(at.offset);
+        await this.send(at);
       }
       this.set({ status: "finishing", loaded: this.item.size });
       const entry = await post<DriveEntry>(`/api/uploads/${encodeURIComponent(this.uploadId)}/complete`);
@@ -144,6 +79,9 @@ class Upload {
     } catch (err) {
       if (err instanceof Cancelled || this.ctrl.signal.aborted) {
         this.set({ status: "cancelled", speed: 0 });
+      } else if (err instanceof GaveUp) {
+        this.set({ status: "error", speed: 0,
+                   error: "The connection to the server keeps dropping; press Retry to go on from where it stopped." });
       } else {
         const message = err instanceof Error && err.message ? err.message : "The upload failed.";
         this.set({ status: "error", error: message, speed: 0 });
@@ -156,48 +94,19 @@ class Upload {
   private chunkSize = 8 * 1024 * 1024;
 
   private async send(start: number) {
-    const id = encodeURIComponent(this.uploadId!);
-    const size = this.item.size;
-    const signal = this.ctrl.signal;
-    let offset = start;
-    let failures = 0;
     this.set({ status: "uploading", attempt: undefined, error: undefined });
-    while (offset < size) {
-      const end = Math.min(size, offset + this.chunkSize);
-      const base = offset;
-      try {
-        const r = await putChunk(`/api/uploads/${id}?offset=${base}`, this.file.slice(base, end),
-          (sent) => this.progress(base + sent), signal);
-        offset = r.offset;
-        if (failures) this.set({ status: "uploading", attempt: undefined, error: undefined });
-        failures = 0;
-        this.progress(offset);
-      } catch (err) {
-        if (err instanceof Cancelled || signal.aborted) throw new Cancelled();
-        if (err instanceof ApiError && err.code === "wrong_offset") {
-          // The server has more (or less) than we thought: go on from where it is.
-          offset = (await get<Progress>(`/api/uploads/${id}`)).offset;
-          this.progress(offset);
-          continue;
-        }
-        if (!transient(err)) throw err;
-        failures++;
-        if (failures > MAX_FAILURES) {
-          throw new Error("The connection to the server keeps dropping; press Retry to go on from where it stopped.");
-        }
-        this.set({ status: "retrying", attempt: failures, speed: 0,
-                   error: err instanceof Error ? err.message : undefined });
-        await sleep(BACKOFF_MS[Math.min(failures - 1, BACKOFF_MS.length - 1)], signal);
-        try {
-          offset = (await get<Progress>(`/api/uploads/${id}`)).offset;
+    await sendChunks(this.uploadId!, this.file, start, this.chunkSize, this.ctrl.signal, {
+      progress: (loaded) => this.progress(loaded),
+      retrying: (attempt, err) => {
+        if (attempt === 0) {
+          this.set({ status: "uploading", attempt: undefined, error: undefined });
+        } else {
           this.samples = [];
-          this.progress(offset);
-        } catch (e) {
-          if (!transient(e)) throw e;
-          // Still unreachable: the next PUT fails again and waits longer.
+          this.set({ status: "retrying", attempt, speed: 0,
+                     error: err instanceof Error ? err.message : undefined });
         }
-      }
-    }
+      },
+    });
   }
 
   cancel() {

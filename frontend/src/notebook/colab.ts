@@ -5,8 +5,8 @@
 // Notebook JavaScript never runs in the app's page: eval_js runs inside a sandboxed output frame
 // of the cell (sandbox="allow-scripts", an opaque origin without the app's cookies or API), and
 // only JSON values cross between that frame and this page, by postMessage.
-import { ApiError, api, get, post, type Schemas } from "../api";
-import { putChunk, transient } from "../drive/uploads";
+import { api, post, type Schemas } from "../api";
+import { sendChunks } from "../chunked-upload";
 
 type Msg = Record<string, any>;
 
@@ -21,7 +21,6 @@ export type UploadPrompt = {
 };
 
 const FRAME_WAIT_MS = 15_000;
-const MAX_FAILURES = 5;
 
 /** The cell's output frames, or (`host`) the frame eval_js made in a cell that had none. */
 function frameSelector(cellId: string, host: boolean): string {
@@ -44,28 +43,9 @@ async function uploadFile(notebook: string, path: string, file: File, onProgress
   const start: Schemas["UploadStart"] = { target: "runtime", notebook, path, size: file.size, overwrite: true };
   const created = await post<Schemas["UploadInfo"]>("/api/uploads", start);
   const id = encodeURIComponent(created.upload_id);
-  const where = async () => (await get<Schemas["UploadStatus"]>(`/api/uploads/${id}`)).offset;
   try {
-    let offset = created.offset;
-    let failures = 0;
-    while (offset < file.size) {
-      const base = offset;
-      const chunk = file.slice(base, Math.min(file.size, base + created.chunk_size));
-      try {
-        offset = (await putChunk(`/api/uploads/${id}?offset=${base}`, chunk, (sent) => onProgress(base + sent), signal)).offset;
-        failures = 0;
-        onProgress(offset);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        if (err instanceof ApiError && err.code === "wrong_offset") {
-          offset = await where();
-          continue;
-        }
-        if (!transient(err) || ++failures > MAX_FAILURES) throw err;
-        await sleep(500 * 2 ** failures);
-        offset = await where();
-      }
-    }
+    await sendChunks(created.upload_id, file, created.offset, created.chunk_size, signal,
+                     { progress: onProgress });
     await post(`/api/uploads/${id}/complete`);
   } catch (err) {
     api("DELETE", `/api/uploads/${id}`).catch(() => {});

@@ -194,7 +194,7 @@ function ResourcePanel({ rt, onClose }: { rt: NonNullable<NotebookStore["runtime
     >
       <h2>Resources</h2>
       <p class="muted">
-        {rt.image} image, {rt.shape ?? "standard"} runtime
+        {rt.image} image, {rt.shape ?? "standard"} runtime{rt.node ? ` on ${rt.node}` : ""}
       </p>
       <table>
         <tbody>
@@ -268,7 +268,7 @@ function RuntimeStatus({ store, onConnect }: { store: NotebookStore; onConnect()
       <div class="rt-status starting queued" data-status="queued" role="status">
         <span class="spinner" aria-hidden="true" />
         <span>
-          Waiting for {rt.shape}: {place === 1 ? "next in line" : `${ordinal(place)} in line`}
+          Waiting for {rt.waiting_for ?? rt.shape}: {place === 1 ? "next in line" : `${ordinal(place)} in line`}
         </span>
         <button type="button" class="btn small" onClick={() => void disconnect(store)}>
           Leave the queue

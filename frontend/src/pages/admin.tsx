@@ -8,6 +8,7 @@ import { ConfirmDialog, Dialog } from "../dialog";
 import { errorText, formatSize, fullDate, relativeTime } from "../format";
 import { PlusIcon, RefreshIcon } from "../icons";
 import { AcceleratorsSection } from "./admin-accelerators";
+import { PoolSection } from "./admin-pool";
 import { HoursMeter, formatDuration, formatHours, type Tiers, type Usage } from "./usage";
 import {
   InvitationLink, InvitationsTable, InviteDialog, type Invitation, type IssuedInvitation,
@@ -178,12 +179,13 @@ export function AdminPage({ me }: { me: Me }) {
         ) : (
           <div class="table-wrap">
             <table class="data-table" aria-label="Live sessions">
-              <thead><tr><th>Person</th><th>Notebook</th><th>Started</th><th>Status</th><th>RAM</th><th /></tr></thead>
+              <thead><tr><th>Person</th><th>Notebook</th><th>Machine</th><th>Started</th><th>Status</th><th>RAM</th><th /></tr></thead>
               <tbody>
                 {sessions.map((s) => (
                   <tr key={s.runtime_id} aria-label={`${s.person_name}: ${s.notebook_path}`}>
                     <td class="strong">{s.person_name}</td>
                     <td class="ellipsis" title={s.notebook_path}>{s.notebook_path}</td>
+                    <td>{s.node || "this server"}</td>
                     <td title={fullDate(s.started_at)}>{relativeTime(s.started_at, now)}</td>
                     <td><span class={`chip ${s.busy ? "chip-busy" : "chip-idle"}`}>{s.busy ? "Busy" : "Idle"}</span></td>
                     <td class="num">{formatSize(s.memory_bytes)}{s.memory_limit ? ` / ${formatSize(s.memory_limit)}` : ""}</td>
@@ -225,6 +227,7 @@ export function AdminPage({ me }: { me: Me }) {
       </section>
 
       <AcceleratorsSection />
+      <PoolSection />
 
       {inviting && tiers && (
         <InviteDialog tiers={tiers} onClose={() => setInviting(false)}

@@ -108,6 +108,7 @@ export function SessionsPage({ me }: { me: Me }) {
                 </div>
                 <dl class="session-facts">
                   <div><dt>Image</dt><dd>{s.image}</dd></div>
+                  {s.node && <div><dt>Machine</dt><dd>{s.node}</dd></div>}
                   <div><dt>Started</dt><dd title={fullDate(s.started_at)}>{relativeTime(s.started_at, now)}</dd></div>
                   <div><dt>Status</dt><dd>
                     <span class={`chip ${s.busy ? "chip-busy" : "chip-idle"}`}>{s.busy ? "Busy" : "Idle"}</span>

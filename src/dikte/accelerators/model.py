@@ -51,6 +51,8 @@ class Device:
     """The parent GPU's UUID when this is a MIG instance."""
     bus_id: str = ""
     """PCI bus id as /proc/driver/nvidia/gpus names it (``0000:17:00.0``); empty if unknown."""
+    node: str = ""
+    """The cluster node it is on (its runtimes run there); empty on one machine."""
 
 
 @dataclass

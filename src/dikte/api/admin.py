@@ -45,3 +45,20 @@ async def accelerators(_admin: AdminDep, svc: ServicesDep) -> dict[str, Any]:
     """Every accelerator of this server (discovered through NVML or declared), the runtimes
     holding each, and the line of requests waiting."""
     return svc.sessions.accelerators.snapshot()
+
+
+@router.get("/nodes")
+async def nodes(_admin: AdminDep, svc: ServicesDep) -> list[dict[str, Any]]:
+    """The machines runtimes run on: with the Ray backend, every node that joined (name,
+    address, Ray's node id, accelerators, its runtimes, and when it goes if it is draining);
+    on one machine, an empty list."""
+    listing = getattr(svc.backend, "nodes", None)
+    return list(await listing()) if listing is not None else []
+
+
+@router.get("/pool")
+async def pool(_admin: AdminDep, svc: ServicesDep) -> dict[str, Any]:
+    """Runtimes started ahead: the pool's size per image and disk (``runtime_pool``), whether
+    it is on (and why not), what is ready and starting for each, and the start gate's slots,
+    starts running and starts waiting."""
+    return svc.sessions.pool.info()

@@ -22,13 +22,14 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from starlette.requests import HTTPConnection
 
+from dikte.bridge.channel import RuntimeChannel
 from dikte.config import Settings
+from dikte.control.manager import SessionManager
 from dikte.db import Credential, Database, Person
 from dikte.db.accounts import hash_secret
 from dikte.drive import Drive
 from dikte.errors import Forbidden, Unauthorized
 from dikte.runtimes.base import RuntimeBackend
-from dikte.sessions.manager import SessionManager
 
 TOKEN_PROTOCOL_PREFIX = "dikte.token."
 COOKIE_NAME = "dikte_session"
@@ -42,6 +43,8 @@ class Services:
     db: Database
     backend: RuntimeBackend
     sessions: SessionManager
+    channel: RuntimeChannel
+    """Code in runtimes <-> the notebook's tabs (see dikte.bridge.channel)."""
 
     def drive(self, person_id: int) -> Drive:
         return self.sessions.drive_for(person_id)

@@ -10,6 +10,7 @@ with 206, or 416 when it lies past the end. Several ranges at once are answered 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -61,12 +62,32 @@ def _pread_chunks(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
         f.close()
 
 
+def _read_chunks(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """The same for a file without a descriptor (one on another machine): seek, then read."""
+    try:
+        f.seek(start)
+        while start < end:
+            chunk = f.read(min(CHUNK, end - start))
+            if not chunk:
+                return
+            start += len(chunk)
+            yield chunk
+    finally:
+        f.close()
+
+
 def open_file_response(request: Request, f: BinaryIO, filename: str) -> Response:
-    """A download of the open file ``f`` (closed once sent, or if sending fails)."""
-    info = os.fstat(f.fileno())
-    size = info.st_size
-    modified = formatdate(info.st_mtime, usegmt=True)
-    etag = '"' + hashlib.md5(f"{info.st_mtime}-{size}-{info.st_ino}".encode(),
+    """A download of the open file ``f`` (closed once sent, or if sending fails): a local
+    file, or one on another machine that tells its ``size`` and ``mtime`` itself."""
+    try:
+        info = os.fstat(f.fileno())
+        size, mtime, ino = info.st_size, info.st_mtime, info.st_ino
+        chunks = _pread_chunks
+    except (io.UnsupportedOperation, AttributeError):
+        size, mtime, ino = int(f.size), float(f.mtime), 0  # type: ignore[attr-defined]
+        chunks = _read_chunks
+    modified = formatdate(mtime, usegmt=True)
+    etag = '"' + hashlib.md5(f"{mtime}-{size}-{ino}".encode(),
                              usedforsecurity=False).hexdigest() + '"'
     headers = {"Content-Disposition": content_disposition(filename), "Accept-Ranges": "bytes",
                "Last-Modified": modified, "ETag": etag}
@@ -84,6 +105,6 @@ def open_file_response(request: Request, f: BinaryIO, filename: str) -> Response
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
-    return StreamingResponse(_pread_chunks(f, start, end), status_code=status, headers=headers,
+    return StreamingResponse(chunks(f, start, end), status_code=status, headers=headers,
                              media_type="application/octet-stream",
                              background=BackgroundTask(f.close))

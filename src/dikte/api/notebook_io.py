@@ -15,7 +15,7 @@ from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.drive.export import export
 from dikte.errors import BadRequest
 from dikte.schemas.rest import DriveEntry, ImportBody
-from dikte.sessions.imports import Importer
+from dikte.transfers.imports import Importer
 
 router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
                    responses=error_responses(*COMMON_ERRORS, 413, 507))

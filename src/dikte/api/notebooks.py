@@ -10,8 +10,13 @@ from fastapi import APIRouter, Response
 
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_responses
+from dikte.control.runtime_link import link_of
 from dikte.errors import DikteError, RuntimeUnavailable
 from dikte.images import catalog
+from dikte.notebooks import assist
+from dikte.notebooks.document import code_cells
+from dikte.notebooks.edit_limits import EditLimits, check_edit
+from dikte.notebooks.snapshot import encode
 from dikte.schemas.rest import (
     CancelBody,
     CompleteBody,
@@ -29,10 +34,6 @@ from dikte.schemas.rest import (
     RunResult,
     RuntimeInfo,
 )
-from dikte.sessions import assist
-from dikte.sessions.document import code_cells
-from dikte.sessions.edit_limits import EditLimits, check_edit
-from dikte.sessions.snapshot import encode
 
 router = APIRouter(prefix="/api/notebooks", tags=["notebooks"],
                    responses=error_responses(*COMMON_ERRORS, 429, 503, 507))
@@ -81,7 +82,7 @@ async def edit(body: EditBody, person: PersonDep, svc: ServicesDep) -> EditResul
 async def connect(body: ConnectBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
     """Connect the notebook to a runtime; returns once its kernel answers."""
     nb = await svc.sessions.open(person.id, body.path)
-    if nb.runtime is None:
+    if link_of(nb) is None:
         catalog.require_ready(svc.settings, body.image or svc.settings.default_image)
     link = await svc.sessions.connect(nb, body.image, body.shape, body.background)
     return link.info()
@@ -100,7 +101,7 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
     """Queue cells (connecting a runtime first when there is none, as Colab does)."""
     nb = await svc.sessions.open(person.id, body.path)
     ids = body.cell_ids if body.mode == "cells" else code_cells(nb.doc, body.mode, body.anchor)
-    if nb.runtime is None and ids:  # it connects one, of the default image
+    if link_of(nb) is None and ids:  # it connects one, of the default image
         catalog.require_ready(svc.settings, svc.settings.default_image)
     return RunResult(queued=await svc.sessions.run(nb, ids, body.source_hashes))
 
@@ -108,9 +109,10 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
 @router.post("/interrupt", status_code=204)
 async def interrupt(body: PathBody, person: PersonDep, svc: ServicesDep) -> None:
     nb = await svc.sessions.open(person.id, body.path)
-    if nb.runtime is None or not nb.runtime.ready:
+    link = link_of(nb)
+    if link is None or not link.ready:
         raise no_runtime("interrupt")
-    await nb.runtime.interrupt()
+    await link.interrupt()
 
 
 @router.post("/cancel", response_model=RunResult)
@@ -123,9 +125,9 @@ async def cancel(body: CancelBody, person: PersonDep, svc: ServicesDep) -> RunRe
 async def restart(body: PathBody, person: PersonDep, svc: ServicesDep) -> dict[str, Any]:
     """Restart the kernel; files in /content and installed packages stay."""
     nb = await svc.sessions.open(person.id, body.path)
-    if nb.runtime is None or nb.runtime.handle is None:
+    link = link_of(nb)
+    if link is None or link.handle is None:
         raise no_runtime("restart")
-    link = nb.runtime
     await link.restart("The kernel was restarted.")
     return link.info()
 

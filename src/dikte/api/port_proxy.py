@@ -7,7 +7,8 @@
    signed, expiring token naming (runtime, port, person), refused unless the person owns the
    live runtime and the runtime asked to serve that port.
 3. ``/proxy/<capability>/<path>`` forwards to ``http://127.0.0.1:<port>/<path>`` while the
-   capability holds, only when a process of the runtime's own user listens there, and never to
+   capability holds, only when a process of the runtime listens there (the runtime's backend
+   checks, ``RuntimeBackend.connect_port``), and never to
    Dikte's own port. The app's cookies and the Authorization header are removed from what is
    forwarded; the answer is sandboxed (``Content-Security-Policy: sandbox ...`` without
    ``allow-same-origin``) so it runs in an opaque origin: it cannot read the app's cookies or
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import socket
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import httpx
@@ -42,20 +44,18 @@ from dikte.api.deps import (
 )
 from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.api.runtime_channel import CallerDep
-from dikte.errors import BadRequest, Conflict, DikteError, Forbidden, NotFound
-from dikte.schemas.rest import ProxyCapability, ProxyCapabilityBody, ServedPort, ServePortBody
-from dikte.sessions.manager import sandbox_uid
-from dikte.sessions.port_proxy import (
+from dikte.bridge.port_proxy import (
     CAPABILITY_TTL_S,
     Capability,
     CapabilityRefused,
     PortProxy,
-    connect_in,
-    listener_uids,
     port_refusal,
-    runtime_netns,
     transport_into,
 )
+from dikte.control.runtime_link import link_of
+from dikte.errors import BadRequest, Conflict, DikteError, Forbidden, NotFound
+from dikte.runtimes.base import RuntimeHandle
+from dikte.schemas.rest import ProxyCapability, ProxyCapabilityBody, ServedPort, ServePortBody
 
 router = APIRouter(responses=error_responses(*COMMON_ERRORS))
 
@@ -86,12 +86,37 @@ def _server_port(conn: HTTPConnection) -> int | None:
     return int(server[1]) if server and server[1] is not None else None
 
 
+def _handle(conn: HTTPConnection, runtime_id: str) -> RuntimeHandle | None:
+    """The runtime's handle while this server holds it connected."""
+    try:
+        link = link_of(services(conn).sessions.find_runtime(None, runtime_id))
+    except NotFound:
+        return None
+    return link.handle if link is not None else None
+
+
 def _dikte_port(conn: HTTPConnection, runtime_id: str) -> int | None:
     """Dikte's port as the runtime sees it: none when the runtime has a network of its own
     (its port of that number is its own, and the proxy connects there)."""
-    if runtime_netns(services(conn).backend, runtime_id) is not None:
+    handle = _handle(conn, runtime_id)
+    if handle is not None and not services(conn).backend.shares_loopback(handle):
         return None
     return _server_port(conn)
+
+
+def _connector(conn: HTTPConnection, runtime_id: str) -> Callable[[int, float],
+                                                                  Awaitable[socket.socket]]:
+    """Connections to the runtime's ports, made by its backend (which refuses a port nothing
+    of the runtime listens on)."""
+    handle = _handle(conn, runtime_id)
+    if handle is None:
+        raise NotFound("The runtime behind this address has ended.", code="no_runtime")
+    backend = services(conn).backend
+
+    async def connect(port: int, timeout: float) -> socket.socket:
+        return await backend.connect_port(handle, port, timeout)
+
+    return connect
 
 
 @router.post("/api/runtime-channel/{runtime_id}/ports", response_model=ServedPort,
@@ -155,13 +180,6 @@ def _authorize(conn: HTTPConnection, token: str) -> Capability:
     asker = _credential_person(conn)
     if asker is not None and asker != cap.person_id:
         raise Forbidden("This proxied address belongs to someone else.", code="not_yours")
-    uid = sandbox_uid(svc.settings, record.person_id)
-    owners = listener_uids(cap.port, netns=runtime_netns(svc.backend, cap.runtime_id))
-    if not owners:
-        raise DikteError(f"Nothing listens on port {cap.port} of the runtime (yet).",
-                         code="port_closed", status=502)
-    if owners != {uid if uid is not None else os.geteuid()}:
-        raise Forbidden(f"Port {cap.port} is not served by this runtime.", code="not_runtime_port")
     return cap
 
 
@@ -223,9 +241,8 @@ async def proxy(token: str, rest: str, request: Request) -> Response:
     cap = await asyncio.to_thread(_authorize, request, token)
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-    netns = runtime_netns(services(request).backend, cap.runtime_id)
     client = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(3600, connect=10),
-                               transport=transport_into(netns))
+                               transport=transport_into(_connector(request, cap.runtime_id)))
     upstream_req = client.build_request(
         request.method, _upstream_target(request, token, cap.port, "http"), headers=headers,
         content=request.stream() if has_body else None)
@@ -235,6 +252,9 @@ async def proxy(token: str, rest: str, request: Request) -> Response:
         await client.aclose()
         raise DikteError(f"Port {cap.port} of the runtime did not answer.",
                          code="port_unreachable", status=502) from None
+    except BaseException:  # the backend refused the port (nothing of the runtime listens)
+        await client.aclose()
+        raise
 
     async def close() -> None:
         await upstream.aclose()
@@ -252,19 +272,23 @@ async def proxy_socket(websocket: WebSocket, token: str, rest: str) -> None:
     """The same, for a WebSocket the served page opens (same capability, same checks)."""
     try:
         cap = await asyncio.to_thread(_authorize, websocket, token)
+        connect = _connector(websocket, cap.runtime_id)
+        sock = await connect(cap.port, 10.0)
     except DikteError:
         await websocket.close(code=1008)
+        return
+    except (OSError, TimeoutError):
+        await websocket.close(code=1011)
         return
     target = _upstream_target(websocket, token, cap.port, "ws")
     offered = websocket.headers.get("sec-websocket-protocol", "").split(",")
     protocols = [p.strip() for p in offered  # never a Dikte token offered as a subprotocol
                  if p.strip() and not p.strip().startswith(TOKEN_PROTOCOL_PREFIX)]
-    netns = runtime_netns(services(websocket).backend, cap.runtime_id)
     try:
-        sock = await connect_in(netns, "127.0.0.1", cap.port, 10.0)
         upstream = await ws_connect(target, subprotocols=protocols or None,  # type: ignore[arg-type]
                                     proxy=None, max_size=None, open_timeout=10, sock=sock)
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError):
+        sock.close()
         await websocket.close(code=1011)
         return
     await websocket.accept(subprotocol=upstream.subprotocol)

@@ -1,7 +1,7 @@
-"""The runtime channel: endpoints for code inside one runtime (see dikte.sessions.channel).
+"""The runtime channel: endpoints for code inside one runtime (see dikte.bridge.channel).
 
 Only a runtime's own token opens them (``Authorization: Bearer <DIKTE_RUNTIME_TOKEN>``, see
-``dikte.sessions.channel``), while the runtime is connected. People's tokens and cookies do not,
+``dikte.bridge.channel``), while the runtime is connected. People's tokens and cookies do not,
 a runtime token opens nothing else, and a browser (any request with an ``Origin``) is refused.
 Other routers add their channel endpoints under the same prefix with :data:`CallerDep`
 (secrets, served ports).
@@ -21,7 +21,10 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 
 from dikte.api.deps import ServicesDep, bearer_token, services
 from dikte.api.errors import error_responses
+from dikte.bridge.channel import content_relative
+from dikte.control.runtime_link import link_of
 from dikte.errors import Conflict, Forbidden, NotFound, Unauthorized
+from dikte.notebooks.notebook import OpenNotebook
 from dikte.schemas.channel import (
     ChannelAnswer,
     ChannelRequestBody,
@@ -30,8 +33,6 @@ from dikte.schemas.channel import (
     EvalJsRequest,
     Unassigned,
 )
-from dikte.sessions.channel import content_relative
-from dikte.sessions.notebook import OpenNotebook
 
 UNASSIGN_REASON = "The notebook's code ended its runtime."
 LONGEST_POLL = 60.0
@@ -53,24 +54,24 @@ def runtime_caller(
     runtime_id: Annotated[str, Path(max_length=64, description="The calling runtime.")],
 ) -> Caller:
     """The runtime whose own token this request carries, connected now, and its notebook."""
-    sessions = services(request).sessions
+    svc = services(request)
     token = bearer_token(request)
     if not token:
         raise Unauthorized("This address is for code inside a runtime: send its token as "
                            "'Authorization: Bearer <DIKTE_RUNTIME_TOKEN>'.",
                            code="no_runtime_token")
-    if not sessions.channel.token_is_valid(runtime_id, token):
+    if not svc.channel.token_is_valid(runtime_id, token):
         raise Unauthorized("This runtime token is not valid for this runtime.",
                            code="bad_runtime_token")
     if request.headers.get("origin") is not None:
         raise Forbidden("The runtime channel does not take requests from web pages.",
                         code="bad_origin")
     try:
-        nb = sessions.find_runtime(None, runtime_id)
+        nb = svc.sessions.find_runtime(None, runtime_id)
     except NotFound:
         raise Unauthorized("This runtime has ended; its token no longer works.",
                            code="runtime_ended") from None
-    link = nb.runtime
+    link = link_of(nb)
     if link is None or link.handle is None or link.status != "connected":
         raise Conflict("This runtime is not connected now.", code="not_connected")
     return Caller(runtime_id=runtime_id, nb=nb)
@@ -84,21 +85,22 @@ async def open_request(body: ChannelRequestBody, caller: CallerDep,
                        svc: ServicesDep) -> ChannelRequestOpened:
     """Ask the notebook's page (the tab used last) for something; 409 ``no_viewer`` when no
     tab has the notebook open."""
-    channel = svc.sessions.channel
+    channel = svc.channel
     nb = caller.nb
     cell_id = channel.cell_for(nb, body.parent)
-    assert nb.runtime is not None and nb.runtime.handle is not None
-    instance = nb.runtime.handle.instance_dir
+    link = link_of(nb)
+    assert link is not None and link.handle is not None
+    root = svc.sessions.backend.content_root(link.handle)
     if isinstance(body, EvalJsRequest):
         req = channel.open(nb, caller.runtime_id, "eval_js", cell_id, {"script": body.script},
                            keep_answer=body.wait)
     elif isinstance(body, DownloadRequest):
-        rel = content_relative(body.path, instance)
+        rel = content_relative(body.path, root)
         url = "/api/runtime/files/download?" + urlencode({"path": nb.path, "file": rel})
         req = channel.open(nb, caller.runtime_id, "download", cell_id,
                            {"path": rel, "name": rel.rsplit("/", 1)[-1], "url": url})
     else:
-        rel = content_relative(body.directory, instance)
+        rel = content_relative(body.directory, root)
         req = channel.open(nb, caller.runtime_id, "upload", cell_id,
                            {"directory": rel, "notebook": nb.path})
     return ChannelRequestOpened(request_id=req.request_id)
@@ -110,7 +112,7 @@ async def poll_request(request_id: str, caller: CallerDep, svc: ServicesDep,
                                            description="Seconds to wait for the answer.")
                        ) -> ChannelAnswer:
     """The answer, once there (then it is forgotten), or ``done: false`` after ``wait``."""
-    req = await svc.sessions.channel.wait(caller.runtime_id, request_id, wait)
+    req = await svc.channel.wait(caller.runtime_id, request_id, wait)
     if not req.answered.is_set():
         return ChannelAnswer(done=False)
     return ChannelAnswer(done=True, value=req.value, error=req.error)
@@ -119,7 +121,7 @@ async def poll_request(request_id: str, caller: CallerDep, svc: ServicesDep,
 @router.delete("/requests/{request_id}", status_code=204)
 async def cancel_request(request_id: str, caller: CallerDep, svc: ServicesDep) -> None:
     """Give up waiting (a timeout, an interrupted cell): the page drops its prompt."""
-    svc.sessions.channel.cancel(caller.runtime_id, request_id)
+    svc.channel.cancel(caller.runtime_id, request_id)
 
 
 @router.post("/unassign", response_model=Unassigned, status_code=202)

@@ -16,10 +16,10 @@ from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.downloads import open_file_response
 from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.api.uploads import RAW_BODY, UploadsDep
+from dikte.bridge.runtime_files import RuntimeFiles
 from dikte.config import format_size
 from dikte.errors import PayloadTooLarge
 from dikte.schemas.rest import DriveEntry, DriveListing, RuntimeDirBody, RuntimeFileBody
-from dikte.sessions.runtime_files import RuntimeFiles
 
 router = APIRouter(prefix="/api/runtime/files", tags=["runtime files"],
                    responses=error_responses(*COMMON_ERRORS, 413, 503))

@@ -16,8 +16,8 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from dikte.api.deps import authenticate, check_origin, services
+from dikte.bridge.terminals import RuntimeTerminal
 from dikte.errors import DikteError
-from dikte.sessions.terminals import RuntimeTerminal
 
 log = logging.getLogger(__name__)
 router = APIRouter()

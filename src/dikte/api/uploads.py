@@ -1,4 +1,4 @@
-"""Chunked, resumable uploads (see :mod:`dikte.sessions.uploads`).
+"""Chunked, resumable uploads (see :mod:`dikte.transfers.uploads`).
 
 ``POST /api/uploads`` starts one; each ``PUT ?offset=N`` appends the chunk that starts at byte N;
 ``GET`` says where the upload stands (the way to resume after a dropped connection); ``complete``
@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from dikte.api.deps import PersonDep, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_response, error_responses
 from dikte.schemas.rest import DriveEntry, ErrorResponse, UploadInfo, UploadStart, UploadStatus
-from dikte.sessions.uploads import UploadPlan, Uploads, WrongOffset
+from dikte.transfers.uploads import UploadPlan, Uploads, WrongOffset
 
 log = logging.getLogger(__name__)
 RAW_BODY = {"requestBody": {"required": True, "content": {

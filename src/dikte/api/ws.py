@@ -13,13 +13,21 @@ from pydantic import TypeAdapter, ValidationError
 
 from dikte.api.deps import (
     TOKEN_PROTOCOL_PREFIX,
+    Services,
     authenticate,
     check_origin,
     credential_key,
     services,
 )
 from dikte.api.notebooks import no_runtime
+from dikte.bridge.callbacks import answer_invoke
+from dikte.control.runtime_link import link_of
 from dikte.errors import DikteError
+from dikte.notebooks import assist
+from dikte.notebooks.edit_limits import EditLimits, check_edit, check_message_size
+from dikte.notebooks.notebook import OpenNotebook
+from dikte.notebooks.snapshot import encode
+from dikte.notebooks.viewers import RESYNC, Viewer
 from dikte.schemas.ws import (
     ActivityMsg,
     CancelMsg,
@@ -37,13 +45,6 @@ from dikte.schemas.ws import (
     RestartMsg,
     VariablesMsg,
 )
-from dikte.sessions import assist
-from dikte.sessions.callbacks import answer_invoke
-from dikte.sessions.edit_limits import EditLimits, check_edit, check_message_size
-from dikte.sessions.manager import SessionManager
-from dikte.sessions.notebook import OpenNotebook
-from dikte.sessions.snapshot import encode
-from dikte.sessions.viewers import RESYNC, Viewer
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -87,18 +88,18 @@ async def notebook_socket(ws: WebSocket, path: str) -> None:
             if raw is None:
                 await ws.close(code=1003, reason=BINARY_REFUSED)
                 break
-            svc.sessions.channel.seen(nb, viewer)
+            svc.channel.seen(nb, viewer)
             try:
                 check_message_size(len(raw) if raw.isascii() else
                                    len(raw.encode("utf-8", "surrogatepass")), limits)
-                await _dispatch(nb, svc.sessions, viewer, raw, limits)
+                await _dispatch(nb, svc, viewer, raw, limits)
             except DikteError as exc:
                 viewer.send({"type": "error", "code": exc.code, "message": exc.message})
     except WebSocketDisconnect:
         pass
     finally:
         nb.leave(viewer)
-        svc.sessions.channel.left(nb, viewer)
+        svc.channel.left(nb, viewer)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
@@ -130,7 +131,7 @@ async def _send_loop(ws: WebSocket, viewer: Viewer, nb: OpenNotebook) -> None:
         await ws.send_text(await encode(msg))
 
 
-async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
+async def _dispatch(nb: OpenNotebook, svc: Services, viewer: Viewer,
                     raw: str, limits: EditLimits) -> None:
     try:
         msg = _client_message.validate_json(raw)
@@ -144,20 +145,22 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
                          code="bad_message", status=400) from None
     if isinstance(msg, ExecuteMsg):
         hashes = {msg.cell_id: msg.source_hash} if msg.source_hash else None
-        await sessions.run(nb, [msg.cell_id], hashes)
+        await svc.sessions.run(nb, [msg.cell_id], hashes)
     elif isinstance(msg, EditMsg):
         check_edit(msg.ops, limits)
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):
-        if nb.runtime is None or not nb.runtime.ready:
+        link = link_of(nb)
+        if link is None or not link.ready:
             raise no_runtime("interrupt")
-        await nb.runtime.interrupt()
+        await link.interrupt()
     elif isinstance(msg, CancelMsg):
         nb.cancel(msg.cell_ids)
     elif isinstance(msg, RestartMsg):
-        if nb.runtime is None or nb.runtime.handle is None:
+        link = link_of(nb)
+        if link is None or link.handle is None:
             raise no_runtime("restart")
-        task = asyncio.create_task(nb.runtime.restart("The kernel was restarted."))
+        task = asyncio.create_task(link.restart("The kernel was restarted."))
         _background.add(task)
         task.add_done_callback(_background.discard)
     elif isinstance(msg, InputReplyMsg):
@@ -165,11 +168,11 @@ async def _dispatch(nb: OpenNotebook, sessions: SessionManager, viewer: Viewer,
     elif isinstance(msg, ActivityMsg):
         nb.touch()
     elif isinstance(msg, ChannelReadyMsg):
-        sessions.channel.ready(nb, viewer)
+        svc.channel.ready(nb, viewer)
     elif isinstance(msg, ChannelReplyMsg):
-        sessions.channel.answer(nb, viewer, msg.request_id, msg.value, msg.error)
+        svc.channel.answer(nb, viewer, msg.request_id, msg.value, msg.error)
     elif isinstance(msg, InvokeFunctionMsg):
-        answer_invoke(nb, sessions.channel, viewer, msg.call_id, msg.cell_id, msg.name,
+        answer_invoke(nb, svc.channel, viewer, msg.call_id, msg.cell_id, msg.name,
                       msg.args, msg.keywords)
     elif isinstance(msg, CommMsgMsg):
         nb.comm_from_viewer(viewer, msg.comm_id, msg.data, msg.buffers, msg.msg_id)

@@ -23,15 +23,15 @@ from typing import Any
 
 from dikte.app import make_backend, prepare_data_dir
 from dikte.config import Settings
+from dikte.control.manager import build_spec, new_runtime_id, sandbox_uid
+from dikte.control.runtime_link import RuntimeLink, link_of
 from dikte.drive import Drive, notebooks
 from dikte.errors import DikteError
 from dikte.execution.outputs import OutputLimits
 from dikte.images import catalog
-from dikte.sessions.document import code_cells
-from dikte.sessions.manager import build_spec, new_runtime_id, sandbox_uid
-from dikte.sessions.notebook import OpenNotebook
-from dikte.sessions.runtime_link import RuntimeLink
-from dikte.sessions.widgets import VIEW_MIME, describe
+from dikte.notebooks.document import code_cells
+from dikte.notebooks.notebook import OpenNotebook
+from dikte.notebooks.widgets import VIEW_MIME, describe
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -53,6 +53,21 @@ def output_text(output: dict[str, Any], widgets: dict[str, Any] | None = None) -
     if "text/plain" in data:
         return str(data["text/plain"]) + "\n"
     return f"[{', '.join(sorted(data))}]\n"
+
+
+class _Owner:
+    """Owns the one runtime of a headless run, as the server's SessionManager owns its
+    runtimes (see RuntimeEvents): it alone gives the notebook its runtime and takes it away."""
+
+    def attach(self, link: RuntimeLink) -> None:
+        link.nb.runtime = link
+
+    def runtime_detached(self, link: RuntimeLink) -> None:
+        if link.nb.runtime is link:
+            link.nb.runtime = None
+
+    def runtime_ended(self, link: RuntimeLink) -> None:
+        pass  # it holds nothing to give back: a headless run is granted no accelerator
 
 
 _SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # as the Secrets panel
@@ -137,11 +152,14 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
                           limits=OutputLimits(settings.output_max_lines, settings.output_max_bytes),
                           save_interval=settings.save_interval_seconds, autosave=False)
         viewer = nb.join()
-        backend = make_backend(settings)
+        # the run's drive is a folder of its own temporary drives volume
+        backend = make_backend(settings.model_copy(update={"drives_dir": Path(tmp)}))
         rid = new_runtime_id()
-        link = nb.runtime = RuntimeLink(nb, backend=backend, db=None, runtime_id=rid,
-                                        image=image, disk_limit=settings.runtime_disk,
-                                        disk_check_seconds=settings.disk_check_seconds)
+        owner = _Owner()
+        link = RuntimeLink(nb, backend=backend, db=None, events=owner, runtime_id=rid,
+                           image=image, disk_limit=settings.runtime_disk,
+                           disk_check_seconds=settings.disk_check_seconds)
+        owner.attach(link)
         spec = build_spec(settings, nb, rid, image)
         # what google.colab offers with no server: these secrets, and the --with files as
         # files.upload()'s answer (kernel/colab/google/colab/userdata.py, files.py)
@@ -151,8 +169,7 @@ async def _run(settings: Settings, path: Path, output: Path | None, image: str,
         await link.launch(spec)
         if with_paths:
             assert link.handle is not None
-            content = Drive(link.handle.instance_dir / "content", create=False,
-                            owner_uid=sandbox_uid(settings, 0))
+            content = backend.content(link.handle)
             for extra in with_paths:
                 try:
                     await asyncio.to_thread(_copy_into, content, extra)
@@ -204,9 +221,9 @@ async def _print_progress(nb: OpenNotebook, queue: asyncio.Queue[dict[str, Any] 
             line = await asyncio.to_thread(sys.stdin.readline)
             if line:
                 nb.input_reply(line.rstrip("\n"))
-            elif nb.runtime is not None:
+            elif (link := link_of(nb)) is not None:
                 print("\n[no input available: interrupting the cell]", file=sys.stderr)
-                await nb.runtime.interrupt()
+                await link.interrupt()
         elif msg["type"] == "cell_state" and msg["state"] == "idle" and msg.get("last_status"):
             cid = msg["cell_id"]
             cell = next((c for c in nb.doc.cells if c["id"] == cid), None)

@@ -12,7 +12,7 @@ from dikte.config import ConfigError, Settings, load_settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {}
-    for name in ("data_dir", "host", "port"):
+    for name in ("data_dir", "host", "port", "runtime_backend", "ray_address"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     if getattr(args, "unsafe_no_sandbox", False):
@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     local_options(p)
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8750; 0 picks a free one)")
+    p.add_argument("--runtime-backend", metavar="NAME",
+                   help="where runtimes run: local (default) or ray (docs/cluster.md)")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="with --runtime-backend ray: the cluster's head, or 'local' for the "
+                        "cluster `dikte cluster local start` runs")
 
     p = sub.add_parser("doctor", help="report what this host offers for the runtime sandbox")
 
@@ -55,10 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "google.colab.userdata.get(NAME), read from the environment variable NAME "
                    "(or VARIABLE) (repeatable)")
 
-    from dikte.cli import images, remote, users
+    from dikte.cli import cluster, images, remote, users
 
     users.add_commands(sub, local_options)
     images.add_commands(sub, local_options)
+    cluster.add_commands(sub, local_options)
     remote.add_commands(sub)
     return parser
 
@@ -88,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             from dikte.runtimes.doctor import host_report
 
-            report = host_report(network=_settings(args).runtime_network)
+            settings = _settings(args)
+            drives = settings.drives_root()
+            report = host_report(network=settings.runtime_network, pool=settings.runtime_pool,
+                                 sandbox_uid_base=settings.sandbox_uid_base,
+                                 drives=drives if drives.is_dir() else drives.parent)
             print(report.render())
             print(_accelerator_report())
             return 0 if report.sandbox_ok else 1
@@ -110,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             from dikte.cli import images
 
             return images.dispatch(args, _settings(args))
+        if args.command == "cluster":
+            from dikte.cli import cluster
+
+            return cluster.dispatch(args, _settings(args))
         from dikte.cli import remote
 
         return remote.dispatch(args)

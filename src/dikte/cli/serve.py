@@ -39,7 +39,7 @@ def serve(settings: Settings) -> int:
         from dikte.runtimes.doctor import host_report
 
         report = host_report(network=settings.runtime_network)
-        if not report.sandbox_ok:
+        if not report.sandbox_ok and settings.runtime_backend != "ray":  # nodes check their own
             print(report.render(), file=sys.stderr)
             print("\nDikte will not start without a working sandbox. Fix the above, or for "
                   "single-person development run: dikte serve --unsafe-no-sandbox",
@@ -60,7 +60,23 @@ def serve(settings: Settings) -> int:
     port = sock.getsockname()[1]
     sockets = [sock]
     url = control_url(settings.host, port)
-    if not settings.unsafe_no_sandbox and netns.isolated(settings.runtime_network):
+    if settings.runtime_backend == "ray" and settings.ray_address == "local":
+        # the loopback cluster lives in a network of its own: the listening socket above stays
+        # in this machine's network, everything else of this process (Ray, the kernels'
+        # relays, the nodes' channel port) goes on in the cluster's
+        from dikte.runtimes.ray.cluster import ClusterError, LocalCluster
+
+        try:
+            netns.enter(LocalCluster(settings.data_dir / "cluster").netns())
+        except ClusterError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
+    if settings.runtime_backend == "ray" and not settings.unsafe_no_sandbox:
+        # runtimes on the nodes reach us through each node's socket, tunnelled to this one
+        prepare_data_dir(settings)
+        sockets.append(netns.control_socket(settings.data_dir))
+        url = netns.CONTROL_URL
+    elif not settings.unsafe_no_sandbox and netns.isolated(settings.runtime_network):
         # runtimes have networks of their own: they reach us through a socket bound into them
         prepare_data_dir(settings)
         sockets.append(netns.control_socket(settings.data_dir))

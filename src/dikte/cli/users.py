@@ -13,12 +13,18 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dikte.config import Settings
-from dikte.db import SCOPES, Database, Person
-from dikte.db.invitations import Invitations
 from dikte.errors import DikteError
+
+if TYPE_CHECKING:
+    from dikte.db import Database, Person
+
+SCOPE_CHOICES = ("read", "write", "admin")
+"""dikte.db's SCOPES (a test says they agree), named here so that building the command line
+does not import the database layer (SQLAlchemy, Alembic, most of a CPU second) for every
+command: the layer is imported when a user command runs."""
 
 
 def add_commands(sub: Any, local_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -57,7 +63,7 @@ def add_commands(sub: Any, local_options: Callable[[argparse.ArgumentParser], No
                    "else http://HOST:PORT of the configuration)")
     p = cmd("token", "print a new API token for a person (shown only once)")
     p.add_argument("name")
-    p.add_argument("--scope", action="append", choices=SCOPES, dest="scopes",
+    p.add_argument("--scope", action="append", choices=SCOPE_CHOICES, dest="scopes",
                    help="read, write or admin (repeatable; default: all the person may hold)")
     p.add_argument("--expires", type=float, metavar="DAYS", help="days until it expires")
     p.add_argument("--token-name", default="created by dikte user token",
@@ -78,6 +84,8 @@ def _find(db: Database, name: str) -> Person:
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from dikte.db import Database
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     try:
@@ -129,7 +137,7 @@ def _run(args: argparse.Namespace, db: Database, settings: Settings) -> int:
         person = _find(db, args.name)
         if person.disabled:
             raise DikteError(f"{person.name} is disabled; enable them first.", code="disabled")
-        scopes = args.scopes or (SCOPES if person.is_admin else ("read", "write"))
+        scopes = args.scopes or (SCOPE_CHOICES if person.is_admin else ("read", "write"))
         if "admin" in scopes and not person.is_admin:
             raise DikteError(f"{person.name} is not an administrator, so a token of theirs "
                              "cannot have the admin scope.", code="scope_not_held")
@@ -147,6 +155,8 @@ def _invite(args: argparse.Namespace, db: Database, settings: Settings) -> None:
     if not 0 < args.expires <= 30:
         raise DikteError("An invitation works for more than 0 and at most 30 days.",
                          code="bad_expiry")
+    from dikte.db.invitations import Invitations
+
     inv, code = Invitations(db.session, clock=db.clock).invite(
         args.name, tier=tier, is_admin=args.admin, invited_by=None,
         lifetime=args.expires * 86400)

@@ -8,6 +8,7 @@ sign-ins (``dikte.db.sign_ins``) have their own modules and use the helpers here
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -31,8 +32,14 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# verified against when the name is unknown, so a wrong name costs as long as a wrong password
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs as long as a wrong
+    password. Made at first use: an argon2 hash takes a third of a CPU second, which every
+    process importing this module (each ``dikte`` command) would otherwise pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,7 @@ class Accounts:
             row = s.scalar(select(PersonRow).where(PersonRow.name == name))
             stored = row.password_hash if row is not None else None
             try:
-                _hasher.verify(stored or _DUMMY_HASH, password)
+                _hasher.verify(stored or _dummy_hash(), password)
             except (VerificationError, InvalidHashError):
                 return None
             if row is None or stored is None or row.disabled:

@@ -339,7 +339,7 @@ class Drive:
 
     def write_notebook(self, rel: str, nb: dict[str, Any]) -> Entry:
         """Save the server's own notebook (built from validated pieces; a frozen snapshot, see
-        dikte.sessions.snapshot): its shape is checked, not every output against the schema,
+        dikte.notebooks.snapshot): its shape is checked, not every output against the schema,
         and it is written without copies (see dikte.drive.serialise)."""
         parts = self._file_parts(rel)
         name = join(parts)

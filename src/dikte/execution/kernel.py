@@ -29,7 +29,8 @@ IOPUB_QUEUE_MESSAGES = 100_000
 """How far reading iopub may fall behind the kernel. ZeroMQ's default (1,000 at each end)
 dropped output, silently, when a cell printing fast met a pause of the event loop of a fraction
 of a second; at this many, a pause of seconds is absorbed (messages of such a cell are small:
-some tens of MB at most per runtime)."""
+some tens of MB at most per runtime). The kernel (``dikte/kernel/launch.py``) and a remote
+runtime's relay queue as many on their side."""
 
 
 class KernelGone(Exception):
@@ -73,12 +74,24 @@ class KernelChannel:
         self._iopub_seen: dict[str, asyncio.Event] = {}
         self._last_beat = 0.0
 
+    def _socket(self, kind: int) -> zmq.asyncio.Socket:
+        """A socket for the kernel: with CurveZMQ when the connection info carries a key pair
+        (a kernel on another machine, reached through its relay; jupyter_client's convention:
+        the client holds the same pair, the relay admits that public key alone)."""
+        sock = self._ctx.socket(kind)
+        sock.linger = 0
+        public = self.connection.get("curve_publickey")
+        if public:
+            sock.curve_publickey = public.encode("ascii")
+            sock.curve_secretkey = self.connection["curve_secretkey"].encode("ascii")
+            sock.curve_serverkey = public.encode("ascii")
+        return sock
+
     async def start(self) -> None:
         identity = self.session.bsession
         for name, kind in (("shell", zmq.DEALER), ("control", zmq.DEALER),
                            ("stdin", zmq.DEALER), ("iopub", zmq.SUB)):
-            sock = self._ctx.socket(kind)
-            sock.linger = 0
+            sock = self._socket(kind)
             if kind == zmq.DEALER:
                 sock.setsockopt(zmq.IDENTITY, identity)
             else:
@@ -107,8 +120,7 @@ class KernelChannel:
         try:
             while True:
                 if sock is None:
-                    sock = self._ctx.socket(zmq.REQ)
-                    sock.linger = 0
+                    sock = self._socket(zmq.REQ)
                     sock.connect(_url(self.connection, "hb"))
                 started = loop.time()
                 await sock.send(b"ping")
@@ -230,26 +242,35 @@ class KernelChannel:
         """Wait until the kernel answers on shell and its iopub messages reach us.
 
         A SUB socket misses what is published before its subscription lands, so keep asking for
-        kernel_info until the busy/idle status of one of those requests arrives on iopub.
+        kernel_info until the busy/idle status of one of those requests arrives on iopub. Any of
+        them will do: asking again soon (a tenth of a second after a reply whose status has not
+        come) costs the kernel little, and a status that comes late still counts.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise KernelGone(f"the kernel did not become ready within {timeout:.0f} s")
-            msg = self.session.msg("kernel_info_request", {})
-            msg_id = msg["header"]["msg_id"]
-            seen = self._iopub_seen[msg_id] = asyncio.Event()
-            fut: asyncio.Future[Message] = loop.create_future()
-            self._waiters[msg_id] = fut
-            self._send("shell", msg)
-            try:
-                reply = await asyncio.wait_for(fut, min(remaining, 1.0))
-                await asyncio.wait_for(seen.wait(), min(max(deadline - loop.time(), 0.01), 0.5))
-                return reply
-            except TimeoutError:
-                continue
-            finally:
-                self._waiters.pop(msg_id, None)
+        seen = asyncio.Event()
+        asked: list[str] = []
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise KernelGone(f"the kernel did not become ready within {timeout:.0f} s")
+                msg = self.session.msg("kernel_info_request", {})
+                msg_id = msg["header"]["msg_id"]
+                asked.append(msg_id)
+                self._iopub_seen[msg_id] = seen
+                fut: asyncio.Future[Message] = loop.create_future()
+                self._waiters[msg_id] = fut
+                self._send("shell", msg)
+                try:
+                    reply = await asyncio.wait_for(fut, min(remaining, 1.0))
+                    await asyncio.wait_for(seen.wait(),
+                                           min(max(deadline - loop.time(), 0.01), 0.1))
+                    return reply
+                except TimeoutError:
+                    continue
+                finally:
+                    self._waiters.pop(msg_id, None)
+        finally:
+            for msg_id in asked:
                 self._iopub_seen.pop(msg_id, None)

@@ -4,7 +4,7 @@ Pure: no I/O, no clock, no asyncio. `OutputRecorder.apply` mutates the cell's ou
 and returns the `OutputChange`s a viewer needs to stay in step (a viewer that applies them in order
 to its own copy ends with exactly the stored outputs). An output dict, once in the list, is never
 changed in place: new text or display data replaces it with a new dict, so a copy of the list (a
-snapshot for a viewer or for the drive, see dikte.sessions.snapshot) stays as it was.
+snapshot for a viewer or for the drive, see dikte.notebooks.snapshot) stays as it was.
 
 Stream text is kept the way a terminal (and Jupyter) shows it: consecutive chunks of one stream
 coalesce, a bare ``\\r`` makes the next text replace the current line, ``\\r\\n`` is a newline even

@@ -50,13 +50,25 @@ class Manifest:
                    requirements=str(data.get("requirements", "")))
 
 
+_read: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}
+
+
 def read_manifest(folder: Path) -> Manifest | None:
     """The manifest of the image in ``folder``; None when there is none (not built) or it
-    cannot be read."""
+    cannot be read. Every connect asks, so a manifest is parsed once per version of its file
+    (a build puts a new file in its place)."""
+    path = folder / MANIFEST
     try:
-        return Manifest.from_json(json.loads((folder / MANIFEST).read_text()))
+        st = path.stat()
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = _read.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
+        manifest = Manifest.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    _read[path] = (version, manifest)
+    return manifest
 
 
 @dataclass(frozen=True)

@@ -110,10 +110,17 @@ class Cgroup:
             if (mem / "cpu.weight").exists():
                 _write(mem / "cpu.weight", str(cpu_weight))
             return
-        _write(mem / "memory.limit_in_bytes", str(memory_bytes))
-        if (mem / "memory.memsw.limit_in_bytes").exists():
+        memsw = mem / "memory.memsw.limit_in_bytes"
+        try:
+            _write(mem / "memory.limit_in_bytes", str(memory_bytes))
+        except OSError:  # raising a limit: memory+swap may not be below memory, so it goes first
+            if not memsw.exists():
+                raise
+            _write(memsw, str(memory_bytes))
+            _write(mem / "memory.limit_in_bytes", str(memory_bytes))
+        if memsw.exists():
             try:  # no swapping past the limit, where swap accounting is on
-                _write(mem / "memory.memsw.limit_in_bytes", str(memory_bytes))
+                _write(memsw, str(memory_bytes))
             except OSError:
                 pass
         if "cpu" in self.paths:

@@ -150,7 +150,12 @@ def _detach(dev: str) -> None:
 def held_unlinked_bytes(pids: Iterable[int], dev: int) -> int:
     """Bytes of regular files on the file system ``dev`` (the drive's) that have no name left
     but that ``pids`` hold open or mapped: room on that disk no walk over it sees. Each file is
-    counted once (by inode), by the blocks it takes."""
+    counted once (by inode), by the blocks it takes.
+
+    It runs every few seconds for every runtime, so it asks little: each fd table once (the
+    threads of a process share one, unless a thread made its own, which ``kcmp`` tells), and of
+    the mappings only those the kernel lists as deleted (a mapped file with no name left is
+    always listed so), instead of a stat of every mapping of every library."""
     seen: set[int] = set()
     total = 0
     for pid in pids:
@@ -160,6 +165,7 @@ def held_unlinked_bytes(pids: Iterable[int], dev: int) -> int:
                 links += [f"{where}/{name}" for name in os.listdir(where)]
             except OSError:
                 continue
+        links += [f"/proc/{pid}/map_files/{span}" for span in _deleted_mappings(pid)]
         for link in links:
             try:
                 st = os.stat(link)
@@ -172,14 +178,42 @@ def held_unlinked_bytes(pids: Iterable[int], dev: int) -> int:
     return total
 
 
+_SYS_KCMP = {"x86_64": 312, "aarch64": 272}.get(os.uname().machine)
+_KCMP_FILES = 2
+
+
+def _same_fd_table(pid: int, tid: int) -> bool:
+    """Whether thread ``tid`` uses the fd table of ``pid``'s main thread (False when unsure)."""
+    if _SYS_KCMP is None:
+        return False
+    return int(_libc.syscall(_SYS_KCMP, pid, tid, _KCMP_FILES, 0, 0)) == 0
+
+
 def _fd_dirs(pid: int) -> list[str]:
-    """Where a process's open files and mapped files are listed: the fd table of each of its
-    threads (a thread may have a table of its own) and its memory mappings."""
+    """Where a process's open files are listed: the fd table of its main thread, and that of
+    each other thread with a table of its own."""
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     except OSError:
         return []
-    return [*(f"/proc/{pid}/task/{tid}/fd" for tid in tids), f"/proc/{pid}/map_files"]
+    return [f"/proc/{pid}/task/{tid}/fd" for tid in tids
+            if tid == pid or not _same_fd_table(pid, tid)]
+
+
+def _deleted_mappings(pid: int) -> list[str]:
+    """The address ranges (names in ``/proc/<pid>/map_files``) of ``pid``'s mappings of files
+    that have no name left."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    spans = []
+    for line in lines:
+        if line.endswith(b" (deleted)"):  # maps pads addresses to 8 digits, map_files does not
+            start, end = line.split(b" ", 1)[0].split(b"-")
+            spans.append(f"{int(start, 16):x}-{int(end, 16):x}")
+    return spans
 
 
 def sweep(runtimes: Path, ended: set[str]) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -67,7 +68,10 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None,
-                network: str = "isolated") -> HostReport:
+                network: str = "isolated", pool: int = 0,
+                drives: Path | None = None) -> HostReport:
+    """With ``pool`` (runtime_pool) and ``drives`` (the drives volume), also whether runtimes
+    started ahead can be given a drive there."""
     checks: list[Check] = []
     root = os.geteuid() == 0
     bwrap = shutil.which("bwrap")
@@ -82,7 +86,7 @@ def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None,
         ns = ["--unshare-pid", "--unshare-ipc", "--unshare-uts"]
         if not root:
             ns.insert(0, "--unshare-user")
-        code, out = _run([bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+        code, out = _run([bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev",
                           *ns, "--", "true"])
         fix = ("allow CLONE_NEWPID/CLONE_NEWNS for Dikte (e.g. a container's seccomp and "
                "AppArmor profile)" if root else
@@ -105,6 +109,8 @@ def host_report(*, sandbox_uid_base: int = 600000, data_dir: Path | None = None,
                             f"user namespace, which is host uid {sandbox_uid_base} + person id"))
         checks.append(_rootfs_check(sandbox_uid_base))
         checks.append(_disk_check())
+        if pool and drives is not None:
+            checks.append(_pool_check(pool, drives, sandbox_uid_base))
         setpriv = shutil.which("setpriv")
         checks.append(Check("setpriv", setpriv is not None,
                             f"found at {setpriv}" if setpriv else "setpriv is not installed",
@@ -134,6 +140,19 @@ def _network_check(setting: str) -> Check:
                      "or set runtime_network = \"host\" for a single-person install")
 
 
+def _system_binds() -> list[str]:
+    """bwrap options for the host's programs and libraries, read-only: /usr and its companions
+    (links on merged-/usr systems), never the whole of /, whose recursive bind fails when a
+    mount under it goes meanwhile (another runtime of this machine stopping)."""
+    opts = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
+        if os.path.islink(top):
+            opts += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            opts += ["--ro-bind", top, top]
+    return opts
+
+
 def _seccomp_check(bwrap: str, ns: list[str]) -> Check:
     """Run a sandbox under the runtime's seccomp filter: ordinary programs must run, and making
     a user namespace (the first step of most escapes) must be refused."""
@@ -142,7 +161,7 @@ def _seccomp_check(bwrap: str, ns: list[str]) -> Check:
         program = seccomp.program()
     except SandboxUnavailable as exc:
         return Check("seccomp", False, exc.log_message, fix)
-    base = [bwrap, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", *ns]
+    base = [bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev", *ns]
     results = []
     for command in (["true"], ["unshare", "--user", "true"]):
         fd = procs.pipe_with(program)
@@ -184,6 +203,24 @@ def _rootfs_check(uid: int) -> Check:
                  "ephemeral /usr, /etc and apt state of their own (apt-get install works)")
 
 
+def _pool_check(pool: int, drives: Path, uid: int) -> Check:
+    """Make the id-mapped copy of the drives volume a runtime started ahead is given."""
+    fix = "keep the drives volume (drives_dir) on a local file system: ext4, xfs, btrfs, tmpfs"
+    try:
+        mapping = rootfs.id_mapping(uid, uid + 1)
+        try:
+            os.close(rootfs.mapped_tree(drives, mapping))
+        finally:
+            os.close(mapping)
+    except (SandboxUnavailable, OSError) as exc:
+        detail = exc.log_message if isinstance(exc, SandboxUnavailable) else str(exc)
+        return Check("warm runtimes", False, f"runtime_pool = {pool}, but {drives} cannot be "
+                     f"id-mapped ({detail}): every connect starts a runtime", fix,
+                     required=False)
+    return Check("warm runtimes", True, f"runtime_pool = {pool}: runtimes started ahead per "
+                 "image get a person's drive at connect (id-mapped)", required=False)
+
+
 def _disk_check() -> Check:
     """Make, mount, measure and remove one small disk, as for each runtime."""
     fix = "apt-get install e2fsprogs mount, and a kernel with loop devices (modprobe loop)"
@@ -213,7 +250,9 @@ def _cgroup_check(root: bool) -> Check:
     except SandboxUnavailable as exc:
         return Check("cgroups", False, exc.log_message, fix)
     try:
-        probe = driver.create("doctorprobe0", 64 << 20, 100)
+        # a name of its own: servers starting together each probe (and remove) their own; the
+        # dashes keep it out of the runtimes' sweep
+        probe = driver.create(f"doctor-probe-{os.getpid()}-{secrets.token_hex(4)}", 64 << 20, 100)
         probe.remove()
     except SandboxUnavailable as exc:
         return Check("cgroups", False, exc.log_message, fix)

@@ -15,10 +15,13 @@ OOM kill under the local backend.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
-from dikte.errors import RuntimeUnavailable
+from dikte.drive import Drive
+from dikte.errors import DikteError, NotFound, RuntimeUnavailable
 from dikte.runtimes.base import Alive, Exited, RuntimeBackend, RuntimeHandle, RuntimeSpec, Usage
+from dikte.runtimes.terminal import Terminal
 
 DIE = "import os; os._exit(3)"
 EAT_MEMORY = "x = b'\\x01' * (8 << 30)"
@@ -52,6 +55,25 @@ class WrappingBackend:
 
     async def usage(self, handle: RuntimeHandle) -> Usage:
         return await self.inner.usage(handle)
+
+    async def notify(self, handle: RuntimeHandle, notice: dict[str, Any]) -> None:
+        await self.inner.notify(handle, notice)
+
+    async def open_terminal(self, handle: RuntimeHandle, cols: int, rows: int) -> Terminal:
+        return await self.inner.open_terminal(handle, cols, rows)
+
+    def content(self, handle: RuntimeHandle) -> Drive:
+        return self.inner.content(handle)
+
+    def content_root(self, handle: RuntimeHandle) -> str:
+        return self.inner.content_root(handle)
+
+    async def connect_port(self, handle: RuntimeHandle, port: int,
+                           timeout: float = 10.0) -> socket.socket:
+        return await self.inner.connect_port(handle, port, timeout)
+
+    def shares_loopback(self, handle: RuntimeHandle) -> bool:
+        return self.inner.shares_loopback(handle)
 
 
 class SlowBackend(WrappingBackend):
@@ -90,6 +112,26 @@ class _NoRuntimes:
     async def usage(self, handle: RuntimeHandle) -> Usage:
         return Usage(0, handle.memory_limit, 0)
 
+    async def notify(self, handle: RuntimeHandle, notice: dict[str, Any]) -> None:
+        return None
+
+    async def open_terminal(self, handle: RuntimeHandle, cols: int, rows: int) -> Terminal:
+        raise RuntimeUnavailable("The runtime is no longer running.", code="not_running")
+
+    def content(self, handle: RuntimeHandle) -> Drive:
+        raise NotFound("The runtime's files are gone.", code="not_found")
+
+    def content_root(self, handle: RuntimeHandle) -> str:
+        return "/content"
+
+    async def connect_port(self, handle: RuntimeHandle, port: int,
+                           timeout: float = 10.0) -> socket.socket:
+        raise DikteError(f"Nothing listens on port {port} of the runtime (yet).",
+                         code="port_closed", status=502)
+
+    def shares_loopback(self, handle: RuntimeHandle) -> bool:
+        return False
+
 
 class FailingBackend(_NoRuntimes):
     """``start`` raises :class:`RuntimeUnavailable` with ``reason``; counts the attempts."""
@@ -111,6 +153,7 @@ class NeverStartingBackend(_NoRuntimes):
     start is pending; ``cancelled`` counts the starts that were cancelled."""
 
     name = "never-starting"
+    cancellable_start = True
 
     def __init__(self) -> None:
         self.started = asyncio.Event()

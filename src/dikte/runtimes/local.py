@@ -16,23 +16,35 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dikte.config import Settings
+from dikte.drive import Drive
 from dikte.errors import DikteError, RuntimeUnavailable, SandboxUnavailable
-from dikte.runtimes import disk, netns, procs, rootfs, seccomp
+from dikte.runtimes import disk, netns, pooled, procs, rootfs, seccomp, shells
 from dikte.runtimes.base import RUNTIME_ID, Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.cgroups import Cgroup, CgroupDriver
 from dikte.runtimes.exits import exit_for
 from dikte.runtimes.instance import InstanceSpace, new_connection, write_connection_file
+from dikte.runtimes.notices import write_notice
 from dikte.runtimes.persist import (
     handle_from_state,
     handle_to_state,
+    image_python,
+    image_pythons,
+    instance_dir_of,
+    pid_of,
+    python_of,
     spec_from_handle,
     spec_to_state,
 )
+from dikte.runtimes.ports import connect_owned
 from dikte.runtimes.sandbox import (
     KERNEL_SOCKET_DIR,
     PythonLayout,
@@ -47,6 +59,7 @@ from dikte.runtimes.sandbox import (
     prepare_mountpoints,
     probe_python,
 )
+from dikte.runtimes.terminal import Terminal
 
 _log = logging.getLogger(__name__)
 
@@ -78,8 +91,13 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, data_dir: Path, *, sandbox_uid_base: int, start_timeout: float = 60.0,
-                 network: str = "isolated"):
+                 network: str = "isolated", drives: Path | None = None,
+                 images: Mapping[str, str] | None = None):
         self.data_dir = Path(os.path.abspath(data_dir))
+        self.drives = Path(os.path.abspath(drives or self.data_dir / "drives"))
+        """The drives volume: a spec's ``drive`` names a folder in it."""
+        self.images = dict(images or {})
+        """Runtime images on this machine: name -> the python of its environment."""
         self.sandbox_uid_base = sandbox_uid_base
         self.start_timeout = start_timeout
         self.as_root = os.geteuid() == 0
@@ -92,6 +110,7 @@ class LocalBackend:
             str(self.data_dir).encode()).hexdigest()[:12]
         """Where this server's runtimes' views are (see :mod:`dikte.runtimes.rootfs`)."""
         self._etc: Path | None = None
+        self._etc_lock = threading.Lock()
         self.isolated = netns.isolated(network)
         """Each runtime has a network of its own (see :mod:`dikte.runtimes.netns`)."""
 
@@ -109,7 +128,7 @@ class LocalBackend:
         return self._layouts[python]
 
     def _space(self, handle: RuntimeHandle) -> InstanceSpace:
-        return InstanceSpace(handle.instance_dir, Path(handle.private["sock_dir"]))
+        return InstanceSpace(instance_dir_of(handle), Path(handle.private["sock_dir"]))
 
     def _plan_layers(self, runtime_id: str, space: InstanceSpace) -> rootfs.RootLayers:
         """Where a runtime's system layers are mounted, and their upper folders (kept in the
@@ -118,8 +137,9 @@ class LocalBackend:
 
     def _root_layers(self, runtime_id: str, space: InstanceSpace, uid: int,
                      layout: PythonLayout) -> rootfs.RootLayers:
-        if self._etc is None:
-            self._etc = rootfs.shared_etc(self.data_dir, self.views)
+        with self._etc_lock:  # starts run this in threads, several at once
+            if self._etc is None:
+                self._etc = rootfs.shared_etc(self.data_dir, self.views)
         plan = self._plan_layers(runtime_id, space)
         rootfs.view_dir(self.views, runtime_id)
         return rootfs.build(plan.mounts, plan.storage, uid, self._idmaps, self._etc,
@@ -127,8 +147,8 @@ class LocalBackend:
 
     def _pids(self, handle: RuntimeHandle) -> set[int]:
         pids = Cgroup.from_state(handle.private["cgroup"]).pids()
-        if procs.is_running(handle.pid, handle.private.get("pid_start")):
-            pids.add(handle.pid)
+        if procs.is_running(pid_of(handle), handle.private.get("pid_start")):
+            pids.add(pid_of(handle))
         return pids
 
     async def _network(self, runtime_id: str, cgroup: Cgroup, log: Path) -> tuple[Path, int]:
@@ -145,7 +165,7 @@ class LocalBackend:
         if not netns.is_namespace(path):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            await asyncio.to_thread(netns.create, path)
+            await procs.settled(netns.create, path)
         ready_r, ready_w = os.pipe()
         try:
             # in the background of a shell that then exits: slirp4netns is nobody's child here
@@ -155,7 +175,9 @@ class LocalBackend:
             starter = procs.spawn(argv, log, cwd="/", pass_fds=(ready_w,),
                                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                                        "LANG": "C.UTF-8"})
-            await asyncio.to_thread(starter.wait)
+            # settled: a start cancelled here must find slirp4netns in the runtime's cgroup
+            # (the starter puts it there), or it outlives the runtime and holds its disk
+            await procs.settled(starter.wait)
         except BaseException:
             os.close(ready_r)
             raise
@@ -164,26 +186,34 @@ class LocalBackend:
         os.set_blocking(ready_r, False)
         return path, ready_r
 
+    def _python(self, spec: RuntimeSpec) -> str:
+        return image_python(self.images, spec.image)
+
     async def _launch(
-        self, spec: RuntimeSpec, space: InstanceSpace, cgroup: Cgroup, uid: int | None,
-        layers: rootfs.RootLayers | None = None,
+        self, spec: RuntimeSpec, python: str, space: InstanceSpace, cgroup: Cgroup,
+        uid: int | None, layers: rootfs.RootLayers | None = None, drive: Path | None = None,
     ) -> RuntimeHandle:
         """Start a kernel in an existing instance space; wait until its sockets are bound.
         With ``layers`` (Dikte runs as root) the kernel is root of its own user namespace over
         them (see :mod:`dikte.runtimes.rootfs`)."""
         bwrap, _ = self._host_ready()
-        layout = await self._layout(spec.python)
-        space.clear_sockets()
+        layout = await self._layout(python)
         host_conn, kernel_conn = new_connection(str(space.sock / "kernel"),
                                                 f"{KERNEL_SOCKET_DIR}/kernel")
-        write_connection_file(space.connection_file, kernel_conn, uid)
-        passwd, group = space.write_identity(uid if uid is not None else os.geteuid())
-        paths = SandboxPaths(space.content, spec.drive_root, space.tmp, space.home, space.site,
-                             space.sock_store, passwd, group)
-        if self.as_root:
-            prepare_mountpoints(paths, layout)
-        for rel in layout.site:  # on sys.path from the start, so new packages import at once
-            make_dirs_beneath(space.site, rel, uid)
+
+        def prepare() -> SandboxPaths:  # file system work: off the event loop
+            space.clear_sockets()
+            write_connection_file(space.connection_file, kernel_conn, uid)
+            passwd, group = space.write_identity(uid if uid is not None else os.geteuid())
+            paths = SandboxPaths(space.content, drive or self.drives / spec.drive, space.tmp,
+                                 space.home, space.site, space.sock_store, passwd, group)
+            if self.as_root:
+                prepare_mountpoints(paths, layout)
+            for rel in layout.site:  # on sys.path from the start, so new packages import at once
+                make_dirs_beneath(space.site, rel, uid)
+            return paths
+
+        paths = await procs.settled(prepare)
         net: Path | None = None
         net_ready = -1
         if layers is not None and self.isolated:
@@ -221,16 +251,15 @@ class LocalBackend:
             return child.poll() is not None or (not up() and network == "failed")
 
         try:
-            opts = bwrap_options(spec.runtime_id, paths, layout,
-                                 kernel_env(layout, spec.env, root=layers is not None,
-                                            pip_prefix=pip_prefix),
-                                 forbidden=self.data_dir, as_root=self.as_root,
-                                 device_binds=spec.device_binds, masked_paths=spec.masked_paths,
-                                 seccomp_fd=seccomp_r, info_fd=info_w, system=system,
-                                 via=via, network=(
-                                     (str(space.etc / "resolv.conf"),
-                                      str(netns.control_dir(self.data_dir)))
-                                     if net is not None else None))
+            # its binds (mounts, and a read of the mount table each) off the event loop too
+            opts = await procs.settled(functools.partial(
+                bwrap_options, spec.runtime_id, paths, layout,
+                kernel_env(layout, spec.env, root=layers is not None, pip_prefix=pip_prefix),
+                forbidden=self.data_dir, as_root=self.as_root,
+                device_binds=spec.device_binds, masked_paths=spec.masked_paths,
+                seccomp_fd=seccomp_r, info_fd=info_w, system=system, via=via,
+                network=((str(space.etc / "resolv.conf"), str(netns.control_dir(self.data_dir)))
+                         if net is not None else None)))
             data = b"".join(o.encode() + b"\0" for o in opts)
             if len(data) > 60000:
                 raise RuntimeUnavailable("The runtime's settings are too large.",
@@ -253,15 +282,17 @@ class LocalBackend:
             info_w = -1
             self._children[spec.runtime_id] = child
             handle = RuntimeHandle(
-                runtime_id=spec.runtime_id, pid=child.pid, connection=host_conn,
-                instance_dir=space.root, started_at=time.time(), memory_limit=spec.memory_bytes,
+                runtime_id=spec.runtime_id, connection=host_conn,
+                started_at=time.time(), memory_limit=spec.memory_bytes,
                 private={
+                    "pid": child.pid, "instance_dir": str(space.root),
                     "pid_start": procs.start_time(child.pid), "sock_dir": str(space.sock),
                     "cgroup": cgroup.to_state(), "uid": uid, "oom_baseline": oom_baseline,
-                    "spec": spec_to_state(spec), "site": list(layout.site),
+                    "spec": spec_to_state(spec, python), "site": list(layout.site),
                     "rootfs": layers.to_state() if layers is not None else None,
                     "netns": str(net) if net is not None else None,
                     "pip_prefix": pip_prefix,
+                    **({"drive_slot": str(drive)} if drive is not None else {}),
                 },
             )
             ready = await procs.wait_until(
@@ -306,15 +337,18 @@ class LocalBackend:
     async def start(self, spec: RuntimeSpec) -> RuntimeHandle:
         spec.validate()
         _, driver = self._host_ready()
-        if not spec.drive_root.is_dir():
+        drive = self.drives / spec.drive
+        if not drive.is_dir():
             raise RuntimeUnavailable("Your drive is not available right now.",
-                                     log_message=f"drive root {spec.drive_root} is missing")
-        await self._layout(spec.python)
+                                     log_message=f"drive {drive} is missing")
+        python = self._python(spec)
+        await self._layout(python)
         uid = self.sandbox_uid_base + spec.owner_id if self.as_root else None
         space = InstanceSpace.plan(self.data_dir, spec.runtime_id)
         try:
             # as root, a disk of its own: the disk limit holds by construction (see disk.py)
-            await asyncio.to_thread(space.create, uid, spec.disk_bytes if self.as_root else None)
+            await self._create_space(spec.runtime_id, space, uid,
+                                     spec.disk_bytes if self.as_root else None)
         except FileExistsError:
             raise RuntimeUnavailable(
                 "A runtime with this id already exists.",
@@ -324,27 +358,56 @@ class LocalBackend:
         layers: rootfs.RootLayers | None = None
         try:
             if uid is not None:
-                os.chown(spec.drive_root, uid, uid)
+                os.chown(drive, uid, uid)
             cgroup = driver.create(spec.runtime_id, spec.memory_bytes, spec.cpu_weight,
                                    spec.max_processes)
             if uid is not None:
-                layers = await asyncio.to_thread(self._root_layers, spec.runtime_id, space, uid,
-                                                 await self._layout(spec.python))
-            return await self._launch(spec, space, cgroup, uid, layers)
+                layers = await procs.settled(self._root_layers, spec.runtime_id, space, uid,
+                                             await self._layout(python))
+            return await self._launch(spec, python, space, cgroup, uid, layers)
         except BaseException:
             await self._teardown(spec.runtime_id, space, cgroup, None, grace=0.5)
             raise
 
+    async def _create_space(self, runtime_id: str, space: InstanceSpace, uid: int | None,
+                            disk_bytes: int | None) -> None:
+        """``space.create`` off the event loop; a start cancelled meanwhile removes what it
+        made (not a space of the same id that was there before: FileExistsError)."""
+        made: list[bool] = []
+
+        def create() -> None:
+            space.create(uid, disk_bytes)
+            made.append(True)
+
+        try:
+            await procs.settled(create)
+        except asyncio.CancelledError:
+            if made:
+                await self._teardown(runtime_id, space, None, None, grace=0.5)
+            raise
+
+    # -- pre-started runtimes (see dikte.control.pool and dikte.runtimes.pooled) ----------
+
+    async def prestart(self, spec: RuntimeSpec) -> RuntimeHandle:
+        """A runtime for nobody yet, for :meth:`assign` to give to a person
+        (:func:`dikte.runtimes.pooled.prestart`)."""
+        return await pooled.prestart(self, spec)
+
+    async def assign(self, handle: RuntimeHandle, spec: RuntimeSpec) -> RuntimeHandle:
+        """Give the pre-started runtime ``handle`` to ``spec``'s person
+        (:func:`dikte.runtimes.pooled.assign`)."""
+        return await pooled.assign(self, handle, spec)
+
     async def poll(self, handle: RuntimeHandle) -> Alive | Exited:
         child = self._children.get(handle.runtime_id)
         code: int | None
-        if child is not None and child.pid == handle.pid:
+        if child is not None and child.pid == pid_of(handle):
             code = child.poll()
             if code is None:
                 self._settle_oom_kills(handle)
                 return Alive()
         else:
-            info = procs.proc_info(handle.pid)
+            info = procs.proc_info(pid_of(handle))
             if info is not None and info.start_time == handle.private.get("pid_start"):
                 if info.state not in ("Z", "X"):
                     self._settle_oom_kills(handle)
@@ -381,8 +444,15 @@ class LocalBackend:
         spec = spec_from_handle(handle)
         uid = handle.private.get("uid")
         layers = self._plan_layers(handle.runtime_id, space) if uid is not None else None
-        new = await self._launch(spec, space, cgroup, uid, layers)
+        slot = handle.private.get("drive_slot")
+        given = rootfs.view_dir(self.views, handle.runtime_id) / "drive-given"
+        if slot and not handle.private.get("pooled"):  # its drive, mounted (id-mapped) there
+            slot = str(given)
+        new = await self._launch(spec, python_of(handle), space, cgroup, uid, layers,
+                                 drive=Path(slot) if slot else None)
         new.started_at = handle.started_at
+        new.private["pooled"] = handle.private.get("pooled", False)
+        new.private["drive_slot"] = handle.private.get("drive_slot")
         return new
 
     async def stop(self, handle: RuntimeHandle, grace: float = 3.0) -> None:
@@ -401,8 +471,9 @@ class LocalBackend:
 
         def pids() -> set[int]:
             out = cgroup.pids() if cgroup is not None else set()
-            if handle is not None and procs.is_running(handle.pid, handle.private.get("pid_start")):
-                out.add(handle.pid)
+            if handle is not None and procs.is_running(pid_of(handle),
+                                                       handle.private.get("pid_start")):
+                out.add(pid_of(handle))
             if child is not None and child.poll() is None:
                 out.add(child.pid)
             return out
@@ -437,7 +508,7 @@ class LocalBackend:
         handle = handle_from_state(self.name, state)
         if handle is None:
             return None
-        if procs.is_running(handle.pid, handle.private.get("pid_start")):
+        if procs.is_running(pid_of(handle), handle.private.get("pid_start")):
             return handle
         if revive and self._space(handle).root.is_dir():
             try:
@@ -488,6 +559,9 @@ class LocalBackend:
         await asyncio.to_thread(rootfs.sweep, self.views, keep | (owned - ended))
         return await asyncio.to_thread(driver.sweep, keep, owned)
 
+    async def notify(self, handle: RuntimeHandle, notice: dict[str, Any]) -> None:
+        await asyncio.to_thread(write_notice, handle, notice)
+
     async def usage(self, handle: RuntimeHandle) -> Usage:
         cgroup = Cgroup.from_state(handle.private["cgroup"])
         used = await asyncio.to_thread(self._space(handle).disk_bytes)
@@ -498,7 +572,44 @@ class LocalBackend:
         """What the runtime's processes hold open of files deleted from the drive (they count
         against the drive quota; see disk.held_unlinked_bytes)."""
         try:
-            dev = os.stat(handle.private["spec"]["drive_root"]).st_dev
+            dev = os.stat(self.drives / spec_from_handle(handle).drive).st_dev
         except OSError:
             return 0
         return disk.held_unlinked_bytes(cgroup.pids(), dev)
+
+    # -- what the control plane reaches inside a runtime ----------------------------------
+
+    async def open_terminal(self, handle: RuntimeHandle, cols: int, rows: int) -> Terminal:
+        return await shells.sandboxed_terminal(handle, cols, rows)
+
+    def content(self, handle: RuntimeHandle) -> Drive:
+        uid = handle.private.get("uid")
+        return Drive(instance_dir_of(handle) / "content", create=False,
+                     owner_uid=int(uid) if uid is not None else None)
+
+    def content_root(self, handle: RuntimeHandle) -> str:
+        return "/content"
+
+    async def connect_port(self, handle: RuntimeHandle, port: int,
+                           timeout: float = 10.0) -> socket.socket:
+        uid = handle.private.get("uid")
+        return await connect_owned(self.network_of(handle.runtime_id), port,
+                                   int(uid) if uid is not None else os.geteuid(), timeout)
+
+    def shares_loopback(self, handle: RuntimeHandle) -> bool:
+        return self.network_of(handle.runtime_id) is None
+
+
+def from_settings(settings: Settings) -> LocalBackend:
+    """The ``local`` entry point: sandboxed runtimes on this machine, once ``doctor``'s checks
+    pass (refused with its report otherwise)."""
+    from dikte.runtimes.doctor import host_report
+
+    report = host_report(network=settings.runtime_network)
+    if not report.sandbox_ok:
+        raise SandboxUnavailable(
+            "This host cannot build the runtime sandbox:\n" + report.render()
+            + "\nFix the above, or run with --unsafe-no-sandbox for single-person development.")
+    return LocalBackend(settings.data_dir, sandbox_uid_base=settings.sandbox_uid_base,
+                        network=settings.runtime_network, drives=settings.drives_root(),
+                        images=image_pythons(settings))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import select
 import shutil
@@ -50,6 +51,7 @@ CONTROL_URL = f"unix:{CONTROL_DIR}/{CONTROL_SOCKET}"
 socket bound into the sandbox (the server's TCP port on the host's loopback is out of reach)."""
 
 _CLONE_NEWNET = 0x40000000
+_NS_GET_NSTYPE = 0xB703  # ioctl: the type of namespace a namespace file is (linux/nsfs.h)
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
 
@@ -61,12 +63,18 @@ def isolated(setting: str) -> bool:
 
 
 def is_namespace(path: Path) -> bool:
-    """``path`` holds a network namespace (a namespace file is mounted there)."""
+    """``path`` holds a network namespace (a namespace file is mounted there): the kernel says
+    so of the file opened there (the plain file under it is no namespace)."""
     try:
-        with open("/proc/self/mountinfo") as f:
-            return any(line.split()[4] == str(path) and " - nsfs " in line for line in f)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
+    try:
+        return fcntl.ioctl(fd, _NS_GET_NSTYPE) == _CLONE_NEWNET
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def control_dir(data_dir: Path) -> Path:
@@ -104,6 +112,16 @@ def _setns(fd: int) -> None:
     if _libc.setns(fd, _CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+def enter(netns: Path) -> None:
+    """Move the calling thread (call it before any other thread starts, and the whole process)
+    into the network namespace ``netns``. Sockets made before stay where they were made."""
+    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+    finally:
+        os.close(fd)
 
 
 def run_in(netns: Path, fn: Callable[[], T]) -> T:

@@ -96,8 +96,8 @@ class IdMaps:
         self._fds.clear()
 
 
-def _userns_mapping(uid: int) -> int:
-    """An fd of a new user namespace mapping 0 to ``uid`` (uids and gids)."""
+def _userns_mapping(uid: int, inside: int = 0) -> int:
+    """An fd of a new user namespace mapping ``inside`` to ``uid`` (uids and gids)."""
     mine = os.stat("/proc/self/ns/user").st_ino
     proc = subprocess.Popen(["unshare", "--user", "--", "/bin/sh", "-c", "read _"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -118,7 +118,7 @@ def _userns_mapping(uid: int) -> int:
             time.sleep(0.001)
         for name in ("uid_map", "gid_map"):
             with open(f"/proc/{proc.pid}/{name}", "w") as f:
-                f.write(f"0 {uid} 1\n")
+                f.write(f"{inside} {uid} 1\n")
         return os.open(f"/proc/{proc.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         if proc.stdin is not None:
@@ -127,21 +127,51 @@ def _userns_mapping(uid: int) -> int:
         proc.wait()
 
 
-def _bind_idmapped(source: Path, target: Path, userns_fd: int) -> None:
+def _idmapped_tree(source: Path, userns_fd: int) -> int:
     tree = _libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(source),
                          _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC)
     if tree < 0:
         raise _fail(f"open_tree({source})")
+    attr = _MountAttr(_MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+    if _libc.syscall(_SYS_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH, ctypes.byref(attr),
+                     ctypes.sizeof(attr)) != 0:
+        error = _fail(f"mount_setattr(MOUNT_ATTR_IDMAP) on {source}")
+        os.close(tree)
+        raise error
+    return int(tree)
+
+
+def _move(tree: int, target: Path) -> None:
+    if _libc.syscall(_SYS_MOVE_MOUNT, tree, b"", _AT_FDCWD, os.fsencode(target),
+                     _MOVE_MOUNT_F_EMPTY_PATH) != 0:
+        raise _fail(f"move_mount to {target}")
+
+
+def id_mapping(stored_uid: int, seen_uid: int) -> int:
+    """An fd describing the mapping of :func:`mapped_tree` (close it after use)."""
+    return _userns_mapping(seen_uid, inside=stored_uid)
+
+
+def mapped_tree(source: Path, mapping: int) -> int:
+    """A detached id-mapped copy of the host folder ``source`` (an fd to ``move_mount``) under
+    ``mapping`` (:func:`id_mapping`): its files owned by the stored uid appear as the seen
+    uid's, and what the seen uid writes is stored as the stored uid's (uids and gids). Other
+    owners appear as nobody, as in any sandbox."""
+    return _idmapped_tree(source, mapping)
+
+
+def mount_mapped(source: Path, target: Path, mapping: int) -> None:
+    """:func:`mapped_tree` of ``source``, mounted on ``target``."""
+    tree = mapped_tree(source, mapping)
     try:
-        attr = _MountAttr(_MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
-        if _libc.syscall(_SYS_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH, ctypes.byref(attr),
-                         ctypes.sizeof(attr)) != 0:
-            raise _fail(f"mount_setattr(MOUNT_ATTR_IDMAP) on {source}")
-        if _libc.syscall(_SYS_MOVE_MOUNT, tree, b"", _AT_FDCWD, os.fsencode(target),
-                         _MOVE_MOUNT_F_EMPTY_PATH) != 0:
-            raise _fail(f"move_mount to {target}")
+        _move(tree, target)
     finally:
         os.close(tree)
+
+
+def unmount(target: Path) -> None:
+    """Unmount what is mounted on ``target`` (nothing if nothing is)."""
+    _unmount(target)
 
 
 def _overlay(lower: Path, upper: Path, work: Path, target: Path) -> None:
@@ -220,8 +250,11 @@ def build(mounts: Path, storage: Path, uid: int, maps: IdMaps, etc_copy: Path,
             os.chmod(upper, stat.S_IMODE(st.st_mode))
             if layer.startswith("var/"):
                 _adopt_foreign_dirs(source, upper, uid)
-            _bind_idmapped(source, lower, maps.fd(uid))
+            mount_mapped(source, lower, maps.fd(uid))
             _overlay(lower, upper, work, merged)
+            # the overlay holds a private copy of its lower layer: the mount itself can go,
+            # one mount fewer per layer for every later sandbox to copy and drop at its start
+            _unmount(lower)
     except BaseException:
         remove(layers)
         raise
@@ -272,7 +305,7 @@ def bind(view: Path, source: str) -> str:
     ``source`` itself. It is opened without following a link in its last component and the
     mount takes that very object."""
     target = view / "binds" / hashlib.sha256(source.encode()).hexdigest()[:16]
-    if str(target) in _mount_points():
+    if is_mount_point(target):
         return str(target)
     target.parent.mkdir(mode=0o711, exist_ok=True)
     fd = os.open(source, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -310,12 +343,38 @@ def remove(layers: RootLayers, *, storage: bool = True) -> None:
                         os.unlink(folder / name)  # an unmounted file's place (device nodes)
         with contextlib.suppress(OSError):
             folder.rmdir()
+    for name in ("drive-slot", "drive-given"):  # a pre-started runtime's (see local.py)
+        with contextlib.suppress(OSError):
+            os.rmdir(layers.mounts / name)
     with contextlib.suppress(OSError):  # the network namespace's file (see netns.py)
         os.unlink(layers.mounts / "net")
     with contextlib.suppress(OSError):
         layers.mounts.rmdir()
     if storage and layers.storage.exists() and not _holds_mounts(layers.storage):
         shutil.rmtree(layers.storage, ignore_errors=True)
+
+
+def _mount_id(path: Path | str) -> int:
+    """The id of the mount ``path`` (not followed if a link) lies on; raises OSError."""
+    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("mnt_id:"):
+                    return int(line.split()[1])
+    finally:
+        os.close(fd)
+    raise OSError(f"no mount id for {path}")
+
+
+def is_mount_point(path: Path) -> bool:
+    """Something is mounted at ``path`` (a bind of a folder of the same file system too,
+    which a comparison of device numbers misses). Two small reads, where the mount table of a
+    server with many runtimes is thousands of lines."""
+    try:
+        return _mount_id(path) != _mount_id(path.parent)
+    except OSError:
+        return False
 
 
 def _mount_points() -> list[str]:

@@ -52,6 +52,9 @@ DIKTE_PACKAGE = Path(__file__).resolve().parents[1]
 KERNEL_HELPERS = DIKTE_PACKAGE / "kernel"
 COLAB_PACKAGE = KERNEL_HELPERS / "colab"
 KERNEL_EXTENSION = "dikte.kernel.extension"
+KERNEL_LAUNCHER = f"{LIB_DIR}/dikte/kernel/launch.py"
+"""The kernel's program in a runtime: ipykernel with a deep iopub queue (nothing printed is
+dropped while the server is busy), run by its path (it starts whatever the runtime's path)."""
 DRIVE_DIR = "/content/drive/MyDrive"
 LEGACY_DRIVE_DIR = "/content/drive/My Drive"
 """The same drive at the name Colab used first, which old notebooks still write (bound too)."""
@@ -378,7 +381,7 @@ def _parents(target: str, made: set[str]) -> list[str]:
 
 def kernel_command(layout: PythonLayout, uid: int | None) -> list[str]:
     """The command bwrap runs: ipykernel, dropped to ``uid`` without capabilities when given."""
-    kernel = [layout.python, "-m", "ipykernel_launcher", "-f", f"{KERNEL_SOCKET_DIR}/kernel.json",
+    kernel = [layout.python, KERNEL_LAUNCHER, "-f", f"{KERNEL_SOCKET_DIR}/kernel.json",
               f"--ext={KERNEL_EXTENSION}"]
     if uid is None:
         return kernel

@@ -1,4 +1,5 @@
-"""How a runtime's terminal shell is started, per backend (see :mod:`dikte.runtimes.terminal`).
+"""How a local runtime's terminal shell is started (``open_terminal`` of the local and unsandboxed
+backends; see :mod:`dikte.runtimes.terminal`).
 
 In a sandboxed runtime (the local backend, Dikte running as root) the shell is started by
 :mod:`dikte.runtimes.enter`, a small program run as root from the host: it joins the runtime's
@@ -28,7 +29,7 @@ from dikte.errors import RuntimeUnavailable
 from dikte.runtimes import procs, seccomp
 from dikte.runtimes.base import RuntimeHandle
 from dikte.runtimes.cgroups import Cgroup
-from dikte.runtimes.persist import spec_from_handle
+from dikte.runtimes.persist import instance_dir_of, python_of, spec_from_handle
 from dikte.runtimes.sandbox import PythonLayout, kernel_env
 from dikte.runtimes.terminal import Terminal, set_size
 
@@ -76,12 +77,12 @@ def _sandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str, b
         raise RuntimeUnavailable("The runtime is not running; reconnect it.", code="not_running")
     cgroup = Cgroup.from_state(handle.private["cgroup"])
     spec = spec_from_handle(handle)
-    python = os.path.abspath(spec.python)
+    python = os.path.abspath(python_of(handle))
     site = tuple(handle.private.get("site", ()))
     env = kernel_env(PythonLayout(python, os.path.dirname(python), (), site), spec.env,
                      root=handle.private.get("rootfs") is not None,
                      pip_prefix=handle.private.get("pip_prefix", True))
-    write_bash_profile(handle.instance_dir / "home", env["PATH"], int(uid))
+    write_bash_profile(instance_dir_of(handle) / "home", env["PATH"], int(uid))
     userns = handle.private.get("rootfs") is not None
     settings = {"pid": init["pid"], "start": init["start"], "mnt_ns": init["mnt_ns"],
                 "uid": 0 if userns else int(uid), "userns": userns,
@@ -93,9 +94,9 @@ def _sandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str, b
 
 def _unsandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str, bool, bytes]:
     spec = spec_from_handle(handle)
-    space = handle.instance_dir
+    space = instance_dir_of(handle)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
-    path = f"{os.path.dirname(os.path.abspath(spec.python))}:{env.get('PATH', _SYSTEM_PATH)}"
+    path = f"{os.path.dirname(os.path.abspath(python_of(handle)))}:{env.get('PATH', _SYSTEM_PATH)}"
     site = [str(space / "site" / d) for d in handle.private.get("site", ())]
     env.update(HOME=str(space / "home"), PYTHONPATH=":".join(site or [str(space / "site")]),
                PIP_PREFIX=str(space / "site"), TMPDIR=str(space / "tmp"),
@@ -106,15 +107,19 @@ def _unsandboxed(handle: RuntimeHandle) -> tuple[list[str], dict[str, str], str,
     return [_tool("setsid"), "--ctty", "/bin/bash", "-l"], env, str(space / "content"), False, b""
 
 
-async def start_terminal(backend: str, handle: RuntimeHandle, cols: int, rows: int) -> Terminal:
-    """A login shell in the runtime (see the module docstring) on a new pty of ``cols`` x
-    ``rows``. ``backend`` is the backend's name: ``local`` or ``unsandboxed``."""
-    if backend == "local":
-        argv, env, cwd, new_session, settings = _sandboxed(handle)
-    elif backend == "unsandboxed":
-        argv, env, cwd, new_session, settings = _unsandboxed(handle)
-    else:
-        raise RuntimeUnavailable("This kind of runtime offers no terminal.", code="no_terminal")
+async def sandboxed_terminal(handle: RuntimeHandle, cols: int, rows: int) -> Terminal:
+    """A login shell entered into a sandboxed runtime (see the module docstring), on a new pty
+    of ``cols`` x ``rows``: what :meth:`LocalBackend.open_terminal` gives."""
+    return await _start(*_sandboxed(handle), cols, rows)
+
+
+async def plain_terminal(handle: RuntimeHandle, cols: int, rows: int) -> Terminal:
+    """A plain bash in an unsandboxed runtime's instance space (``--unsafe-no-sandbox``)."""
+    return await _start(*_unsandboxed(handle), cols, rows)
+
+
+async def _start(argv: list[str], env: dict[str, str], cwd: str, new_session: bool,
+                 settings: bytes, cols: int, rows: int) -> Terminal:
     master, slave = os.openpty()
     settings_fd = -1
     try:
@@ -126,7 +131,8 @@ async def start_terminal(backend: str, handle: RuntimeHandle, cols: int, rows: i
             pass_fds = (settings_fd,)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env,
-            start_new_session=new_session, pass_fds=pass_fds)
+            start_new_session=new_session, pass_fds=pass_fds,
+            preexec_fn=procs.default_signals)  # Ctrl-C reaches the shell's job
     except BaseException:
         os.close(master)
         raise

@@ -15,6 +15,8 @@ import signal
 import struct
 import termios
 
+import psutil
+
 from dikte.runtimes import procs
 
 _READ_SIZE = 1 << 16
@@ -183,24 +185,14 @@ class Terminal:
 
 
 def procs_tree(root: int) -> set[int]:
-    """``root``'s live descendants (by parent pid, read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                raw = f.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        if fields[0] not in ("Z", "X"):
-            children.setdefault(int(fields[1]), []).append(int(entry))
+    """``root``'s live descendants."""
+    try:
+        descendants = psutil.Process(root).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
     out: set[int] = set()
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in out:
-                out.add(child)
-                stack.append(child)
+    for proc in descendants:
+        with contextlib.suppress(psutil.Error):
+            if proc.status() not in procs.ENDED:
+                out.add(proc.pid)
     return out

@@ -175,12 +175,17 @@ class RuntimeInfo(BaseModel):
         description="queued: waiting for a free accelerator (see queue_position).")
     started_at: float
     queue_position: int | None = Field(
-        None, description="While queued: place in the line for this accelerator type (1 = next).")
+        None, description="While queued: place in the line for this accelerator type, or for "
+        "room in the cluster (1 = next).")
+    waiting_for: str | None = Field(
+        None, description="While queued: what for, in words: \"a T4\", or \"a machine with "
+        "room\" when the cluster has none free for the runtime's demands yet.")
     accelerators: list[AcceleratorInfo] = Field(default_factory=list)
     memory_bytes: int | None = None
     memory_limit: int | None = None
     disk_bytes: int | None = None
     disk_limit: int | None = None
+    node: str = Field("", description="The cluster node it runs on; empty on one machine.")
 
 
 class NotebookView(BaseModel):
@@ -331,6 +336,7 @@ class SessionInfo(BaseModel):
     memory_limit: int | None
     disk_bytes: int | None
     disk_limit: int | None
+    node: str = Field("", description="The cluster node it runs on; empty on one machine.")
 
 
 class AdminSessionInfo(SessionInfo):

@@ -52,7 +52,7 @@ def unregister_callback(function_name: str) -> None:
 
 def _invoke_function(call_id: str, function_name: str, args_json: str, kwargs_json: str) -> None:
     """Called by Dikte's server when the page invokes a callback (see
-    dikte.sessions.callbacks); the result waits for :func:`_take_result`."""
+    dikte.bridge.callbacks); the result waits for :func:`_take_result`."""
     callback = _callbacks.get(function_name)
     if callback is None:
         raise ValueError(f"No Python callback is registered as {function_name!r}; call "

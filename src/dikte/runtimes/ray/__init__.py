@@ -1,0 +1,1 @@
+"""The Ray backend: runtimes on the nodes of a Ray cluster (see docs/cluster.md)."""
