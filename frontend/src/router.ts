@@ -38,8 +38,14 @@ export function navigate(route: Route) {
 export function useRoute(): Route {
   const [route, setRoute] = useState(parseRoute(location.hash));
   useEffect(() => {
-    const on = () => setRoute(parseRoute(location.hash));
+    const on = () => {
+      const next = parseRoute(location.hash);
+      setRoute((was) => (JSON.stringify(was) === JSON.stringify(next) ? was : next));
+    };
     addEventListener("hashchange", on);
+    // effects run after the first paint: a hash changed before this listener was there
+    // (a link followed while the page was still starting) is read now
+    on();
     return () => removeEventListener("hashchange", on);
   }, []);
   return route;

@@ -307,3 +307,21 @@ def test_sign_out(page: Page, server: DikteServer) -> None:
     assert page.evaluate("fetch('/api/me').then(r => r.status)") == 401
     sign_in(page, server)
     expect(page.locator(".crumb-current")).to_have_text("My Drive")
+
+
+def test_an_address_changed_while_the_page_starts_is_followed(page: Page,
+                                                              server: DikteServer) -> None:
+    """The hash changes right after the app's first render, before its effects have run (a link
+    followed, or a test's goto, while the page is still starting): the page shown follows it."""
+    page.add_init_script("""
+        new MutationObserver((_, seen) => {
+          if (location.hash === "#/drive" && document.getElementById("app")?.childElementCount) {
+            seen.disconnect();
+            location.hash = "#/usage";
+          }
+        }).observe(document, { childList: true, subtree: true });
+    """)
+    page.goto("about:blank")  # a new document: the same address would only scroll
+    page.goto(server.url + "/#/drive")
+    expect(page.get_by_role("heading", name="My usage")).to_be_visible()
+    assert page.url == server.url + "/#/usage"
