@@ -18,8 +18,9 @@ part. Tests run on pytest-xdist's workers (``--dist loadscope``, see pyproject.t
 module is one unit of work, so that its module fixtures (a server above all) are made once, on
 one worker; the modules in ``SPLIT`` are cut into that many units, each with its own module
 fixtures; the cluster package is one unit. Units start in collection order, which puts the
-cluster first (the longest unit) and the browser tests last (sync Playwright keeps an event loop
-in its thread, see tests/e2e/conftest.py).
+cluster first (the longest unit), then the longest modules of each group (``LONG``), and the
+browser tests last (sync Playwright keeps an event loop in its thread, see
+tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -56,14 +57,39 @@ SPLIT = {
 }
 
 
+# the longest units (seconds of one worker, measured on 2 cores with 3 workers) start first in
+# their group, so that no long one is left for the end while the other workers sit idle
+LONG = {
+    "tests/cli/test_cli.py": 115, "tests/colab/test_preemption_resume.py": 60,
+    "tests/security/test_drive_races.py": 55, "tests/api/test_accounts.py": 38,
+    "tests/faults/test_crashes.py": 37, "tests/api/test_execution.py": 32,
+    "tests/images/test_build.py": 31, "tests/api/test_runtime_lifecycle.py": 30,
+    "tests/colab/test_notebooks.py": 27, "tests/cli/test_users.py": 26,
+    "tests/e2e/test_notebook.py": 64, "tests/e2e/test_signin_next.py": 36,
+    "tests/e2e/test_colab_notebooks_browser.py": 31, "tests/e2e/test_drive.py": 30,
+    "tests/e2e/test_forms.py": 30, "tests/e2e/test_outputs.py": 27,
+    "tests/e2e/test_panels.py": 26,
+}
+
+
+def _relative(item: pytest.Item) -> Path:
+    return Path(str(item.path)).resolve().relative_to(TESTS)
+
+
 def _folder(item: pytest.Item) -> str:
-    return Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
+    return _relative(item).parts[0]
+
+
+def _order(item: pytest.Item) -> tuple[int, int]:
+    module = str(Path("tests") / _relative(item))
+    return {"cluster": 0, "e2e": 2}.get(_folder(item), 1), -LONG.get(module, 0)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the slow groups by folder; the cluster's tests first, the browser tests last."""
-    items.sort(key=lambda item: {"cluster": 0, "e2e": 2}.get(_folder(item), 1))  # stable
+    """Marks the slow groups by folder; the cluster's tests first, the browser tests last, the
+    longest modules first within their group."""
+    items.sort(key=_order)  # stable: a module's tests keep their order
     for item in items:
         mark = FOLDER_MARKS.get(_folder(item))
         if mark is not None:
