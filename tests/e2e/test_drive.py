@@ -301,9 +301,10 @@ def test_cancel_an_upload(page: Page, server: DikteServer, client: Client,
 def test_sign_out(page: Page, server: DikteServer) -> None:
     open_drive(page, server)
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("Access token")).to_be_visible()
+    signing_in = page.get_by_role("heading", name="Sign in")
+    expect(signing_in).to_be_visible()
     page.reload()  # the cookie is gone: still signed out
-    expect(page.get_by_label("Access token")).to_be_visible()
+    expect(signing_in).to_be_visible()
     assert page.evaluate("fetch('/api/me').then(r => r.status)") == 401
     sign_in(page, server)
     expect(page.locator(".crumb-current")).to_have_text("My Drive")

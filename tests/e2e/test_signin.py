@@ -8,6 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import sign_in
 from tests.support.server import DikteServer
 
 
@@ -58,7 +59,10 @@ def test_a_wrong_token_is_refused_with_a_sentence(new_page: Callable[..., Page],
     expect(page.get_by_role("alert")).to_contain_text("not valid")
 
 
-def test_the_token_session_cookie_is_httponly_and_lax(page: Page, server: DikteServer) -> None:
+def test_the_token_session_cookie_is_httponly_and_lax(new_page: Callable[..., Page],
+                                                      server: DikteServer) -> None:
+    page = new_page()
+    sign_in(page, server)  # through the page's own form
     (cookie,) = [c for c in page.context.cookies() if c["name"] == "dikte_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert cookie["value"] != server.token  # a server-side session id, never the token
