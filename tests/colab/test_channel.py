@@ -251,6 +251,30 @@ def test_the_tab_used_last_is_asked_and_an_interrupt_withdraws_the_request(
         client.post("/api/notebooks/disconnect", {"path": path})
 
 
+def test_an_interrupt_before_the_kernel_waits_still_withdraws_the_request(
+        client: Client) -> None:
+    """The interrupt can land after the server opened the request and before the kernel began
+    to wait for its answer (inside the request that opens it): the kernel then cannot cancel
+    it, so the interrupt itself withdraws the requests nobody has begun to wait for."""
+    path = "Notebooks/chan-interrupt-early.ipynb"
+    opens = ("from google.colab import _channel\nimport time\n"
+             "_channel.call('POST', '/requests', {'kind': 'eval_js', 'script': '1', "
+             "'parent': _channel.parent_msg_id()})\ntime.sleep(600)")
+    (cell,) = client.new_notebook(path, [opens])
+    tab = _tab(client, path)
+    try:
+        _run(tab, cell)
+        req = _request(tab, "eval_js", cell)
+        client.post("/api/notebooks/interrupt", {"path": path})
+        tab.wait_for(lambda m: m["type"] == "channel_done"
+                     and m["request_id"] == req["request_id"])
+        assert tab.wait_done(cell)["last_status"] == "error"
+        assert "KeyboardInterrupt" in cell_text(client.view(path), cell)
+    finally:
+        tab.close()
+        client.post("/api/notebooks/disconnect", {"path": path})
+
+
 def test_upload_goes_through_the_chunked_upload_api(client: Client) -> None:
     path = "Notebooks/chan-upload.ipynb"
     setup, upload, check = client.new_notebook(path, [

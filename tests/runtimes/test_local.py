@@ -421,10 +421,14 @@ async def test_a_start_cancelled_at_any_moment_leaves_nothing_behind(
             await local_backend.stop(handle, grace=0.5)
         rid = rid_spec.runtime_id
         space = data_dir / "runtimes" / rid
+        image = space.with_name(rid + ".img")
+        # a detached loop device is freed once the last mount of its disk goes, which the
+        # sandbox's own mount namespace holds until its last process has been reaped
+        await wait_until(lambda image=image: not loop_devices(image), within=60)
         leftovers = {
             "mounts": [m for m in _mount_points() if rid in m],
             "space": space.exists(),
-            "loop devices": loop_devices(space.with_name(rid + ".img")),
+            "loop devices": loop_devices(image),
             "view": (local_backend.views / rid).exists(),
         }
         assert leftovers == {"mounts": [], "space": False, "loop devices": [], "view": False}, \

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from dikte.api.deps import PersonDep, ServicesDep
+from dikte.api.deps import PersonDep, Services, ServicesDep
 from dikte.api.errors import COMMON_ERRORS, error_responses
 from dikte.control.runtime_link import link_of
 from dikte.errors import DikteError, RuntimeUnavailable
@@ -16,6 +16,7 @@ from dikte.images import catalog
 from dikte.notebooks import assist
 from dikte.notebooks.document import code_cells
 from dikte.notebooks.edit_limits import EditLimits, check_edit
+from dikte.notebooks.notebook import OpenNotebook
 from dikte.notebooks.snapshot import encode
 from dikte.schemas.rest import (
     CancelBody,
@@ -43,6 +44,16 @@ def no_runtime(action: str) -> RuntimeUnavailable:
     return RuntimeUnavailable(
         f"This notebook has no connected runtime, so there is nothing to {action}. Connect one "
         "first (Connect in the toolbar, or POST /api/notebooks/connect).", code="not_connected")
+
+
+async def interrupt_cell(nb: OpenNotebook, svc: Services) -> None:
+    """Interrupt the notebook's running cell (REST and WebSocket), and withdraw the page's
+    prompts its kernel had not begun to wait for (see RuntimeChannel.interrupted)."""
+    link = link_of(nb)
+    if link is None or not link.ready:
+        raise no_runtime("interrupt")
+    await link.interrupt()
+    svc.channel.interrupted(nb)
 
 
 @router.post("", response_model=DriveEntry, status_code=201)
@@ -108,11 +119,7 @@ async def run(body: RunBody, person: PersonDep, svc: ServicesDep) -> RunResult:
 
 @router.post("/interrupt", status_code=204)
 async def interrupt(body: PathBody, person: PersonDep, svc: ServicesDep) -> None:
-    nb = await svc.sessions.open(person.id, body.path)
-    link = link_of(nb)
-    if link is None or not link.ready:
-        raise no_runtime("interrupt")
-    await link.interrupt()
+    await interrupt_cell(await svc.sessions.open(person.id, body.path), svc)
 
 
 @router.post("/cancel", response_model=RunResult)

@@ -19,7 +19,7 @@ from dikte.api.deps import (
     credential_key,
     services,
 )
-from dikte.api.notebooks import no_runtime
+from dikte.api.notebooks import interrupt_cell, no_runtime
 from dikte.bridge.callbacks import answer_invoke
 from dikte.control.runtime_link import link_of
 from dikte.errors import DikteError
@@ -150,10 +150,7 @@ async def _dispatch(nb: OpenNotebook, svc: Services, viewer: Viewer,
         check_edit(msg.ops, limits)
         nb.edit(msg.ops)
     elif isinstance(msg, InterruptMsg):
-        link = link_of(nb)
-        if link is None or not link.ready:
-            raise no_runtime("interrupt")
-        await link.interrupt()
+        await interrupt_cell(nb, svc)
     elif isinstance(msg, CancelMsg):
         nb.cancel(msg.cell_ids)
     elif isinstance(msg, RestartMsg):

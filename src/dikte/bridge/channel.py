@@ -82,6 +82,8 @@ class BrowserRequest:
     value: Any = None
     error: str | None = None
     polled_at: float = field(default_factory=time.monotonic)
+    polled: bool = False
+    """Whether the kernel has begun to wait for the answer."""
 
 
 class RuntimeChannel:
@@ -178,6 +180,7 @@ class RuntimeChannel:
         """Wait up to ``seconds`` for the answer; an answer returned is forgotten."""
         req = self.get(runtime_id, request_id)
         req.polled_at = time.monotonic()
+        req.polled = True
         try:
             await asyncio.wait_for(req.answered.wait(), seconds)
         except TimeoutError:
@@ -202,6 +205,19 @@ class RuntimeChannel:
         if not req.answered.is_set():
             req.answered.set()
             req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": request_id})
+
+    def interrupted(self, nb: OpenNotebook) -> None:
+        """The notebook's cell was interrupted: withdraw its requests that the kernel has not
+        begun to wait for. An interrupt landing while the kernel was still opening one (inside
+        that request, before it knew the request's id) leaves the kernel nothing to cancel;
+        requests it waits for it cancels itself. A kernel that ignored the interrupt and asks
+        later hears that the request is gone."""
+        for req in list(self._requests.values()):
+            if req.nb is nb and req.keep_answer and not req.polled \
+                    and not req.answered.is_set():
+                self._requests.pop(req.request_id, None)
+                req.answered.set()
+                req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": req.request_id})
 
     def _finish(self, req: BrowserRequest, value: Any = None, error: str | None = None) -> None:
         req.value, req.error = value, error

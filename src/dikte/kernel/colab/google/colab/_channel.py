@@ -157,13 +157,14 @@ def browser_request(kind: str, fields: dict[str, Any], *, timeout: float | None 
 
     ``timeout`` None waits until the page answers (or the tab closes, or the cell is
     interrupted: the page then drops its prompt). ``wait`` False returns None at once."""
-    opened = call("POST", "/requests", {"kind": kind, "parent": parent_msg_id(), **fields},
-                  what=what)
-    request_id = urllib.parse.quote(str(opened["request_id"]))
-    if not wait:
-        return None
-    deadline = None if timeout is None else time.monotonic() + timeout
+    request_id = None
     try:
+        opened = call("POST", "/requests", {"kind": kind, "parent": parent_msg_id(), **fields},
+                      what=what)
+        request_id = urllib.parse.quote(str(opened["request_id"]))
+        if not wait:
+            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = POLL_SECONDS if deadline is None else min(POLL_SECONDS,
                                                              deadline - time.monotonic())
@@ -178,7 +179,10 @@ def browser_request(kind: str, fields: dict[str, Any], *, timeout: float | None 
                     raise MessageError(str(answer["error"]))
                 return answer.get("value")
     except KeyboardInterrupt:
-        _cancel(request_id)
+        # interrupted before the answer to the opening request came, the kernel has no id to
+        # cancel: the server withdraws requests nobody waits for when it sends an interrupt
+        if request_id is not None:
+            _cancel(request_id)
         raise
 
 
