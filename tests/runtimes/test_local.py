@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from dikte.errors import RuntimeUnavailable
 from dikte.runtimes.base import Alive, RuntimeSpec
 from dikte.runtimes.cgroups import Cgroup
 from dikte.runtimes.disk import loop_devices
-from dikte.runtimes.local import LocalBackend
+from dikte.runtimes.local import OOM_SETTLE_SECONDS, LocalBackend
 from dikte.runtimes.persist import instance_dir_of, pid_of
 from dikte.runtimes.procs import is_running, send, wait_until
 from dikte.runtimes.sandbox import KERNEL_LAUNCHER
@@ -156,8 +157,12 @@ async def test_a_kill_from_outside_after_a_childs_oom_kill_is_not_called_oom(
                            "'x = bytearray(1 << 30)'])\nprint(p.returncode)",
                            within=60)).ok().split()
         assert out[0] == "-9", out
-        for _ in range(2):  # the watcher's polls while the kernel lives on
+        # the watcher's polls while the kernel lives on, for as long as it takes a kill by the
+        # limit to count as a subprocess's
+        lived_on = time.monotonic() + OOM_SETTLE_SECONDS + 0.5
+        while time.monotonic() < lived_on:
             assert isinstance(await local_backend.poll(handle), Alive)
+            await asyncio.sleep(0.25)
         argvs = {p: Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")  # noqa: ASYNC240
                  for p in Cgroup.from_state(handle.private["cgroup"]).pids()}
         kernels = [p for p, argv in argvs.items()

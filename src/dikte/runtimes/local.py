@@ -63,6 +63,10 @@ from dikte.runtimes.terminal import Terminal
 
 _log = logging.getLogger(__name__)
 
+OOM_SETTLE_SECONDS = 5.0
+"""How long the kernel must live on after a kill by the memory limit for that kill to be a
+subprocess's (see LocalBackend._settle_oom_kills)."""
+
 
 def _read_nonblocking(fd: int) -> bytes:
     try:
@@ -425,16 +429,21 @@ class LocalBackend:
     @staticmethod
     def _settle_oom_kills(handle: RuntimeHandle) -> None:
         """Kills by the memory limit that the kernel outlived (a subprocess of it was the one
-        killed) stop counting against it: once the cgroup's counter has stayed the same over
-        two polls with the kernel alive, it is the new baseline. A later SIGKILL from outside
-        is then not taken for running out of memory."""
+        killed) stop counting against it: once the cgroup's counter has stayed the same for
+        :data:`OOM_SETTLE_SECONDS` with the kernel alive, it is the new baseline. A later
+        SIGKILL from outside is then not taken for running out of memory. Polls alone would not
+        do: a kernel the limit killed still looks alive while it exits (freeing its memory takes
+        a while on a busy machine), and two quick polls then took its own kill for a child's."""
         count = Cgroup.from_state(handle.private["cgroup"]).oom_kills()
         if count <= int(handle.private.get("oom_baseline", 0)):
             return
-        if handle.private.get("oom_seen") == count:
-            handle.private["oom_baseline"] = count
+        now = time.time()  # kept in the runtime's record: a restarted server goes on counting
+        seen = handle.private.get("oom_seen")
+        if isinstance(seen, list) and seen[0] == count:
+            if now - float(seen[1]) >= OOM_SETTLE_SECONDS:
+                handle.private["oom_baseline"] = count
         else:
-            handle.private["oom_seen"] = count
+            handle.private["oom_seen"] = [count, now]
 
     async def restart_kernel(self, handle: RuntimeHandle) -> RuntimeHandle:
         space = self._space(handle)

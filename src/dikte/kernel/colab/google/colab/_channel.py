@@ -151,12 +151,27 @@ def parent_msg_id() -> str | None:
         return None
 
 
+def _flush_outputs() -> None:
+    """Send what the cell displayed so far before asking the page: ipykernel hands outputs
+    to a thread of its own, so a ``display(Javascript(...))`` defining a function that the next
+    ``eval_js`` calls could otherwise reach the server after the request. A stream's flush
+    waits until that thread has sent everything queued before it."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or replaced stream: nothing of ours to send
+            pass
+
+
 def browser_request(kind: str, fields: dict[str, Any], *, timeout: float | None = None,
                     wait: bool = True, what: str) -> Any:
     """Ask the notebook's page for something and return its answer (JSON).
 
     ``timeout`` None waits until the page answers (or the tab closes, or the cell is
     interrupted: the page then drops its prompt). ``wait`` False returns None at once."""
+    _flush_outputs()
     request_id = None
     try:
         opened = call("POST", "/requests", {"kind": kind, "parent": parent_msg_id(), **fields},
