@@ -200,11 +200,7 @@ class RuntimeChannel:
 
     def cancel(self, runtime_id: str, request_id: str) -> None:
         """The kernel gave up (timeout, interrupt): the tab drops its prompt."""
-        req = self.get(runtime_id, request_id)
-        self._requests.pop(request_id, None)
-        if not req.answered.is_set():
-            req.answered.set()
-            req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": request_id})
+        self._withdraw(self.get(runtime_id, request_id))
 
     def interrupted(self, nb: OpenNotebook) -> None:
         """The notebook's cell was interrupted: withdraw its requests that the kernel has not
@@ -214,10 +210,15 @@ class RuntimeChannel:
         later hears that the request is gone."""
         for req in list(self._requests.values()):
             if req.nb is nb and req.keep_answer and not req.polled \
-                    and not req.answered.is_set():
-                self._requests.pop(req.request_id, None)
-                req.answered.set()
-                req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": req.request_id})
+                    and not req.answered.is_set():  # an answer is kept for the kernel to read
+                self._withdraw(req)
+
+    def _withdraw(self, req: BrowserRequest) -> None:
+        """Forget ``req``; unless it was answered, its tab drops the prompt."""
+        self._requests.pop(req.request_id, None)
+        if not req.answered.is_set():
+            req.answered.set()
+            req.nb.send_to(req.viewer, {"type": "channel_done", "request_id": req.request_id})
 
     def _finish(self, req: BrowserRequest, value: Any = None, error: str | None = None) -> None:
         req.value, req.error = value, error
@@ -230,11 +231,7 @@ class RuntimeChannel:
         cutoff = time.monotonic() - ABANDONED_SECONDS
         for req in list(self._requests.values()):
             if req.polled_at < cutoff:
-                self._requests.pop(req.request_id, None)
-                if not req.answered.is_set():
-                    req.answered.set()
-                    req.nb.send_to(req.viewer,
-                                   {"type": "channel_done", "request_id": req.request_id})
+                self._withdraw(req)
 
     def pending(self) -> int:
         """How many requests wait (for tests and diagnostics)."""

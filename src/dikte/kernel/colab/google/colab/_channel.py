@@ -20,6 +20,7 @@ import io
 import json
 import os
 import socket
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -156,8 +157,6 @@ def _flush_outputs() -> None:
     to a thread of its own, so a ``display(Javascript(...))`` defining a function that the next
     ``eval_js`` calls could otherwise reach the server after the request. A stream's flush
     waits until that thread has sent everything queued before it."""
-    import sys
-
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
