@@ -87,9 +87,10 @@ async def open_request(body: ChannelRequestBody, caller: CallerDep,
     tab has the notebook open."""
     channel = svc.channel
     nb = caller.nb
-    cell_id = channel.cell_for(nb, body.parent)
     link = link_of(nb)
     assert link is not None and link.handle is not None
+    await link.channel.caught_up()  # the outputs the kernel sent before this request go first
+    cell_id = channel.cell_for(nb, body.parent)
     root = svc.sessions.backend.content_root(link.handle)
     if isinstance(body, EvalJsRequest):
         req = channel.open(nb, caller.runtime_id, "eval_js", cell_id, {"script": body.script},

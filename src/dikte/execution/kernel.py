@@ -174,6 +174,19 @@ class KernelChannel:
                 except Exception:
                     log.exception("error while handling a %s message", name)
 
+    async def caught_up(self, within: float = 1.0) -> None:
+        """Let the iopub reader handle every message already received (up to ``within``
+        seconds). An HTTP request from the kernel and the iopub messages it sent before it can
+        be ready at the same moment, and the request's handler may run first: code asking the
+        page for something after displaying an output relies on that output going first."""
+        sock = self._sockets.get("iopub")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            if sock is None or sock.closed or not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                return
+            await asyncio.sleep(0)  # one turn of the loop: the reader takes what is there
+
     def _send(self, channel: str, msg: Message) -> None:
         """Send through the asyncio socket itself. ``Session.send`` writes through a plain
         shadow of it, and such a send can take the edge-triggered "readable" signal of a reply
