@@ -33,6 +33,8 @@ from dikte.notebooks.viewers import Viewer
 
 ABANDONED_SECONDS = 300.0
 """A request whose kernel stopped polling this long ago is dropped (the kernel died)."""
+UNPOLLED_AFTER_INTERRUPT = 5.0
+"""Seconds after an interrupt when the requests no kernel has begun to wait for are withdrawn."""
 
 NO_VIEWER = {
     "eval_js": "eval_js() runs JavaScript in the notebook's page, and no browser has this "
@@ -203,14 +205,22 @@ class RuntimeChannel:
         self._withdraw(self.get(runtime_id, request_id))
 
     def interrupted(self, nb: OpenNotebook) -> None:
-        """The notebook's cell was interrupted: withdraw its requests that the kernel has not
-        begun to wait for. An interrupt landing while the kernel was still opening one (inside
-        that request, before it knew the request's id) leaves the kernel nothing to cancel;
-        requests it waits for it cancels itself. A kernel that ignored the interrupt and asks
-        later hears that the request is gone."""
-        for req in list(self._requests.values()):
-            if req.nb is nb and req.keep_answer and not req.polled \
-                    and not req.answered.is_set():  # an answer is kept for the kernel to read
+        """The notebook's cell was interrupted: its requests that the kernel has still not begun
+        to wait for :data:`UNPOLLED_AFTER_INTERRUPT` seconds later are withdrawn. An interrupt
+        landing while the kernel was still opening one (inside that request, before it knew the
+        request's id) leaves the kernel nothing to cancel; requests it waits for it cancels
+        itself. Not at once: a kernel about to poll when the interrupt comes polls first and
+        then hears the interrupt (a request gone before that would fail the cell with "no such
+        request" instead of KeyboardInterrupt)."""
+        pending = [req for req in self._requests.values() if req.nb is nb and req.keep_answer
+                   and not req.polled and not req.answered.is_set()]
+        if pending:
+            asyncio.get_running_loop().call_later(UNPOLLED_AFTER_INTERRUPT,
+                                                  self._withdraw_unpolled, pending)
+
+    def _withdraw_unpolled(self, requests: list[BrowserRequest]) -> None:
+        for req in requests:
+            if not req.polled and not req.answered.is_set():  # an answer is kept for the kernel
                 self._withdraw(req)
 
     def _withdraw(self, req: BrowserRequest) -> None:
