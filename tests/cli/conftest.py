@@ -1,9 +1,9 @@
 """Fixtures for driving the real ``dikte`` command as a subprocess.
 
 - ``cli``: a :class:`Cli` bound to the module's ``server`` (DIKTE_URL/DIKTE_TOKEN set in its
-  environment); ``cli(*args)`` runs ``python -m dikte.cli.main ARGS`` with a timeout and returns
-  the completed process, ``cli.ok(*args)`` also asserts exit 0 and returns stdout. Every runtime
-  still connected when the test ends is terminated at teardown.
+  environment); ``cli(*args)`` runs ``dikte ARGS`` (forked, see tests/support/forkserver.py)
+  with a timeout and returns the completed process, ``cli.ok(*args)`` also asserts exit 0 and
+  returns stdout. Every runtime still connected when the test ends is terminated at teardown.
 - ``notebook``: factory ``notebook(*sources) -> path`` creating, through the CLI, a notebook in
   ``Notebooks/`` whose code cells hold ``sources`` (cell 1 is the first source).
 """
@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import forkserver
 from tests.support.server import DikteServer
 
 COMMAND = [sys.executable, "-m", "dikte.cli.main"]
@@ -34,9 +35,8 @@ class Cli:
 
     def __call__(self, *args: str, input: str | None = None,
                  timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*COMMAND, *args], env=self.env, input=input, text=True,
-                              capture_output=True, timeout=timeout,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        # forked from the worker's fork server: the same command, without its imports' CPU
+        return forkserver.starter().run(list(args), self.env, input=input, timeout=timeout)
 
     def ok(self, *args: str, input: str | None = None, timeout: float = 90.0) -> str:
         r = self(*args, input=input, timeout=timeout)

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.conftest import COMMAND
+from tests.support import forkserver
 from tests.support.server import DikteServer
 
 
 def user(data_dir: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIKTE_")}
-    return subprocess.run([*COMMAND, "user", *args, "--data-dir", str(data_dir)], env=env,
-                          input=input, text=True, capture_output=True, timeout=60,
-                          stdin=None if input is not None else subprocess.DEVNULL)
+    return forkserver.starter().run(["user", *args, "--data-dir", str(data_dir)], env,
+                                    input=input, timeout=60)
 
 
 def ok(data_dir: Path, *args: str, input: str | None = None) -> str:

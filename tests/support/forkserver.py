@@ -1,12 +1,15 @@
-"""``dikte serve`` started by forking a process that has already imported Dikte.
+"""``dikte`` commands (``serve`` above all) started by forking a process that has already
+imported Dikte.
 
 A server's start spends about a second of CPU importing FastAPI, SQLAlchemy, Alembic and Dikte
-itself; the suite starts some 140 servers on two cores. Each test worker keeps one helper
-process (started on first use) that imports all that once and then forks: the child sets its
-own environment, output file and arguments and runs ``dikte.cli.main.main``, the same function
-``python -m dikte.cli.main`` runs. The helper is the server's parent: it reaps it and reports
-its exit status, which :class:`ForkedProcess` gives back with the part of ``subprocess.Popen``
-the tests use (``pid``, ``poll``, ``wait``, ``send_signal``, ``terminate``, ``kill``).
+itself, a command about a third of one; the suite starts some 140 servers and 150 commands on
+two cores. Each test worker keeps one helper process (started on first use) that imports all
+that once and then forks: the child takes its own environment, working directory, arguments,
+input and output files and runs ``dikte.cli.main.main``, the function ``python -m
+dikte.cli.main`` runs. The helper is the child's parent: it reaps it and reports its exit
+status, which :class:`ForkedProcess` gives back with the part of ``subprocess.Popen`` the tests
+use (``pid``, ``poll``, ``wait``, ``send_signal``, ``terminate``, ``kill``);
+:meth:`ForkServer.run` is ``subprocess.run`` with captured output.
 
 The helper holds no thread when it forks (it checks), so a child starts from a single-threaded
 copy, as after ``exec``.
@@ -19,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -93,20 +97,42 @@ class ForkServer:
             self._broken = "the fork server ended"
             self._lock.notify_all()
 
-    def start(self, argv: list[str], env: dict[str, str], log: Path) -> ForkedProcess:
-        """Run ``dikte <argv>`` with ``env`` as its whole environment, its output appended to
-        ``log`` and its input from /dev/null."""
+    def start(self, argv: list[str], env: dict[str, str], log: Path,
+              stderr: Path | None = None, stdin: Path | None = None) -> ForkedProcess:
+        """Run ``dikte <argv>`` with ``env`` as its whole environment and this process's
+        working directory, its output appended to ``log`` (its errors too unless ``stderr``
+        names a file of their own) and its input from ``stdin`` (else /dev/null)."""
+        request = {"argv": argv, "env": env, "cwd": os.getcwd(), "log": str(log),
+                   "stderr": str(stderr or log), "stdin": str(stdin or os.devnull)}
         with self._starting, self._lock:
             helper = self._helper()
             assert helper.stdin is not None
-            helper.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}).encode()
-                               + b"\n")
+            helper.stdin.write(json.dumps(request).encode() + b"\n")
             helper.stdin.flush()
             if not self._lock.wait_for(lambda: self._started or self._broken, timeout=60):
                 raise RuntimeError("the fork server did not answer in 60 s")
             if not self._started:
                 raise RuntimeError(self._broken)
             return ForkedProcess(self, self._started.pop(0))
+
+    def run(self, argv: list[str], env: dict[str, str], input: str | None = None,
+            timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """``subprocess.run([python, -m, dikte.cli.main, *argv], env=env, input=input,
+        text=True, capture_output=True, timeout=timeout)``, forked."""
+        with tempfile.TemporaryDirectory(prefix="dikte-cli-") as tmp:
+            out, err, given = Path(tmp, "out"), Path(tmp, "err"), Path(tmp, "in")
+            given.write_text(input or "")
+            proc = self.start(argv, env, out, stderr=err,
+                              stdin=given if input is not None else None)
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise subprocess.TimeoutExpired(["dikte", *argv], timeout or 0,
+                                                out.read_text(), err.read_text()) from None
+            return subprocess.CompletedProcess(["dikte", *argv], code, out.read_text(),
+                                               err.read_text())
 
     def returncode(self, pid: int) -> int | None:
         with self._lock:
@@ -154,21 +180,31 @@ def _child(request: dict[str, Any]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        os.close(null)
+        os.chdir(request["cwd"])
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        for fd, path, mode in ((0, request["stdin"], os.O_RDONLY), (1, request["log"], flags),
+                               (2, request["stderr"], flags)):
+            opened = os.open(path, mode, 0o644)
+            os.dup2(opened, fd)
+            os.close(opened)
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = [sys.executable, *request["argv"]]
         from dikte.cli.main import main
 
         code = main(request["argv"])
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except SystemExit as e:  # as the interpreter ends on one
+        if e.code is None or isinstance(e.code, int):
+            code = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # ended by SIGINT, as python is
+        os.kill(os.getpid(), signal.SIGINT)
     except BaseException:
         import traceback
 
