@@ -13,14 +13,14 @@
   as the ``postgres`` user on a unix socket in a temporary directory) and its SQLAlchemy URL.
 
 The slow groups are marked by folder: ``browser`` (tests/e2e), ``faults`` (tests/faults) and
-``cluster`` (tests/cluster), so ``-m "not browser and not faults and not cluster"`` runs the fast
-part. Tests run on pytest-xdist's workers (``--dist loadscope``, see pyproject.toml): each test
-module is one unit of work, so that its module fixtures (a server above all) are made once, on
-one worker; the modules in ``SPLIT`` are cut into that many units, each with its own module
-fixtures; the cluster package is one unit. Units start in collection order, which puts the
-cluster first (the longest unit), then the longest modules of each group (``LONG``), and the
-browser tests last (sync Playwright keeps an event loop in its thread, see
-tests/e2e/conftest.py).
+``cluster`` (tests/cluster); ``slow`` marks them and the longest other modules (``SLOW``), so
+``-m "not slow"`` runs the fast part in 2½ minutes. Tests run on pytest-xdist's workers
+(``--dist loadscope``, see pyproject.toml): each test module is one unit of work, so that its
+module fixtures (a server above all) are made once, on one worker; the modules in ``SPLIT`` are
+cut into that many units, each with its own module fixtures; the cluster package is one unit.
+Units start in collection order, which puts the cluster first (the longest unit), then the
+longest modules of each group (``LONG``), and the browser tests last (sync Playwright keeps an
+event loop in its thread, see tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -42,6 +42,15 @@ from tests.support.server import Client, DikteServer
 
 TESTS = Path(__file__).resolve().parent
 FOLDER_MARKS = {"e2e": "browser", "faults": "faults", "cluster": "cluster"}
+
+# the modules outside those groups that take longest (25 to 80 worker-seconds each, measured
+# with --durations=0 on 2 cores): with the groups, marked slow
+SLOW = {
+    "tests/security/test_drive_races.py", "tests/cli/test_cli.py",
+    "tests/colab/test_preemption_resume.py", "tests/images/test_build.py",
+    "tests/api/test_execution.py", "tests/api/test_accounts.py",
+    "tests/api/test_runtime_lifecycle.py", "tests/colab/test_notebooks.py",
+}
 
 # long modules whose tests are independent of each other, cut into this many units so that no
 # one worker carries all of one (each unit makes its own module fixtures)
@@ -87,13 +96,15 @@ def _order(item: pytest.Item) -> tuple[int, int]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the slow groups by folder; the cluster's tests first, the browser tests last, the
-    longest modules first within their group."""
+    """Marks the slow groups by folder, and those and ``SLOW`` as slow; the cluster's tests
+    first, the browser tests last, the longest modules first within their group."""
     items.sort(key=_order)  # stable: a module's tests keep their order
     for item in items:
         mark = FOLDER_MARKS.get(_folder(item))
         if mark is not None:
             item.add_marker(getattr(pytest.mark, mark))
+        if mark is not None or str(Path("tests") / _relative(item)) in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(optionalhook=True)
