@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dikte.execution.kernel import KernelChannel
+from dikte.execution.kernel import KernelChannel, KernelGone
 from tests.support.kernels import launched_kernel, lines_a_slow_reader_gets
 
 
@@ -90,6 +90,38 @@ async def test_the_heartbeat_notices_a_stopped_kernel_and_its_return(
     finally:
         await channel.close()
 
+
+
+@pytest.mark.timeout(120)
+async def test_a_reply_that_comes_after_its_request_was_given_up_on_goes_nowhere(
+        kernel_process: tuple[dict[str, Any], subprocess.Popen[bytes]]) -> None:
+    # A kernel slower than wait_ready's second (a loaded machine) answered a kernel_info
+    # request it had stopped waiting for: the reply went to the shell handler, where the
+    # notebook's code expects replies to its own requests only.
+    info, proc = kernel_process
+    replies: list[dict[str, Any]] = []
+    idle: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_iopub(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            idle.put_nowait(msg["parent_header"].get("msg_id", ""))
+
+    channel = KernelChannel(info, session_id="abcdefabcdef", on_iopub=on_iopub,
+                            on_shell=replies.append, on_stdin=lambda m: None)
+    await channel.start()
+    try:
+        await channel.wait_ready(60)
+        proc.send_signal(signal.SIGSTOP)
+        with pytest.raises(KernelGone):
+            await channel.request("shell", "kernel_info_request", {}, timeout=0.5)
+        proc.send_signal(signal.SIGCONT)
+        cell = channel.execute("print('after')")  # answered after the late kernel_info reply
+        while await idle.get() != cell:
+            pass
+        await _until(lambda: bool(replies), 30)
+        assert [r["msg_type"] for r in replies] == ["execute_reply"]
+    finally:
+        await channel.close()
 
 
 @pytest.mark.timeout(240)

@@ -71,6 +71,9 @@ class KernelChannel:
         self._sockets: dict[str, zmq.asyncio.Socket] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[Message]] = {}
+        self._abandoned: dict[str, None] = {}
+        """Requests given up on (their wait timed out), oldest first: a reply that comes later
+        is nobody's, and the handlers never see it either."""
         self._iopub_seen: dict[str, asyncio.Event] = {}
         self._last_beat = 0.0
 
@@ -167,6 +170,9 @@ class KernelChannel:
             if waiter is not None and not waiter.done():
                 waiter.set_result(msg)
                 continue
+            if name in ("shell", "control") and parent_id in self._abandoned:
+                del self._abandoned[parent_id]  # came after its request was given up on
+                continue
             handler = self._handlers.get(name)
             if handler is not None:
                 try:
@@ -227,7 +233,14 @@ class KernelChannel:
         except TimeoutError as exc:
             raise KernelGone(f"no {msg_type} reply within {timeout:.0f} s") from exc
         finally:
-            self._waiters.pop(msg_id, None)
+            self._abandon(msg_id)
+
+    def _abandon(self, msg_id: str) -> None:
+        """Stop waiting for ``msg_id``'s reply; if it comes, drop it (the last 256 such)."""
+        if self._waiters.pop(msg_id, None) is not None:  # still here: no reply yet
+            self._abandoned[msg_id] = None
+            while len(self._abandoned) > 256:
+                del self._abandoned[next(iter(self._abandoned))]
 
     def execute(self, code: str, *, allow_stdin: bool = True) -> str:
         msg_id, send = self.prepare_execute(code, allow_stdin=allow_stdin)
@@ -283,7 +296,7 @@ class KernelChannel:
                 except TimeoutError:
                     continue
                 finally:
-                    self._waiters.pop(msg_id, None)
+                    self._abandon(msg_id)
         finally:
             for msg_id in asked:
                 self._iopub_seen.pop(msg_id, None)
