@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.test_notebook import LONG, cell, output, run_button
 from tests.e2e.test_panels import open_notebook
@@ -55,12 +55,22 @@ def test_restart_and_disconnect_ask_first(page: Page, server: DikteServer) -> No
     run_button(page, cid).click()  # nothing was restarted: x is still there
     expect(output(page, cid)).to_contain_text("x is 41", timeout=LONG)
 
+    # Run while the restart's request is still on its way (held here): the cell waits for the
+    # restart and runs in the new kernel (it went to the old one, which the restart then
+    # stopped: "The kernel was restarted.")
+    held: list[Route] = []
+    page.route("**/api/notebooks/restart", lambda route: held.append(route))
     _runtime_menu(page, "Restart session")
     page.get_by_role("dialog", name="Restart session?").get_by_role("button",
                                                                     name="Restart").click()
-    expect(page.get_by_role("status", name="Runtime connected")).to_be_visible(timeout=LONG)
+    page.wait_for_function("() => true")  # lets the route's handler see the request
+    assert len(held) == 1
     run_button(page, cid).click()
+    page.evaluate("() => crypto.subtle.digest('SHA-256', new Uint8Array(1))")  # as a Run does
+    held[0].continue_()
+    page.unroute("**/api/notebooks/restart")
     expect(output(page, cid)).to_contain_text("x was set", timeout=LONG)
+    expect(page.get_by_role("status", name="Runtime connected")).to_be_visible(timeout=LONG)
 
     _runtime_menu(page, "Disconnect and delete runtime")
     dialog = page.get_by_role("dialog", name="Disconnect and delete runtime?")

@@ -96,5 +96,5 @@ export async function changeRuntime(store: NotebookStore, choice: RuntimeChoice)
 }
 
 export async function restart(store: NotebookStore) {
-  await nbCall(store, "restart");
+  await store.restartThen(() => nbCall(store, "restart"));
 }

@@ -720,6 +720,16 @@ export class NotebookStore {
     });
   }
 
+  /** Restart the kernel through `call` (the REST request). Cells run meanwhile are sent once it
+   * has answered, so they run in the new kernel, not in the old one as it is stopped. */
+  restartThen(call: () => Promise<unknown>): Promise<void> {
+    const done = this.sendChain.then(async () => {
+      await call();
+    });
+    this.sendChain = done.catch(() => undefined);
+    return done;
+  }
+
   interrupt() {
     this.send({ type: "interrupt" });
   }
