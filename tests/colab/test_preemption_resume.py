@@ -6,7 +6,8 @@ new runtime resumes; the final weights equal those of a run that was never stopp
 torch is installed once, offline, by ``pip install torch==2.13.0`` in a first runtime, into the
 drive (``--target``), from a folder of wheels in the drive; later runtimes put that folder on
 ``sys.path``. The server runs with a roomy tier to install and to resume, and is restarted with a
-30-second lifetime for the run that gets stopped.
+90-second lifetime for the run that gets stopped: its notice comes 10 s after the start, and
+the runtime stops 80 s later, time for the set-up (importing torch) on a loaded machine.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def run(client: Client, path: str, sources: list[str], timeout: float = 240) -> 
     return texts
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_training_stopped_by_the_lifetime_limit_resumes_to_the_same_weights(
         fresh_server: Callable[..., DikteServer], tmp_path: Path, torch_wheelhouse: Path) -> None:
     roomy = config(tmp_path, "roomy")
@@ -103,13 +104,13 @@ def train_stop_and_resume(srv: DikteServer, tmp_path: Path, roomy: str, drive: P
     try:
         sock.send({"type": "execute", "cell_id": setup})
         sock.send({"type": "execute", "cell_id": loop})
-        assert sock.wait_done(loop, timeout=60)["last_status"] == "ok", cell_text(
+        assert sock.wait_done(loop, timeout=240)["last_status"] == "ok", cell_text(
             client.view(path), loop)
         gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected",
-                             timeout=60)
+                             timeout=240)
     finally:
         sock.close()
-    assert gone["message"] == "Runtime disconnected: maximum lifetime of 30 s reached."
+    assert gone["message"] == "Runtime disconnected: maximum lifetime of 90 s reached."
     m = re.fullmatch(r"checkpointed at epoch (\d+), step (\d+)\n", cell_text(client.view(path), loop))
     assert m, cell_text(client.view(path), loop)
     epoch, step = int(m.group(1)), int(m.group(2))
