@@ -90,7 +90,9 @@ def train_stop_and_resume(srv: DikteServer, tmp_path: Path, roomy: str, drive: P
 
     # 2. train until the lifetime limit's notice; checkpoint at the next step and stop
     srv.stop()
-    srv.env["DIKTE_CONFIG"] = config(tmp_path, "limited", lifetime=30, warn=20)
+    # the notice 10 s after the start, the stop 80 s later: a loaded machine took more than
+    # 30 s to import torch, and the runtime stopped before the training began
+    srv.env["DIKTE_CONFIG"] = config(tmp_path, "limited", lifetime=90, warn=80)
     srv.start()
     client = srv.client()
     path = "Notebooks/train.ipynb"
