@@ -1411,6 +1411,11 @@ export interface components {
              */
             kind: "download";
             /**
+             * Marker
+             * @description Token of the marker message the kernel published on iopub just before this request: the request is opened once the server has read it, so the outputs the cell displayed before it reach the page first.
+             */
+            marker?: string | null;
+            /**
              * Parent
              * @description msg_id of the kernel request the code runs in (its parent header); it decides which cell's output area the request belongs to.
              */
@@ -1523,6 +1528,11 @@ export interface components {
              * @enum {string}
              */
             kind: "eval_js";
+            /**
+             * Marker
+             * @description Token of the marker message the kernel published on iopub just before this request: the request is opened once the server has read it, so the outputs the cell displayed before it reach the page first.
+             */
+            marker?: string | null;
             /**
              * Parent
              * @description msg_id of the kernel request the code runs in (its parent header); it decides which cell's output area the request belongs to.
@@ -2313,6 +2323,11 @@ export interface components {
              * @enum {string}
              */
             kind: "upload";
+            /**
+             * Marker
+             * @description Token of the marker message the kernel published on iopub just before this request: the request is opened once the server has read it, so the outputs the cell displayed before it reach the page first.
+             */
+            marker?: string | null;
             /**
              * Parent
              * @description msg_id of the kernel request the code runs in (its parent header); it decides which cell's output area the request belongs to.

@@ -124,6 +124,37 @@ async def test_a_reply_that_comes_after_its_request_was_given_up_on_goes_nowhere
         await channel.close()
 
 
+@pytest.mark.timeout(120)
+async def test_an_iopub_marker_is_seen_after_the_outputs_before_it_and_handled_by_no_one(
+        kernel: dict[str, Any]) -> None:
+    # Code asking the page for something (eval_js) publishes a marker on iopub, and the server
+    # opens the request once it has read it: the outputs the cell displayed before it (a
+    # function eval_js calls) then reach the page first.
+    seen: list[str] = []
+
+    def on_iopub(msg: dict[str, Any]) -> None:
+        seen.append(msg["msg_type"])
+        if msg["msg_type"] == "stream":
+            seen.append(msg["content"]["text"])
+
+    channel = KernelChannel(kernel, session_id="abcdefabcdef", on_iopub=on_iopub,
+                            on_shell=lambda m: None, on_stdin=lambda m: None)
+    await channel.start()
+    try:
+        await channel.wait_ready(60)
+        channel.execute(
+            "print('before the marker', flush=True)\n"
+            "k = get_ipython().kernel\n"
+            "k.session.send(k.iopub_socket, 'dikte_marker', {'token': 'm-1'}, "
+            "parent=k.get_parent('shell'), ident=b'dikte_marker')")
+        assert await channel.marker_seen("m-1", within=60)
+        assert "before the marker\n" in seen  # handled before the marker was
+        assert "dikte_marker" not in seen
+        assert not await channel.marker_seen("never-sent", within=0.2)
+    finally:
+        await channel.close()
+
+
 @pytest.mark.timeout(240)
 async def test_output_waits_in_the_kernel_while_its_reader_is_busy(
         kernel: dict[str, Any]) -> None:

@@ -89,7 +89,10 @@ async def open_request(body: ChannelRequestBody, caller: CallerDep,
     nb = caller.nb
     link = link_of(nb)
     assert link is not None and link.handle is not None
-    await link.channel.caught_up()  # the outputs the kernel sent before this request go first
+    # the outputs the kernel sent before this request go first: it published a marker on iopub
+    # after them; without one (or if it is late), what has arrived is handled first
+    if body.marker is None or not await link.channel.marker_seen(body.marker):
+        await link.channel.caught_up()
     cell_id = channel.cell_for(nb, body.parent)
     root = svc.sessions.backend.content_root(link.handle)
     if isinstance(body, EvalJsRequest):

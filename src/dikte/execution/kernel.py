@@ -71,6 +71,8 @@ class KernelChannel:
         self._sockets: dict[str, zmq.asyncio.Socket] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, asyncio.Future[Message]] = {}
+        self._markers: dict[str, asyncio.Event] = {}
+        """iopub markers by token (see marker_seen), the last 256."""
         self._abandoned: dict[str, None] = {}
         """Requests given up on (their wait timed out), oldest first: a reply that comes later
         is nobody's, and the handlers never see it either."""
@@ -164,6 +166,9 @@ class KernelChannel:
                 log.warning("dropped an unreadable %s message", name, exc_info=True)
                 continue
             parent_id = msg["parent_header"].get("msg_id", "")
+            if name == "iopub" and msg["msg_type"] == "dikte_marker":
+                self._marker(str(msg["content"].get("token", ""))).set()
+                continue
             if name == "iopub" and parent_id in self._iopub_seen:
                 self._iopub_seen[parent_id].set()
             waiter = self._waiters.pop(parent_id, None) if name in ("shell", "control") else None
@@ -179,6 +184,27 @@ class KernelChannel:
                     handler(msg)
                 except Exception:
                     log.exception("error while handling a %s message", name)
+
+    def _marker(self, token: str) -> asyncio.Event:
+        event = self._markers.get(token)
+        if event is None:
+            event = self._markers[token] = asyncio.Event()
+            while len(self._markers) > 256:
+                del self._markers[next(iter(self._markers))]
+        return event
+
+    async def marker_seen(self, token: str, within: float = 5.0) -> bool:
+        """Wait (``within`` seconds at most) until the kernel's iopub marker ``token`` has been
+        read: every iopub message the kernel sent before it has been handled then (one socket,
+        in order). Code asking the page for something publishes one first (google.colab's
+        _channel), so the outputs it displayed before reach the page first."""
+        try:
+            await asyncio.wait_for(self._marker(token).wait(), within)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._markers.pop(token, None)
 
     async def caught_up(self, within: float = 1.0) -> None:
         """Let the iopub reader handle every message already received (up to ``within``

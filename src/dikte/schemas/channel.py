@@ -10,6 +10,10 @@ from pydantic import BaseModel, Field
 _PARENT = Field(None, description="msg_id of the kernel request the code runs in (its parent "
                 "header); it decides which cell's output area the request belongs to.")
 
+_MARKER = Field(None, description="Token of the marker message the kernel published on iopub just "
+                "before this request: the request is opened once the server has read it, so "
+                "the outputs the cell displayed before it reach the page first.")
+
 
 class EvalJsRequest(BaseModel):
     """Evaluate JavaScript in a sandboxed frame of the cell's output area."""
@@ -20,6 +24,7 @@ class EvalJsRequest(BaseModel):
     wait: bool = Field(True, description="False: the kernel will not read the answer "
                        "(eval_js(ignore_result=True)).")
     parent: str | None = _PARENT
+    marker: str | None = _MARKER
 
 
 class UploadRequest(BaseModel):
@@ -29,6 +34,7 @@ class UploadRequest(BaseModel):
     directory: str = Field(description="Absolute path, as the kernel sees it, of an empty folder "
                            "in /content the files are uploaded into.")
     parent: str | None = _PARENT
+    marker: str | None = _MARKER
 
 
 class DownloadRequest(BaseModel):
@@ -37,6 +43,7 @@ class DownloadRequest(BaseModel):
     kind: Literal["download"]
     path: str = Field(description="Absolute path, as the kernel sees it, of a file in /content.")
     parent: str | None = _PARENT
+    marker: str | None = _MARKER
 
 
 ChannelRequestBody = Annotated[EvalJsRequest | UploadRequest | DownloadRequest,

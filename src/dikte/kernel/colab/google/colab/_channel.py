@@ -19,6 +19,7 @@ import http.client
 import io
 import json
 import os
+import secrets
 import socket
 import sys
 import time
@@ -164,6 +165,24 @@ def _flush_outputs() -> None:
             pass
 
 
+def _iopub_marker() -> str | None:
+    """Publish a marker message on iopub, after everything the cell displayed so far (they go
+    out in order, through ipykernel's thread); the server opens the request once it has read the
+    marker, so those outputs reach the page before the request does. None outside a kernel."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        if kernel is None:
+            return None
+        token = secrets.token_hex(8)
+        kernel.session.send(kernel.iopub_socket, "dikte_marker", {"token": token},
+                            parent=kernel.get_parent("shell"), ident=b"dikte_marker")
+        return token
+    except Exception:  # an ipykernel without these: the server falls back to a short wait
+        return None
+
+
 def browser_request(kind: str, fields: dict[str, Any], *, timeout: float | None = None,
                     wait: bool = True, what: str) -> Any:
     """Ask the notebook's page for something and return its answer (JSON).
@@ -173,8 +192,8 @@ def browser_request(kind: str, fields: dict[str, Any], *, timeout: float | None 
     _flush_outputs()
     request_id = None
     try:
-        opened = call("POST", "/requests", {"kind": kind, "parent": parent_msg_id(), **fields},
-                      what=what)
+        opened = call("POST", "/requests", {"kind": kind, "parent": parent_msg_id(),
+                                            "marker": _iopub_marker(), **fields}, what=what)
         request_id = urllib.parse.quote(str(opened["request_id"]))
         if not wait:
             return None
