@@ -216,7 +216,7 @@ def test_input_and_getpass_prompt_inline_and_enter_submits(
     cell = open_cell(page, server, cells["input"])
     cell.get_by_role("button", name="Run cell").click()
     name = cell.get_by_role("textbox", name="Name:")
-    expect(name).to_be_focused()
+    expect(name).to_be_focused(timeout=90_000)  # the cell may wait for a busy runtime first
     expect(name).to_have_attribute("type", "text")
     name.press_sequentially("bob")
     name.press("Enter")
