@@ -229,6 +229,16 @@ def test_eval_js_round_trip_error_timeout_and_closed_tab(client: Client) -> None
     client.post("/api/notebooks/disconnect", {"path": path})
 
 
+def _interrupt_withdraws(client: Client, path: str, tab: NotebookSocket, req: dict[str, Any],
+                         cell: str) -> None:
+    """Interrupt the notebook: ``req`` ends for ``tab`` and ``cell`` fails with
+    KeyboardInterrupt."""
+    client.post("/api/notebooks/interrupt", {"path": path})
+    tab.wait_for(lambda m: m["type"] == "channel_done" and m["request_id"] == req["request_id"])
+    assert tab.wait_done(cell)["last_status"] == "error"
+    assert "KeyboardInterrupt" in cell_text(client.view(path), cell)
+
+
 def test_the_tab_used_last_is_asked_and_an_interrupt_withdraws_the_request(
         client: Client) -> None:
     path = "Notebooks/chan-interrupt.ipynb"
@@ -240,11 +250,7 @@ def test_the_tab_used_last_is_asked_and_an_interrupt_withdraws_the_request(
         _run(first, waiting)  # `first` is now the tab used last
         req = _request(first, "eval_js", waiting)
         assert not any(m["type"] == "channel_request" for m in second.messages)
-        client.post("/api/notebooks/interrupt", {"path": path})
-        first.wait_for(lambda m: m["type"] == "channel_done"
-                       and m["request_id"] == req["request_id"])
-        assert first.wait_done(waiting)["last_status"] == "error"
-        assert "KeyboardInterrupt" in cell_text(client.view(path), waiting)
+        _interrupt_withdraws(client, path, first, req, waiting)
     finally:
         first.close()
         second.close()
@@ -264,12 +270,7 @@ def test_an_interrupt_before_the_kernel_waits_still_withdraws_the_request(
     tab = _tab(client, path)
     try:
         _run(tab, cell)
-        req = _request(tab, "eval_js", cell)
-        client.post("/api/notebooks/interrupt", {"path": path})
-        tab.wait_for(lambda m: m["type"] == "channel_done"
-                     and m["request_id"] == req["request_id"])
-        assert tab.wait_done(cell)["last_status"] == "error"
-        assert "KeyboardInterrupt" in cell_text(client.view(path), cell)
+        _interrupt_withdraws(client, path, tab, _request(tab, "eval_js", cell), cell)
     finally:
         tab.close()
         client.post("/api/notebooks/disconnect", {"path": path})

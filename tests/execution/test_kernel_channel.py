@@ -24,6 +24,17 @@ def kernel(tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield info
 
 
+def idle_statuses() -> tuple[asyncio.Queue[str], Callable[[dict[str, Any]], None]]:
+    """A queue of the msg_ids whose idle status arrived, and the iopub handler that fills it."""
+    idle: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_iopub(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            idle.put_nowait(msg["parent_header"].get("msg_id", ""))
+
+    return idle, on_iopub
+
+
 @pytest.mark.timeout(120)
 async def test_replies_keep_coming_while_the_queue_sends_cell_after_cell(
         kernel: dict[str, Any]) -> None:
@@ -31,13 +42,8 @@ async def test_replies_keep_coming_while_the_queue_sends_cell_after_cell(
     # lands while a request goes out on the same socket. A send that took the socket's
     # edge-triggered "readable" signal left every later reply unread: a JavaScript callback,
     # which waits for its reply, never got an answer.
-    idle: asyncio.Queue[str] = asyncio.Queue()
+    idle, on_iopub = idle_statuses()
     replies: list[dict[str, Any]] = []
-
-    def on_iopub(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            idle.put_nowait(msg["parent_header"].get("msg_id", ""))
-
     channel = KernelChannel(kernel, session_id="abcdefabcdef", on_iopub=on_iopub,
                             on_shell=replies.append, on_stdin=lambda m: None)
     await channel.start()
@@ -100,12 +106,7 @@ async def test_a_reply_that_comes_after_its_request_was_given_up_on_goes_nowhere
     # notebook's code expects replies to its own requests only.
     info, proc = kernel_process
     replies: list[dict[str, Any]] = []
-    idle: asyncio.Queue[str] = asyncio.Queue()
-
-    def on_iopub(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            idle.put_nowait(msg["parent_header"].get("msg_id", ""))
-
+    idle, on_iopub = idle_statuses()
     channel = KernelChannel(info, session_id="abcdefabcdef", on_iopub=on_iopub,
                             on_shell=replies.append, on_stdin=lambda m: None)
     await channel.start()

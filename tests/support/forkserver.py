@@ -120,10 +120,11 @@ class ForkServer:
         """``subprocess.run([python, -m, dikte.cli.main, *argv], env=env, input=input,
         text=True, capture_output=True, timeout=timeout)``, forked."""
         with tempfile.TemporaryDirectory(prefix="dikte-cli-") as tmp:
-            out, err, given = Path(tmp, "out"), Path(tmp, "err"), Path(tmp, "in")
-            given.write_text(input or "")
-            proc = self.start(argv, env, out, stderr=err,
-                              stdin=given if input is not None else None)
+            out, err, given = Path(tmp, "out"), Path(tmp, "err"), None
+            if input is not None:
+                given = Path(tmp, "in")
+                given.write_text(input)
+            proc = self.start(argv, env, out, stderr=err, stdin=given)
             try:
                 code = proc.wait(timeout)
             except subprocess.TimeoutExpired:
