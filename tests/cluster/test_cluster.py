@@ -298,12 +298,14 @@ def test_no_other_runtime_or_peer_reads_or_sends_kernel_messages(
         disconnect(client, "Notebooks/victim.ipynb")
 
 
-def test_a_killed_worker_loses_its_runtimes_with_a_sentence(cluster: Cluster,
+def test_a_killed_worker_loses_its_runtimes_with_a_sentence(cluster: Cluster, head: DikteServer,
                                                             client: Client) -> None:
     path = "Notebooks/doomed.ipynb"
-    ids, info = connect(client, path, ["x = 41"])
+    # a T4 runtime: on node1, the node that joins again below under the same name
+    ids, info = connect(client, path, ["x = 41"], "T4")
     run(client, path, ids)
     node = info["node"]
+    assert node == "node1"
     sock = client.socket(path)
     try:
         os.kill(cluster.raylet_pid(node), signal.SIGKILL)
@@ -317,11 +319,30 @@ def test_a_killed_worker_loses_its_runtimes_with_a_sentence(cluster: Cluster,
         "outputs are kept; connect again for a new runtime.")
     assert path not in sessions_by_path(client)
     assert client.view(path)["runtime"] is None
-    # the node joins again; the next runtime runs
-    cluster.join(node, *(["T4"] if node == "node1" else []))
+    # the node joins again; the next runtime runs there
+    cluster.join(node, "T4")
     wait_until(f"{node} back", lambda: node in {n["name"] for n in client.get("/api/admin/nodes")})
-    client.post("/api/notebooks/connect", {"path": path})
+    again = client.post("/api/notebooks/connect", {"path": path, "shape": "T4"})
+    assert again["node"] == node
     assert run(client, path, ids) == [""]
+    # the new node is slow to answer for a while: that is not its dead namesake's death
+    host_pid = {n["name"]: n["pid"] for n in client.get("/api/admin/nodes")}[node]
+    sock = client.socket(path)
+    try:
+        seen = len(head.log_text())
+        os.kill(host_pid, signal.SIGSTOP)
+        try:
+            said = wait_until("the control plane's verdict on the silent node", lambda: [
+                line for line in head.log_text()[seen:].splitlines()
+                if f"node {node} is dead" in line or f"node {node} is slow to answer" in line])
+        finally:
+            os.kill(host_pid, signal.SIGCONT)
+        assert "is slow to answer" in said[-1], said
+        assert run(client, path, ids) == [""]
+        assert not [m for m in list(sock.messages) if m["type"] == "runtime"
+                    and m["status"] == "disconnected"]
+    finally:
+        sock.close()
     disconnect(client, path)
 
 

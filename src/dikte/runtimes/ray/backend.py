@@ -12,7 +12,10 @@ One watcher task asks each node host, once a second, how all of that node's runt
 asks the cluster which nodes are draining. What :meth:`poll` answers comes from there:
 
 - a node host that died with its node (``ActorDiedError``), or that cannot be reached while
-  the cluster says its node is dead: every runtime there is *lost*, said in a sentence;
+  the cluster says its node is dead: every runtime there is *lost*, said in a sentence. A node
+  is judged by the Ray node id of the host that last answered under its name: a machine that
+  joins again under an earlier node's name is a new node, and is not dead for that one's
+  death (it is only slow when it does not answer in time);
 - a node draining with a deadline (``ray drain-node``): its runtimes are told (the person and
   the kernel's ``on_preempt``) and stop at the deadline; new runtimes are placed elsewhere.
 """
@@ -99,7 +102,8 @@ class RayBackend:
         """node name -> when it goes (epoch seconds)."""
         self._watcher: asyncio.Task[None] | None = None
         self._infos: dict[str, dict[str, Any]] = {}
-        """node name -> its node host's info (address, streams, accelerators)."""
+        """node name -> its node host's info (address, streams, accelerators, node id), from
+        the host in ``_hosts``."""
         self._streams: set[asyncio.Task[None]] = set()
         self._placing: dict[str, float] = {}
         """runtime id -> when it asked for a place, while the cluster has none for it yet."""
@@ -158,7 +162,13 @@ class RayBackend:
                     f"The machine {name} is not part of the cluster any more.",
                     log_message=f"no node host {HOST_PREFIX}{name}") from None
             self._hosts[name] = host
+            self._infos.pop(name, None)  # that was another host's, maybe of an earlier node
         return host
+
+    def _node_id(self, name: str) -> str | None:
+        """The Ray node id of the node that now answers to ``name`` (None: not known yet)."""
+        info = self._infos.get(name)
+        return info["node_id"] if info else None
 
     async def _node_name(self, node_id: str) -> str:
         if node_id not in self._node_ids:
@@ -411,13 +421,17 @@ class RayBackend:
         for node_id, deadline_ms in found.items():
             key = node_id.hex() if isinstance(node_id, bytes) else str(node_id)
             name = self._node_ids.get(key)
-            if name is not None:
+            if name is not None and self._node_id(name) == key:  # not an earlier namesake
                 out[name] = deadline_ms / 1000 if deadline_ms else float("inf")
         return out
 
-    def _dead_nodes(self) -> set[str]:
-        return {self._node_ids[n["NodeID"]] for n in ray.nodes()  # type: ignore[no-untyped-call]
-                if not n["Alive"] and n["NodeID"] in self._node_ids}
+    def _dead_nodes(self, names: set[str]) -> set[str]:
+        """Of ``names``, the nodes the cluster says are dead (or has forgotten). Each is judged
+        by the node id of its host that last answered, never by an earlier node of its name;
+        a name whose node id is not known yet is not judged."""
+        alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # type: ignore[no-untyped-call]
+        return {name for name in names
+                if (node_id := self._node_id(name)) is not None and node_id not in alive}
 
     async def _watch_once(self) -> None:
         by_node: dict[str, list[str]] = {}
@@ -426,8 +440,10 @@ class RayBackend:
                 by_node.setdefault(node, []).append(rid)
         if not by_node:
             return
+        if any(self._node_id(node) is None for node in by_node):
+            await self.nodes()  # which node each name is now (after a restart: none known yet)
         self._draining = await asyncio.to_thread(self._draining_nodes)
-        suspect = []
+        suspect: list[tuple[str, list[str], str]] = []
         for node, rids in by_node.items():
             try:
                 host = await self._host(node)
@@ -436,8 +452,10 @@ class RayBackend:
                 log.warning("node %s is gone; its runtimes %s are lost", node, rids)
                 self._settle(rids, preempted(node) if node in self._draining else lost(node))
                 continue
-            except (RayActorError, GetTimeoutError, TimeoutError, RuntimeUnavailable):
-                suspect.append((node, rids))
+            except (RayActorError, GetTimeoutError, TimeoutError, RuntimeUnavailable) as exc:
+                why = (f"no answer in {CALL_TIMEOUT:.0f} s" if isinstance(
+                    exc, (GetTimeoutError, TimeoutError)) else type(exc).__name__)
+                suspect.append((node, rids, why))
                 continue
             deadline = self._draining.get(node)
             for rid, a in answers.items():
@@ -448,12 +466,15 @@ class RayBackend:
                 else:
                     self._states[rid] = Exited(a["reason"], a["exit_code"], a["detail"])
         if suspect:
-            dead = await asyncio.to_thread(self._dead_nodes)
-            for node, rids in suspect:
+            dead = await asyncio.to_thread(self._dead_nodes, {node for node, _, _ in suspect})
+            for node, rids, why in suspect:
                 if node in dead:
                     log.warning("node %s is dead; its runtimes %s are lost", node, rids)
                     self._settle(rids, preempted(node) if node in self._draining
                                  else lost(node))
+                else:
+                    log.info("node %s is slow to answer (%s) but the cluster has it alive; "
+                             "its runtimes %s are kept", node, why, rids)
 
     def _settle(self, rids: list[str], state: Exited) -> None:
         for rid in rids:
