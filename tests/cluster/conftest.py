@@ -36,12 +36,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def cluster_config(folder: Path) -> Path:
-    """One tier with small runtimes (1 GiB: three fit a node's 3 GiB) and a T4 shape."""
+    """A tier with small runtimes (1 GiB: three fit a node's 3 GiB) and a T4 shape, and a
+    tier whose runtimes live 40 s."""
     lines = ["reaper_seconds = 0.25", "runtime_cpus = 0.25", "[tiers.free]", 'name = "free"',
              "idle_timeout_s = 3600", "max_lifetime_s = 7200", "disconnect_grace_s = 3600",
              "daily_accelerator_hours = 24", 'drive_quota = "20GiB"', "connect_limit = 1000",
              "[tiers.free.shapes.standard]", "max_sessions = 20", 'memory = "1GiB"',
              'disk = "2GiB"', "[tiers.free.shapes.T4]", "max_sessions = 5", 'memory = "1GiB"',
+             'disk = "2GiB"',
+             # runtimes that live 40 s, warned 30 s ahead: the limits on another machine
+             "[tiers.brief]", 'name = "brief"', "idle_timeout_s = 3600", "max_lifetime_s = 40",
+             "warn_before_stop_s = 30", "disconnect_grace_s = 3600",
+             "daily_accelerator_hours = 0", 'drive_quota = "1GiB"', "connect_limit = 1000",
+             "[tiers.brief.shapes.standard]", "max_sessions = 2", 'memory = "1GiB"',
              'disk = "2GiB"']
     path = folder / "cluster.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -429,6 +429,48 @@ def test_a_restarted_control_plane_reattaches_every_remote_runtime(head: DikteSe
 
 
 
+def test_secrets_meters_and_the_tier_limits_work_on_a_runtime_on_another_machine(
+        head: DikteServer, client: Client) -> None:
+    _, person = make_person(head, client, "brief-one", tier="brief")
+    secret = f"value-{os.urandom(8).hex()}"
+    person.http.put("/api/secrets/TOKEN", json={"value": secret})
+    path = "Notebooks/remote-helpers.ipynb"
+    ids = person.new_notebook(path, [
+        "from google.colab import userdata\nprint(userdata.get('TOKEN'))",
+        "open('/content/blob', 'wb').write(b'1' * 64 * 2**20)\n"
+        "held = bytearray(300 * 2**20)\nheld[::4096] = b'1' * len(held[::4096])",
+        "import dikte.kernel, time\ngot = []\ndikte.kernel.on_preempt(got.append)\n"
+        "while not got: time.sleep(0.1)\nprint(got[0].code, 0 < got[0].seconds_left() <= 30)"])
+    person.post("/api/secrets/TOKEN/access", {"path": path, "granted": True})
+    info = person.post("/api/notebooks/connect", {"path": path})
+    assert info["node"] in ("node1", "node2")
+    # run with no tab open: the outputs are kept by the server
+    person.post("/api/notebooks/run", {"path": path, "cell_ids": ids[:2]})
+    view = wait_until("the cells ran", lambda: (v := person.view(path)) and all(
+        v["cells"][c]["last_status"] is not None and v["cells"][c]["state"] == "idle"
+        for c in ids[:2]) and v)
+    assert [view["cells"][c]["last_status"] for c in ids[:2]] == ["ok", "ok"], [
+        cell_text(view, c) for c in ids[:2]]
+    assert cell_text(view, ids[0]) == f"{secret}\n"
+    # the meters: the node measures the runtime's RAM and disk
+    session = wait_until("the meters", lambda: [
+        s for s in person.get("/api/sessions") if s["notebook_path"] == path
+        and (s["memory_bytes"] or 0) >= 300 * 2**20 and (s["disk_bytes"] or 0) >= 64 * 2**20])
+    assert session[0]["memory_limit"] == 2**30 and session[0]["node"] == info["node"]
+    # the tier's maximum lifetime: warned (the kernel's preemption notice), then stopped
+    sock = person.socket(path)
+    try:
+        sock.send({"type": "execute", "cell_id": ids[2]})
+        sock.wait_done(ids[2], timeout=90)
+        assert cell_text(person.view(path), ids[2]) == "max_lifetime True\n"
+        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected",
+                             timeout=90)
+    finally:
+        sock.close()
+    assert gone["message"].startswith("Runtime disconnected: maximum lifetime of "), gone
+    assert path not in sessions_by_path(person)
+
+
 def test_the_files_panel_reaches_a_runtime_on_another_machine(client: Client) -> None:
     path = "Notebooks/remote-files.ipynb"
     ids, _ = connect(client, path, [
