@@ -115,6 +115,17 @@ class Cluster:
         out = self.inside("env", *[f"{k}={v}" for k, v in env.items()], *argv, timeout=180)
         return {"output": out}
 
+    def python(self, code: str, timeout: float = 60) -> str:
+        """Run ``code`` in a Ray driver on the cluster (namespace ``dikte``, as the control
+        plane's), inside the cluster's network."""
+        state = self.local.state()
+        assert state is not None
+        head = ("import logging, ray\n"
+                f"ray.init(address={state['address']!r}, namespace='dikte', "
+                "log_to_driver=False, logging_level=logging.WARNING)\n")
+        return self.inside("env", "RAY_USAGE_STATS_ENABLED=0", sys.executable, "-c",
+                           head + code, timeout=timeout)
+
     def ray(self, *args: str, timeout: float = 60) -> str:
         ray = str(Path(sys.executable).parent / "ray")
         return self.inside("env", "RAY_USAGE_STATS_ENABLED=0", ray, *args, timeout=timeout)

@@ -471,6 +471,40 @@ def test_secrets_meters_and_the_tier_limits_work_on_a_runtime_on_another_machine
     assert path not in sessions_by_path(person)
 
 
+def test_a_node_ends_a_runtime_whose_place_is_gone_and_a_disconnect_deletes_its_space(
+        cluster: Cluster, client: Client) -> None:
+    path = "Notebooks/orphan.ipynb"
+    ids, info = connect(client, path, ["x = 1"])
+    run(client, path, ids)
+    space = cluster.data_dir / "cluster" / "nodes" / info["node"] / "runtimes" / info["runtime_id"]
+    assert space.is_dir()
+    sock = client.socket(path)
+    try:
+        # its place in the cluster goes behind the control plane's back (as when a control
+        # plane froze its place but could not reach the node to stop it)
+        cluster.python(
+            "from ray.util.placement_group import get_placement_group, remove_placement_group\n"
+            f"remove_placement_group(get_placement_group('rt-{info['runtime_id']}'))")
+        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected",
+                             timeout=120)
+    finally:
+        sock.close()
+    assert gone["message"] == (
+        f"The runtime is no longer running on its machine ({info['node']}): its variables and "
+        "the files in /content are gone. Your drive and the notebook's saved outputs are kept; "
+        "connect again for a new runtime.")
+    assert not [m for m in sock.messages if m["type"] == "runtime"
+                and m["status"] == "restarting"]  # the whole runtime went: nothing to restart
+    wait_until("its instance space removed", lambda: not space.exists())
+    assert path not in sessions_by_path(client)
+    # a runtime disconnected on purpose: its instance space on the node goes with it
+    again = client.post("/api/notebooks/connect", {"path": path})
+    space = cluster.data_dir / "cluster" / "nodes" / again["node"] / "runtimes" / again["runtime_id"]
+    assert run(client, path, ids) == [""] and space.is_dir()
+    disconnect(client, path)
+    wait_until("its instance space removed", lambda: not space.exists())
+
+
 def test_the_files_panel_reaches_a_runtime_on_another_machine(client: Client) -> None:
     path = "Notebooks/remote-files.ipynb"
     ids, _ = connect(client, path, [

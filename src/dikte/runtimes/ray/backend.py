@@ -68,6 +68,16 @@ def lost(node: str) -> Exited:
                   "the notebook's saved outputs are kept; connect again for a new runtime.")
 
 
+def ended_there(node: str) -> Exited:
+    """What a node host says of a runtime it does not hold: the node ended it (its place in
+    the cluster was gone) or a host made again there removed it. The whole runtime is gone,
+    not just its kernel: nothing to restart."""
+    return Exited("lost", None,
+                  f"The runtime is no longer running on its machine ({node}): its variables "
+                  "and the files in /content are gone. Your drive and the notebook's saved "
+                  "outputs are kept; connect again for a new runtime.")
+
+
 def preempted(node: str) -> Exited:
     return Exited("preempted", None,
                   f"The machine this runtime ran on ({node}) was taken back (drained), so the "
@@ -463,6 +473,9 @@ class RayBackend:
                     continue
                 if a["alive"]:
                     self._states[rid] = Alive(ends_at=deadline) if deadline else Alive()
+                elif a["reason"] == "missing":
+                    log.warning("node %s no longer holds runtime %s", node, rid)
+                    self._states[rid] = ended_there(node)
                 else:
                     self._states[rid] = Exited(a["reason"], a["exit_code"], a["detail"])
         if suspect:
