@@ -408,7 +408,8 @@ def test_a_drained_worker_warns_its_runtime_which_checkpoints_and_resumes_elsewh
     wait_until(f"{node} back", lambda: node in {n["name"] for n in client.get("/api/admin/nodes")})
 
 
-def test_a_restarted_control_plane_reattaches_every_remote_runtime(head: DikteServer) -> None:
+def test_a_restarted_control_plane_reattaches_every_remote_runtime(cluster: Cluster,
+                                                                   head: DikteServer) -> None:
     client = head.client()
     paths = {"Notebooks/keep-cpu.ipynb": "standard", "Notebooks/keep-gpu.ipynb": "T4"}
     before = {}
@@ -417,6 +418,10 @@ def test_a_restarted_control_plane_reattaches_every_remote_runtime(head: DikteSe
                                            "print(x)"], shape)
         run(client, path, ids[:1])
         before[path] = (ids, info)
+    # one more, which the database says was still starting when the server was killed
+    half = "Notebooks/half-started.ipynb"
+    _, started = connect(client, half, ["1"])
+    set_runtime_status(head, started["runtime_id"], "starting")
     head.stop(signal.SIGKILL)
     head.start(timeout=120)
     client = head.client()
@@ -425,7 +430,25 @@ def test_a_restarted_control_plane_reattaches_every_remote_runtime(head: DikteSe
         assert listed[path]["runtime_id"] == info["runtime_id"]
         assert listed[path]["node"] == info["node"]
         assert run(client, path, ids[1:]) == [f"kept on dikte-{info['runtime_id']}\n"]
+    # nobody holds the half-started one: its node ended it, and its place in the cluster is free
+    assert half not in listed
+    space = cluster.data_dir / "cluster" / "nodes" / started["node"] / "runtimes"
+    wait_until("its instance space removed",
+               lambda: not (space / started["runtime_id"]).exists())
+    assert cluster.python("from dikte.runtimes.ray.actors import live_places\n"
+                          "print(sorted(live_places()))") == repr(sorted(
+        info["runtime_id"] for _, info in before.values())) + "\n"
     disconnect(client, *paths)
+
+
+def set_runtime_status(head: DikteServer, runtime_id: str, status: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(head.env["DIKTE_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE runtimes SET status = :s WHERE id = :id"),
+                     {"s": status, "id": runtime_id})
+    engine.dispose()
 
 
 
