@@ -156,6 +156,12 @@ class Settings(BaseModel):
         "control plane at for the runtime channel (TLS with this server's own certificate); "
         "empty: this machine's cluster address and a free port.",
     )
+    ray_autoscaling: bool = Field(
+        False,
+        description="With runtime_backend = \"ray\": the cluster grows by itself (Ray's "
+        "autoscaler, KubeRay), so a runtime larger than every machine now in it waits for "
+        "one; false: such a runtime is refused at once with a sentence naming what it needs.",
+    )
     runtime_cpus: float = Field(
         1.0, ge=0,
         description="With runtime_backend = \"ray\": CPUs each runtime reserves on its node "

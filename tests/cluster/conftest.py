@@ -44,6 +44,9 @@ def cluster_config(folder: Path) -> Path:
              "[tiers.free.shapes.standard]", "max_sessions = 20", 'memory = "1GiB"',
              'disk = "2GiB"', "[tiers.free.shapes.T4]", "max_sessions = 5", 'memory = "1GiB"',
              'disk = "2GiB"',
+             # more RAM than any node has (3 GiB): refused, not queued for ever
+             "[tiers.free.shapes.high_ram]", "max_sessions = 1", 'memory = "8GiB"',
+             'disk = "2GiB"',
              # runtimes that live 40 s, warned 30 s ahead: the limits on another machine
              "[tiers.brief]", 'name = "brief"', "idle_timeout_s = 3600", "max_lifetime_s = 40",
              "warn_before_stop_s = 30", "disconnect_grace_s = 3600",

@@ -73,6 +73,23 @@ def test_runtimes_land_where_their_demands_fit(client: Client) -> None:
         disconnect(client, "Notebooks/place-cpu.ipynb", "Notebooks/place-gpu.ipynb")
 
 
+def test_a_runtime_larger_than_every_machine_is_refused_in_a_sentence(cluster: Cluster,
+                                                                      client: Client) -> None:
+    path = "Notebooks/too-big.ipynb"
+    client.new_notebook(path, ["1"])
+    r = client.http.post("/api/notebooks/connect", json={"path": path, "shape": "high_ram"})
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == {
+        "code": "no_machine_fits", "status": 503,
+        "message": "This runtime cannot start: it needs 8 GiB of RAM and the largest machine in "
+                   "the cluster has 3 GiB of RAM. Ask your administrator to lower what this "
+                   "runtime type asks for, or to add a larger machine to the cluster."}
+    assert client.view(path)["runtime"] is None and path not in sessions_by_path(client)
+    # no placement group was made for it (and no other test holds one now)
+    assert cluster.python("from dikte.runtimes.ray.actors import live_places\n"
+                          "print(sorted(live_places()))") == "[]\n"
+
+
 def test_a_second_gpu_runtime_waits_and_starts_when_the_first_ends(client: Client) -> None:
     _, first = connect(client, "Notebooks/gpu-first.ipynb", ["print('first')"], "T4")
     assert first["status"] == "connected"

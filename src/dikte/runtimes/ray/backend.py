@@ -51,6 +51,7 @@ from dikte.runtimes.ray.actors import (
     node_resource,
 )
 from dikte.runtimes.ray.files import RemoteContent
+from dikte.runtimes.ray.fit import never_fits
 from dikte.runtimes.ray.streams import RemoteTerminal, open_stream, socket_over
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ class RayBackend:
     runtime the node had begun): a start waiting for room can be given up."""
 
     def __init__(self, address: str, *, channel: dict[str, str], runtime_cpus: float = 1.0,
-                 init: bool = True) -> None:
+                 autoscaling: bool = False, init: bool = True) -> None:
         self.address = address
+        self.autoscaling = autoscaling
+        """The cluster grows by itself: a runtime no machine could hold waits for one."""
         self.channel = channel
         """``{"address": "host:port", "cert": PEM}``: where nodes reach the runtime channel."""
         self.runtime_cpus = runtime_cpus
@@ -215,8 +218,14 @@ class RayBackend:
         spec.validate()
         await self.connect()
         self._ensure_watcher()
+        bundle = self._bundle(spec)
+        if not self.autoscaling:
+            misfit = never_fits(bundle, await asyncio.to_thread(ray.nodes))
+            if misfit is not None:
+                raise RuntimeUnavailable(misfit.message, code="no_machine_fits",
+                                         log_message=misfit.log_message)
         place = await asyncio.to_thread(
-            placement_group, [self._bundle(spec)], strategy="STRICT_PACK",
+            placement_group, [bundle], strategy="STRICT_PACK",
             name=PLACE_PREFIX + spec.runtime_id, lifetime="detached")
         try:
             waited = time.monotonic()
@@ -515,4 +524,5 @@ def address_of(settings: Settings) -> str:
 def from_settings(settings: Settings) -> RayBackend:
     """The ``ray`` entry point: runtimes on the cluster at ``ray_address``; the runtime
     channel's address is set once the control plane listens for the nodes."""
-    return RayBackend(address_of(settings), channel={}, runtime_cpus=settings.runtime_cpus)
+    return RayBackend(address_of(settings), channel={}, runtime_cpus=settings.runtime_cpus,
+                      autoscaling=settings.ray_autoscaling)
