@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dikte.policy.units import format_size
+from dikte.config import format_size
 from dikte.runtimes.ray.actors import HOST_PREFIX, RUNTIME_RESOURCE
 
 
