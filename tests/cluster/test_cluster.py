@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,20 @@ def run(client: Client, path: str, ids: list[str], timeout: float = 120) -> list
     texts = [cell_text(view, cid) for cid in ids]
     assert [s["last_status"] for s in states] == ["ok"] * len(ids), texts
     return texts
+
+
+def disconnected_after(client: Client, path: str, act: Callable[[], object],
+                       timeout: float = 120) -> tuple[str, list[dict[str, Any]]]:
+    """Do ``act`` with the notebook open: the sentence its runtime was then disconnected with,
+    and what the notebook's socket got until then."""
+    sock = client.socket(path)
+    try:
+        act()
+        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected",
+                             timeout)
+        return str(gone["message"]), list(sock.messages)
+    finally:
+        sock.close()
 
 
 def disconnect(client: Client, *paths: str) -> None:
@@ -323,14 +338,9 @@ def test_a_killed_worker_loses_its_runtimes_with_a_sentence(cluster: Cluster, he
     run(client, path, ids)
     node = info["node"]
     assert node == "node1"
-    sock = client.socket(path)
-    try:
-        os.kill(cluster.raylet_pid(node), signal.SIGKILL)
-        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected",
-                             timeout=120)
-    finally:
-        sock.close()
-    assert gone["message"] == (
+    gone, _ = disconnected_after(client, path,
+                                 lambda: os.kill(cluster.raylet_pid(node), signal.SIGKILL))
+    assert gone == (
         f"The machine this runtime ran on ({node}) stopped answering, so the runtime is lost: "
         "its variables and the files in /content are gone. Your drive and the notebook's saved "
         "outputs are kept; connect again for a new runtime.")
@@ -518,22 +528,16 @@ def test_a_node_ends_a_runtime_whose_place_is_gone_and_a_disconnect_deletes_its_
     run(client, path, ids)
     space = cluster.data_dir / "cluster" / "nodes" / info["node"] / "runtimes" / info["runtime_id"]
     assert space.is_dir()
-    sock = client.socket(path)
-    try:
-        # its place in the cluster goes behind the control plane's back (as when a control
-        # plane froze its place but could not reach the node to stop it)
-        cluster.python(
-            "from ray.util.placement_group import get_placement_group, remove_placement_group\n"
-            f"remove_placement_group(get_placement_group('rt-{info['runtime_id']}'))")
-        gone = sock.wait_for(lambda m: m["type"] == "runtime" and m["status"] == "disconnected",
-                             timeout=120)
-    finally:
-        sock.close()
-    assert gone["message"] == (
+    # its place in the cluster goes behind the control plane's back (as when a control plane
+    # freed its place but could not reach the node to stop it)
+    gone, seen = disconnected_after(client, path, lambda: cluster.python(
+        "from ray.util.placement_group import get_placement_group, remove_placement_group\n"
+        f"remove_placement_group(get_placement_group('rt-{info['runtime_id']}'))"))
+    assert gone == (
         f"The runtime is no longer running on its machine ({info['node']}): its variables and "
         "the files in /content are gone. Your drive and the notebook's saved outputs are kept; "
         "connect again for a new runtime.")
-    assert not [m for m in sock.messages if m["type"] == "runtime"
+    assert not [m for m in seen if m["type"] == "runtime"
                 and m["status"] == "restarting"]  # the whole runtime went: nothing to restart
     wait_until("its instance space removed", lambda: not space.exists())
     assert path not in sessions_by_path(client)
