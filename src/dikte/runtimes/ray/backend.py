@@ -43,7 +43,6 @@ from dikte.errors import NotFound, RuntimeUnavailable, SandboxUnavailable
 from dikte.runtimes.base import Alive, Exited, RuntimeHandle, RuntimeSpec, Usage
 from dikte.runtimes.persist import handle_from_state, handle_to_state, spec_to_dict
 from dikte.runtimes.ray.actors import (
-    HOST_PREFIX,
     NAMESPACE,
     PLACE_PREFIX,
     RUNTIME_RESOURCE,
@@ -52,6 +51,7 @@ from dikte.runtimes.ray.actors import (
 )
 from dikte.runtimes.ray.files import RemoteContent
 from dikte.runtimes.ray.fit import never_fits
+from dikte.runtimes.ray.nodes import NodeDirectory
 from dikte.runtimes.ray.streams import RemoteTerminal, open_stream, socket_over
 
 log = logging.getLogger(__name__)
@@ -104,19 +104,11 @@ class RayBackend:
         self.runtime_cpus = runtime_cpus
         self._init = init
         self._connected = False
-        self._hosts: dict[str, Any] = {}
-        """node name -> node host actor."""
-        self._node_ids: dict[str, str] = {}
-        """node id (hex) -> node name."""
+        self._nodes = NodeDirectory(CALL_TIMEOUT)
         self._watched: dict[str, str] = {}
         """runtime id -> node name, of every runtime this control plane holds."""
         self._states: dict[str, Alive | Exited] = {}
-        self._draining: dict[str, float] = {}
-        """node name -> when it goes (epoch seconds)."""
         self._watcher: asyncio.Task[None] | None = None
-        self._infos: dict[str, dict[str, Any]] = {}
-        """node name -> its node host's info (address, streams, accelerators, node id), from
-        the host in ``_hosts``."""
         self._streams: set[asyncio.Task[None]] = set()
         self._placing: dict[str, float] = {}
         """runtime id -> when it asked for a place, while the cluster has none for it yet."""
@@ -137,23 +129,7 @@ class RayBackend:
     async def nodes(self) -> list[dict[str, Any]]:
         """Every node that joined (its host answers), with its accelerators."""
         await self.connect()
-        names = await asyncio.to_thread(ray.util.list_named_actors)
-        out: list[dict[str, Any]] = []
-        for actor in sorted(n for n in names if n.startswith(HOST_PREFIX)):
-            name = actor[len(HOST_PREFIX):]
-            try:
-                host = await asyncio.to_thread(ray.get_actor, actor, NAMESPACE)
-                info: dict[str, Any] = await asyncio.wait_for(host.info.remote(), CALL_TIMEOUT)
-            except (RayActorError, ValueError, TimeoutError):
-                log.info("node %s does not answer", name)
-                continue
-            self._hosts[name] = host
-            self._node_ids[info["node_id"]] = name
-            self._infos[name] = info
-            until = self._draining.get(name)
-            out.append({**info, "draining": until is not None,
-                        "draining_until": until if until != float("inf") else None})
-        return out
+        return await self._nodes.list()
 
     async def accelerators(self) -> list[Device]:
         """The accelerators of every node, named ``<node>/<device>``."""
@@ -164,34 +140,6 @@ class RayBackend:
                 devices.append(Device(**{**d, "id": f"{info['name']}/{d['id']}",
                                          "node": info["name"]}))
         return devices
-
-    async def _host(self, name: str) -> Any:
-        host = self._hosts.get(name)
-        if host is None:
-            try:
-                host = await asyncio.to_thread(ray.get_actor, HOST_PREFIX + name, NAMESPACE)
-            except ValueError:
-                raise RuntimeUnavailable(
-                    f"The machine {name} is not part of the cluster any more.",
-                    log_message=f"no node host {HOST_PREFIX}{name}") from None
-            self._hosts[name] = host
-            self._infos.pop(name, None)  # that was another host's, maybe of an earlier node
-        return host
-
-    def _node_id(self, name: str) -> str | None:
-        """The Ray node id of the node that now answers to ``name`` (None: not known yet)."""
-        info = self._infos.get(name)
-        return info["node_id"] if info else None
-
-    async def _node_name(self, node_id: str) -> str:
-        if node_id not in self._node_ids:
-            await self.nodes()
-        try:
-            return self._node_ids[node_id]
-        except KeyError:
-            raise RuntimeUnavailable(
-                "The runtime was placed on a machine where Dikte does not run.",
-                log_message=f"node {node_id} has no Dikte node host") from None
 
     def _bundle(self, spec: RuntimeSpec) -> dict[str, float]:
         bundle: dict[str, float] = {RUNTIME_RESOURCE: 1, "memory": float(spec.memory_bytes)}
@@ -238,8 +186,8 @@ class RayBackend:
                 log.info("runtime %s waited %.1f s for a place in the cluster",
                          spec.runtime_id, time.monotonic() - waited)
             table = await asyncio.to_thread(pg_table, place)
-            node = await self._node_name(table["bundles_to_node_id"][0])
-            host = await self._host(node)
+            node = await self._nodes.name_of(table["bundles_to_node_id"][0])
+            host = await self._nodes.host(node)
             res = await host.start.remote(spec_to_dict(spec), self.channel)
         except BaseException:
             await asyncio.to_thread(remove_placement_group, place)
@@ -270,7 +218,7 @@ class RayBackend:
         state = self._states.get(handle.runtime_id)
         if isinstance(state, Exited) and state.reason in ("lost", "preempted"):
             raise RuntimeUnavailable(state.detail)
-        host = await self._host(node)
+        host = await self._nodes.host(node)
         try:
             res = await asyncio.wait_for(host.restart_kernel.remote(handle.runtime_id),
                                          STOP_TIMEOUT + 60)
@@ -289,7 +237,7 @@ class RayBackend:
         state = self._states.pop(handle.runtime_id, None)
         if not (isinstance(state, Exited) and state.reason == "lost"):
             try:
-                host = await self._host(node)
+                host = await self._nodes.host(node)
                 await asyncio.wait_for(host.stop.remote(handle.runtime_id, grace),
                                        STOP_TIMEOUT + grace)
             except (RayActorError, RuntimeUnavailable, TimeoutError):
@@ -317,7 +265,7 @@ class RayBackend:
         self._ensure_watcher()
         node = handle.node
         try:
-            host = await self._host(node)
+            host = await self._nodes.host(node)
             answer = await asyncio.wait_for(host.poll.remote([handle.runtime_id]), CALL_TIMEOUT)
         except (RayActorError, RuntimeUnavailable, TimeoutError):
             log.info("runtime %s: its node %s is gone", handle.runtime_id, node)
@@ -339,7 +287,7 @@ class RayBackend:
         return None
 
     async def usage(self, handle: RuntimeHandle) -> Usage:
-        host = await self._host(handle.node)
+        host = await self._nodes.host(handle.node)
         try:
             got = await asyncio.wait_for(host.usage.remote(handle.runtime_id), CALL_TIMEOUT)
         except (RayActorError, TimeoutError):
@@ -348,7 +296,7 @@ class RayBackend:
 
     async def notify(self, handle: RuntimeHandle, notice: dict[str, Any]) -> None:
         """The kernel's preemption notice (checkpoint now)."""
-        host = await self._host(handle.node)
+        host = await self._nodes.host(handle.node)
         await asyncio.wait_for(host.notify.remote(handle.runtime_id, notice), CALL_TIMEOUT)
 
     async def sweep(self, keep: set[str]) -> list[str]:
@@ -362,7 +310,7 @@ class RayBackend:
             await self._free_place(rid)
             freed.append(rid)
         for info in await self.nodes():
-            host = self._hosts[info["name"]]
+            host = self._nodes.hosts[info["name"]]
             try:
                 await asyncio.wait_for(host.keep_only.remote(sorted(keep)), STOP_TIMEOUT)
             except (RayActorError, TimeoutError):
@@ -371,25 +319,18 @@ class RayBackend:
 
     # -- what needs the runtime's machine (not offered across machines yet) -----------------
 
-    async def _node_info(self, node: str) -> dict[str, Any]:
-        if node not in self._infos:
-            await self.nodes()
-        try:
-            return self._infos[node]
-        except KeyError:
-            raise RuntimeUnavailable(lost(node).detail, code="not_running") from None
-
     async def open_terminal(self, handle: RuntimeHandle, cols: int, rows: int) -> Any:
         """A shell in the runtime, started by its node's local backend, its pty bytes over a
         TLS stream to the node (:mod:`dikte.runtimes.ray.streams`)."""
-        reader, writer = await open_stream(await self._node_info(handle.node), {
+        node = await self._nodes.info(handle.node, lost(handle.node).detail)
+        reader, writer = await open_stream(node, {
             "runtime_id": handle.runtime_id, "kind": "terminal", "cols": cols, "rows": rows})
         return RemoteTerminal(reader, writer)
 
     def content(self, handle: RuntimeHandle) -> Any:
         """The runtime's /content through its node (:mod:`dikte.runtimes.ray.files`): the
         node's local backend walks every path, as on one machine."""
-        host = self._hosts.get(handle.node)
+        host = self._nodes.hosts.get(handle.node)
         if host is None:
             raise NotFound("The runtime's machine is not known yet; try again in a moment.")
         return RemoteContent(host, handle.runtime_id)
@@ -401,7 +342,8 @@ class RayBackend:
                            timeout: float = 10.0) -> socket.socket:
         """A socket whose other end is the runtime's ``127.0.0.1:port`` on its node (the
         node's local backend checks that the runtime's own user listens there)."""
-        reader, writer = await open_stream(await self._node_info(handle.node), {
+        node = await self._nodes.info(handle.node, lost(handle.node).detail)
+        reader, writer = await open_stream(node, {
             "runtime_id": handle.runtime_id, "kind": "port", "port": port}, timeout)
         sock, task = await socket_over(reader, writer)
         self._streams.add(task)
@@ -432,26 +374,6 @@ class RayBackend:
                 log.exception("watching the cluster failed this round")
             await asyncio.sleep(WATCH_SECONDS)
 
-    def _draining_nodes(self) -> dict[str, float]:
-        # the GCS's own list, as Ray Serve reads it (ray.nodes() does not say "draining")
-        gcs = ray._private.worker.global_worker.gcs_client  # type: ignore[attr-defined]
-        found = gcs.get_draining_nodes(timeout=CALL_TIMEOUT)
-        out = {}
-        for node_id, deadline_ms in found.items():
-            key = node_id.hex() if isinstance(node_id, bytes) else str(node_id)
-            name = self._node_ids.get(key)
-            if name is not None and self._node_id(name) == key:  # not an earlier namesake
-                out[name] = deadline_ms / 1000 if deadline_ms else float("inf")
-        return out
-
-    def _dead_nodes(self, names: set[str]) -> set[str]:
-        """Of ``names``, the nodes the cluster says are dead (or has forgotten). Each is judged
-        by the node id of its host that last answered, never by an earlier node of its name;
-        a name whose node id is not known yet is not judged."""
-        alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # type: ignore[no-untyped-call]
-        return {name for name in names
-                if (node_id := self._node_id(name)) is not None and node_id not in alive}
-
     async def _watch_once(self) -> None:
         by_node: dict[str, list[str]] = {}
         for rid, node in list(self._watched.items()):
@@ -459,24 +381,25 @@ class RayBackend:
                 by_node.setdefault(node, []).append(rid)
         if not by_node:
             return
-        if any(self._node_id(node) is None for node in by_node):
+        if any(self._nodes.node_id(node) is None for node in by_node):
             await self.nodes()  # which node each name is now (after a restart: none known yet)
-        self._draining = await asyncio.to_thread(self._draining_nodes)
+        await asyncio.to_thread(self._nodes.refresh_draining)
         suspect: list[tuple[str, list[str], str]] = []
         for node, rids in by_node.items():
             try:
-                host = await self._host(node)
+                host = await self._nodes.host(node)
                 answers = await asyncio.wait_for(host.poll.remote(rids), CALL_TIMEOUT)
             except ActorDiedError:
                 log.warning("node %s is gone; its runtimes %s are lost", node, rids)
-                self._settle(rids, preempted(node) if node in self._draining else lost(node))
+                self._settle(rids, preempted(node) if node in self._nodes.draining
+                             else lost(node))
                 continue
             except (RayActorError, GetTimeoutError, TimeoutError, RuntimeUnavailable) as exc:
                 why = (f"no answer in {CALL_TIMEOUT:.0f} s" if isinstance(
                     exc, (GetTimeoutError, TimeoutError)) else type(exc).__name__)
                 suspect.append((node, rids, why))
                 continue
-            deadline = self._draining.get(node)
+            deadline = self._nodes.draining.get(node)
             for rid, a in answers.items():
                 if rid not in self._watched:
                     continue
@@ -488,11 +411,11 @@ class RayBackend:
                 else:
                     self._states[rid] = Exited(a["reason"], a["exit_code"], a["detail"])
         if suspect:
-            dead = await asyncio.to_thread(self._dead_nodes, {node for node, _, _ in suspect})
+            dead = await asyncio.to_thread(self._nodes.dead, {node for node, _, _ in suspect})
             for node, rids, why in suspect:
                 if node in dead:
                     log.warning("node %s is dead; its runtimes %s are lost", node, rids)
-                    self._settle(rids, preempted(node) if node in self._draining
+                    self._settle(rids, preempted(node) if node in self._nodes.draining
                                  else lost(node))
                 else:
                     log.info("node %s is slow to answer (%s) but the cluster has it alive; "
