@@ -43,6 +43,18 @@ def test_meters_show_figures_and_open_the_resource_panel(page: Page, server: Dik
     expect(panel).to_contain_text("No GPU")
     page.keyboard.press("Escape")
     expect(panel).to_have_count(0)
+    # Escape at once, before the browser has painted the panel (or run its effects): it closes
+    opened_then_closed = page.evaluate("""async () => {
+        const tick = () => new Promise((done) => setTimeout(done, 0));
+        document.querySelector('.rt-meters').click();
+        await tick();
+        const opened = document.querySelector('.rt-resources') !== null;
+        document.activeElement.dispatchEvent(
+            new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+        await tick();
+        return [opened, document.querySelector('.rt-resources') !== null];
+    }""")
+    assert opened_then_closed == [True, False]
 
 
 def test_restart_and_disconnect_ask_first(page: Page, server: DikteServer) -> None:

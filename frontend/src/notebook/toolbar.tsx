@@ -1,7 +1,7 @@
 // The notebook page's header: editable title, save state, cell buttons, the runtime menu and
 // the runtime's status with RAM and disk meters.
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { post } from "../api";
 import { href, navigate } from "../router";
 import { disconnect } from "./actions";
@@ -165,7 +165,8 @@ function Meter({ label, used, limit }: { label: string; used?: number | null; li
 /** What the runtime uses, in figures: opened from the meters. */
 function ResourcePanel({ rt, onClose }: { rt: NonNullable<NotebookStore["runtime"]>; onClose(): void }) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // before the browser paints it (as Modal): an Escape pressed as soon as it shows reaches it
+  useLayoutEffect(() => {
     ref.current?.focus();
     const away = (e: PointerEvent) => {
       if (!(e.target as HTMLElement).closest(".rt-resources, .rt-meters")) onClose();
