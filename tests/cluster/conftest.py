@@ -129,6 +129,16 @@ class Cluster:
         return self.inside("env", "RAY_USAGE_STATS_ENABLED=0", sys.executable, "-c",
                            head + code, timeout=timeout)
 
+    def instance_space(self, node: str, runtime_id: str) -> Path:
+        """Where ``node`` keeps runtime ``runtime_id``'s files."""
+        return self.data_dir / "cluster" / "nodes" / node / "runtimes" / runtime_id
+
+    def places(self) -> list[str]:
+        """The runtimes the cluster holds a placement group for, sorted."""
+        out = self.python("import json\nfrom dikte.runtimes.ray.actors import live_places\n"
+                          "print(json.dumps(sorted(live_places())))")
+        return list(json.loads(out))
+
     def ray(self, *args: str, timeout: float = 60) -> str:
         ray = str(Path(sys.executable).parent / "ray")
         return self.inside("env", "RAY_USAGE_STATS_ENABLED=0", ray, *args, timeout=timeout)

@@ -101,8 +101,7 @@ def test_a_runtime_larger_than_every_machine_is_refused_in_a_sentence(cluster: C
                    "runtime type asks for, or to add a larger machine to the cluster."}
     assert client.view(path)["runtime"] is None and path not in sessions_by_path(client)
     # no placement group was made for it (and no other test holds one now)
-    assert cluster.python("from dikte.runtimes.ray.actors import live_places\n"
-                          "print(sorted(live_places()))") == "[]\n"
+    assert cluster.places() == []
 
 
 def test_a_second_gpu_runtime_waits_and_starts_when_the_first_ends(client: Client) -> None:
@@ -216,15 +215,22 @@ def test_a_colab_notebook_runs_unchanged_on_a_worker(head: DikteServer, client: 
         disconnect(client, path)
 
 
-def relay_of(head: DikteServer, runtime_id: str) -> dict[str, Any]:
-    """The connection of a runtime's relay as the control plane keeps it (its database)."""
+def database(head: DikteServer, sql: str, **params: Any) -> Any:
+    """Run ``sql`` on the control plane's database (committed); its first value, if any."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(head.env["DIKTE_DATABASE_URL"])
-    with engine.connect() as conn:
-        state = conn.execute(text("SELECT backend_state FROM runtimes WHERE id = :id"),
-                             {"id": runtime_id}).scalar_one()
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return result.scalar_one() if result.returns_rows else None
+    finally:
+        engine.dispose()
+
+
+def relay_of(head: DikteServer, runtime_id: str) -> dict[str, Any]:
+    """The connection of a runtime's relay as the control plane keeps it (its database)."""
+    state = database(head, "SELECT backend_state FROM runtimes WHERE id = :id", id=runtime_id)
     data = json.loads(state) if isinstance(state, str) else state
     return dict(data["connection"])
 
@@ -459,24 +465,14 @@ def test_a_restarted_control_plane_reattaches_every_remote_runtime(cluster: Clus
         assert run(client, path, ids[1:]) == [f"kept on dikte-{info['runtime_id']}\n"]
     # nobody holds the half-started one: its node ended it, and its place in the cluster is free
     assert half not in listed
-    space = cluster.data_dir / "cluster" / "nodes" / started["node"] / "runtimes"
-    wait_until("its instance space removed",
-               lambda: not (space / started["runtime_id"]).exists())
-    assert cluster.python("from dikte.runtimes.ray.actors import live_places\n"
-                          "print(sorted(live_places()))") == repr(sorted(
-        info["runtime_id"] for _, info in before.values())) + "\n"
+    space = cluster.instance_space(started["node"], started["runtime_id"])
+    wait_until("its instance space removed", lambda: not space.exists())
+    assert cluster.places() == sorted(info["runtime_id"] for _, info in before.values())
     disconnect(client, *paths)
 
 
 def set_runtime_status(head: DikteServer, runtime_id: str, status: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(head.env["DIKTE_DATABASE_URL"])
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE runtimes SET status = :s WHERE id = :id"),
-                     {"s": status, "id": runtime_id})
-    engine.dispose()
-
+    database(head, "UPDATE runtimes SET status = :s WHERE id = :id", s=status, id=runtime_id)
 
 
 def test_secrets_meters_and_the_tier_limits_work_on_a_runtime_on_another_machine(
@@ -526,7 +522,7 @@ def test_a_node_ends_a_runtime_whose_place_is_gone_and_a_disconnect_deletes_its_
     path = "Notebooks/orphan.ipynb"
     ids, info = connect(client, path, ["x = 1"])
     run(client, path, ids)
-    space = cluster.data_dir / "cluster" / "nodes" / info["node"] / "runtimes" / info["runtime_id"]
+    space = cluster.instance_space(info["node"], info["runtime_id"])
     assert space.is_dir()
     # its place in the cluster goes behind the control plane's back (as when a control plane
     # freed its place but could not reach the node to stop it)
@@ -543,7 +539,7 @@ def test_a_node_ends_a_runtime_whose_place_is_gone_and_a_disconnect_deletes_its_
     assert path not in sessions_by_path(client)
     # a runtime disconnected on purpose: its instance space on the node goes with it
     again = client.post("/api/notebooks/connect", {"path": path})
-    space = cluster.data_dir / "cluster" / "nodes" / again["node"] / "runtimes" / again["runtime_id"]
+    space = cluster.instance_space(again["node"], again["runtime_id"])
     assert run(client, path, ids) == [""] and space.is_dir()
     disconnect(client, path)
     wait_until("its instance space removed", lambda: not space.exists())

@@ -188,9 +188,8 @@ class KernelChannel:
     def _marker(self, token: str) -> asyncio.Event:
         event = self._markers.get(token)
         if event is None:
-            event = self._markers[token] = asyncio.Event()
-            while len(self._markers) > 256:
-                del self._markers[next(iter(self._markers))]
+            event = asyncio.Event()
+            _remember(self._markers, token, event)
         return event
 
     async def marker_seen(self, token: str, within: float = 5.0) -> bool:
@@ -264,9 +263,7 @@ class KernelChannel:
     def _abandon(self, msg_id: str) -> None:
         """Stop waiting for ``msg_id``'s reply; if it comes, drop it (the last 256 such)."""
         if self._waiters.pop(msg_id, None) is not None:  # still here: no reply yet
-            self._abandoned[msg_id] = None
-            while len(self._abandoned) > 256:
-                del self._abandoned[next(iter(self._abandoned))]
+            _remember(self._abandoned, msg_id, None)
 
     def execute(self, code: str, *, allow_stdin: bool = True) -> str:
         msg_id, send = self.prepare_execute(code, allow_stdin=allow_stdin)
@@ -326,3 +323,10 @@ class KernelChannel:
         finally:
             for msg_id in asked:
                 self._iopub_seen.pop(msg_id, None)
+
+
+def _remember(kept: dict[str, Any], key: str, value: Any, most: int = 256) -> None:
+    """``kept[key] = value``, forgetting the oldest entries beyond ``most``."""
+    kept[key] = value
+    while len(kept) > most:
+        del kept[next(iter(kept))]

@@ -62,21 +62,21 @@ CALL_TIMEOUT = 10.0
 STOP_TIMEOUT = 30.0
 
 
+GONE = ("its variables and the files in /content are gone. Your drive and the notebook's "
+        "saved outputs are kept; connect again for a new runtime.")
+
+
 def lost(node: str) -> Exited:
-    return Exited("lost", None,
-                  f"The machine this runtime ran on ({node}) stopped answering, so the runtime "
-                  "is lost: its variables and the files in /content are gone. Your drive and "
-                  "the notebook's saved outputs are kept; connect again for a new runtime.")
+    return Exited("lost", None, f"The machine this runtime ran on ({node}) stopped answering, "
+                                f"so the runtime is lost: {GONE}")
 
 
 def ended_there(node: str) -> Exited:
     """What a node host says of a runtime it does not hold: the node ended it (its place in
     the cluster was gone) or a host made again there removed it. The whole runtime is gone,
     not just its kernel: nothing to restart."""
-    return Exited("lost", None,
-                  f"The runtime is no longer running on its machine ({node}): its variables "
-                  "and the files in /content are gone. Your drive and the notebook's saved "
-                  "outputs are kept; connect again for a new runtime.")
+    return Exited("lost", None, f"The runtime is no longer running on its machine ({node}): "
+                                f"{GONE}")
 
 
 def preempted(node: str) -> Exited:
@@ -391,8 +391,7 @@ class RayBackend:
                 answers = await asyncio.wait_for(host.poll.remote(rids), CALL_TIMEOUT)
             except ActorDiedError:
                 log.warning("node %s is gone; its runtimes %s are lost", node, rids)
-                self._settle(rids, preempted(node) if node in self._nodes.draining
-                             else lost(node))
+                self._settle(rids, self._machine_gone(node))
                 continue
             except (RayActorError, GetTimeoutError, TimeoutError, RuntimeUnavailable) as exc:
                 why = (f"no answer in {CALL_TIMEOUT:.0f} s" if isinstance(
@@ -415,11 +414,14 @@ class RayBackend:
             for node, rids, why in suspect:
                 if node in dead:
                     log.warning("node %s is dead; its runtimes %s are lost", node, rids)
-                    self._settle(rids, preempted(node) if node in self._nodes.draining
-                                 else lost(node))
+                    self._settle(rids, self._machine_gone(node))
                 else:
                     log.info("node %s is slow to answer (%s) but the cluster has it alive; "
                              "its runtimes %s are kept", node, why, rids)
+
+    def _machine_gone(self, node: str) -> Exited:
+        """How a runtime on ``node`` ended when the node went: taken back if it was draining."""
+        return preempted(node) if node in self._nodes.draining else lost(node)
 
     def _settle(self, rids: list[str], state: Exited) -> None:
         for rid in rids:
